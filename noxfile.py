@@ -1,0 +1,57 @@
+"""Development tasks. ``nox --list`` describes them; arguments after ``--`` reach the tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+ROOT = Path(__file__).parent
+# Installed in dependency order: core, then the adapters that build on it.
+PACKAGES = [
+    str(ROOT / "packages" / name)
+    for name in ("luminary-core", "luminary-sql", "luminary-http")
+    if (ROOT / "packages" / name / "pyproject.toml").exists()
+]
+TEST_DEPS = ["pytest>=8", "pytest-cov>=5", "hypothesis>=6.100"]
+
+
+def install_packages(session: nox.Session) -> None:
+    for package in PACKAGES:
+        session.install("-e", package)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite (in-memory, SQLite, and PostgreSQL when configured), with coverage."""
+    install_packages(session)
+    session.install(*TEST_DEPS)
+    session.run(
+        "pytest",
+        "--cov=luminary",
+        "--cov-report=term",
+        *session.posargs,
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common mistakes with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *(session.posargs or ["."]))
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check the packages with mypy (strict on luminary.core)."""
+    install_packages(session)
+    session.install("mypy>=1.10", "pytest", "hypothesis")
+    session.run("mypy", "-p", "luminary.core", *session.posargs)
+    for extra in ("luminary.sql", "luminary.http"):
+        if any(extra.replace(".", "-") in p for p in PACKAGES):
+            session.run("mypy", "-p", extra)

@@ -1,0 +1,184 @@
+"""The things Luminary keeps track of.
+
+Every entity is an immutable attrs class: rules and use cases never change one in
+place, they build a new value with :func:`attrs.evolve` and hand it to a repository.
+An entity that has not been stored yet carries ``id == 0``; the repository that adds
+it returns a copy with the id it assigned.
+
+All timestamps are timezone-aware datetimes in UTC.
+
+The relations, as ids::
+
+    User 1 ──< Attempt >── 1 Constellation
+      │           │
+      │           └──< Session          (constellation_attempt_id, optional)
+      ├──< Session                      (user_id, optional)
+      └──< Post >── 1 Constellation
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+__all__ = [
+    "Attempt",
+    "Constellation",
+    "Post",
+    "PostType",
+    "Session",
+    "SessionStatus",
+    "User",
+]
+
+
+class SessionStatus(str, enum.Enum):
+    """Where a session stands.
+
+    A study session logged from the app is usually created ``planned`` and
+    completed later; a learning session moves through ``planned``,
+    ``in_progress`` and ``completed``. ``cancelled`` is what cancelling a
+    session leaves behind.
+    """
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class PostType(str, enum.Enum):
+    """What a post in the feed announces."""
+
+    COMPLETION = "completion"
+    PROGRESS = "progress"
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    """A student.
+
+    Attributes:
+        id: Identifier assigned by the repository (0 until stored).
+        display_name: The name shown to other students, 1–100 characters.
+        current_attempt_id: The attempt the student is working on, if any.
+        total_minutes: Minutes of all the student's completed sessions. The
+            use cases keep it equal to that sum after every commit.
+        created_at: When the student signed up.
+    """
+
+    id: int = 0
+    display_name: str
+    current_attempt_id: int | None = None
+    total_minutes: int = 0
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Constellation:
+    """A study topic; its ``weight`` is the number of stars it takes to complete.
+
+    Attributes:
+        id: Identifier assigned by the repository (0 until stored).
+        name: 1–100 characters.
+        weight: Number of stars, 1–1000.
+        created_at: When the constellation was created.
+    """
+
+    id: int = 0
+    name: str
+    weight: int
+    created_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class Attempt:
+    """A student's attempt at a constellation (the wire calls it a constellation attempt).
+
+    Attributes:
+        id: Identifier assigned by the repository (0 until stored).
+        user_id: The student making the attempt.
+        constellation_id: The constellation attempted.
+        stars_completed: Stars earned so far, from 0 to the constellation's weight.
+        completed_at: When the attempt reached its weight, or ``None``.
+        created_at: When the attempt was started.
+    """
+
+    id: int = 0
+    user_id: int
+    constellation_id: int
+    stars_completed: int = 0
+    completed_at: datetime | None = None
+    created_at: datetime
+
+    @property
+    def is_completed(self) -> bool:
+        """Whether the attempt has been completed."""
+        return self.completed_at is not None
+
+
+@attrs.frozen(kw_only=True)
+class Session:
+    """A study session or a learning session: one entity serves both.
+
+    A study session belongs to a user and usually to an attempt, and its
+    ``minutes`` count towards the user's total once it is completed. A learning
+    session may stand alone with just a title.
+
+    Attributes:
+        id: Identifier assigned by the repository (0 until stored).
+        title: 1–200 characters.
+        status: See :class:`SessionStatus`.
+        user_id: The student whose minutes this session counts towards, if any.
+        constellation_attempt_id: The attempt the session belongs to, if any.
+        description: Free text, if any.
+        difficulty: A short label (at most 50 characters), if any.
+        minutes: Minutes studied (0–1440), if known.
+        started_at: When the session started, if known.
+        completed_at: When the session was completed, if it is.
+        created_at: When the session was created.
+        updated_at: When the session last changed.
+    """
+
+    id: int = 0
+    title: str
+    status: SessionStatus = SessionStatus.PLANNED
+    user_id: int | None = None
+    constellation_attempt_id: int | None = None
+    description: str | None = None
+    difficulty: str | None = None
+    minutes: int | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_completed(self) -> bool:
+        """Whether the session's status is ``completed``."""
+        return self.status is SessionStatus.COMPLETED
+
+
+@attrs.frozen(kw_only=True)
+class Post:
+    """A post in the social feed about a student's progress on a constellation.
+
+    Attributes:
+        id: Identifier assigned by the repository (0 until stored).
+        user_id: The author.
+        constellation_id: The constellation the post is about.
+        post_type: See :class:`PostType`.
+        message: Free text, if any.
+        study_duration: Minutes studied (0–1440), if given.
+        created_at: When the post was made.
+    """
+
+    id: int = 0
+    user_id: int
+    constellation_id: int
+    post_type: PostType
+    message: str | None = None
+    study_duration: int | None = None
+    created_at: datetime

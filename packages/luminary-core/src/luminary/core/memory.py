@@ -1,0 +1,465 @@
+"""In-memory repositories and unit of work.
+
+A real implementation of :mod:`luminary.core.ports`, not a test double: apps can
+run on it, and the behavioural suite checks it against the same contract as the
+SQL implementation. Everything lives in one :class:`InMemoryStore`; units of work
+made from the same store see each other's committed changes.
+
+Transactions are serialised: entering a unit of work takes the store's lock and
+leaving releases it, so the store is safe to share between threads (a server
+runs on it in tests) and no update is ever lost. Each change is journalled;
+leaving without :meth:`~InMemoryUnitOfWork.commit` replays the journal backwards::
+
+    enter ── lock ── add u1 ── update a3 ── commit ── exit ── unlock   (kept)
+    enter ── lock ── add u2 ── delete s7 ── (error) ── exit ── undo s7, undo u2 ── unlock
+
+Example:
+    >>> from luminary.core.memory import InMemoryStore
+    >>> store = InMemoryStore()
+    >>> uow = store.unit_of_work()
+    >>> with uow:
+    ...     uow.constellations.count()
+    0
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+
+from .entities import Attempt, Constellation, Post, Session, User
+from .pagination import PageRequest
+
+__all__ = [
+    "InMemoryAttemptRepository",
+    "InMemoryConstellationRepository",
+    "InMemoryPostRepository",
+    "InMemorySessionRepository",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "InMemoryUserRepository",
+]
+
+_MISSING: Any = object()
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+class _Timed(_HasId, Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+
+
+E = TypeVar("E", bound=_HasId)
+TE = TypeVar("TE", bound=_Timed)
+
+
+class InMemoryStore:
+    """The data of an in-memory Luminary: one dict per kind of entity, plus the lock.
+
+    Make units of work with :meth:`unit_of_work`; do not touch the dicts
+    directly.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tables: dict[str, dict[int, Any]] = {
+            name: {} for name in ("users", "constellations", "attempts", "sessions", "posts")
+        }
+        self._ids = {name: itertools.count(1) for name in self.tables}
+
+    def next_id(self, table: str) -> int:
+        """Return a fresh id for ``table``; ids are never reused, as in a database sequence."""
+        return next(self._ids[table])
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        """Return a new unit of work over this store."""
+        return InMemoryUnitOfWork(self)
+
+    def uow_factory(self) -> Callable[[], InMemoryUnitOfWork]:
+        """Return a function that makes units of work over this store."""
+        return self.unit_of_work
+
+
+class _Table:
+    """One table of a store, as seen by one unit of work: every write is journalled."""
+
+    def __init__(self, store: InMemoryStore, name: str, journal: list[tuple[dict[int, Any], int, Any]]):
+        self.store = store
+        self.name = name
+        self.rows: dict[int, Any] = store.tables[name]
+        self.journal = journal
+
+    def put(self, key: int, value: Any) -> None:
+        self.journal.append((self.rows, key, self.rows.get(key, _MISSING)))
+        self.rows[key] = value
+
+    def remove(self, key: int) -> None:
+        if key in self.rows:
+            self.journal.append((self.rows, key, self.rows[key]))
+            del self.rows[key]
+
+
+def _by_id(rows: Iterable[E], page: PageRequest) -> list[E]:
+    ordered = sorted(rows, key=lambda r: r.id)
+    if page.after is not None:
+        after = page.after.id
+        ordered = [r for r in ordered if r.id > after]
+    else:
+        ordered = ordered[page.offset :]
+    return ordered[: page.limit]
+
+
+def _newest_first_key(row: _Timed) -> tuple[datetime, int]:
+    return (row.created_at, row.id)
+
+
+def _newest_first(rows: Iterable[TE], page: PageRequest | None = None) -> list[TE]:
+    ordered = sorted(rows, key=_newest_first_key, reverse=True)
+    if page is None:
+        return ordered
+    if page.after is not None:
+        cursor = page.after
+        if cursor.created_at is None:
+            ordered = [r for r in ordered if r.id < cursor.id]
+        else:
+            key = (cursor.created_at, cursor.id)
+            ordered = [r for r in ordered if _newest_first_key(r) < key]
+    else:
+        ordered = ordered[page.offset :]
+    return ordered[: page.limit]
+
+
+class _Repository:
+    table_name: str
+
+    def __init__(self, store: InMemoryStore, journal: list[tuple[dict[int, Any], int, Any]]) -> None:
+        self._table = _Table(store, self.table_name, journal)
+        self._store = store
+
+    @property
+    def _rows(self) -> dict[int, Any]:
+        return self._table.rows
+
+    def _add(self, entity: Any) -> Any:
+        import attrs
+
+        stored = attrs.evolve(entity, id=self._store.next_id(self.table_name))
+        self._table.put(stored.id, stored)
+        return stored
+
+    def _update(self, entity: Any) -> None:
+        if entity.id not in self._rows:
+            raise KeyError(f"{self.table_name} {entity.id} is not stored")
+        self._table.put(entity.id, entity)
+
+    def _where(self, predicate: Callable[[Any], bool]) -> list[Any]:
+        return [row for row in self._rows.values() if predicate(row)]
+
+
+class InMemoryUserRepository(_Repository):
+    """Users kept in an :class:`InMemoryStore`."""
+
+    table_name = "users"
+
+    def add(self, user: User) -> User:
+        """Store a new user and return it with its id."""
+        stored: User = self._add(user)
+        return stored
+
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        """Return the user, or ``None`` (the store's lock already serialises writers)."""
+        found: User | None = self._rows.get(user_id)
+        return found
+
+    def get_many(self, user_ids: Collection[int]) -> dict[int, User]:
+        """Return the users that exist among ``user_ids``, by id."""
+        return {i: self._rows[i] for i in user_ids if i in self._rows}
+
+    def list_page(self, page: PageRequest) -> Sequence[User]:
+        """Return users by id, ascending."""
+        return _by_id(self._rows.values(), page)
+
+    def update(self, user: User) -> None:
+        """Replace the stored user with the same id."""
+        self._update(user)
+
+    def delete(self, user_id: int) -> None:
+        """Remove the user."""
+        self._table.remove(user_id)
+
+    def total_minutes(self) -> dict[int, int]:
+        """Return every user's stored ``total_minutes``, by id."""
+        return {u.id: u.total_minutes for u in self._rows.values()}
+
+
+class InMemoryConstellationRepository(_Repository):
+    """Constellations kept in an :class:`InMemoryStore`."""
+
+    table_name = "constellations"
+
+    def add(self, constellation: Constellation) -> Constellation:
+        """Store a new constellation and return it with its id."""
+        stored: Constellation = self._add(constellation)
+        return stored
+
+    def get(self, constellation_id: int) -> Constellation | None:
+        """Return the constellation, or ``None``."""
+        found: Constellation | None = self._rows.get(constellation_id)
+        return found
+
+    def get_many(self, constellation_ids: Collection[int]) -> dict[int, Constellation]:
+        """Return the constellations that exist among the ids, by id."""
+        return {i: self._rows[i] for i in constellation_ids if i in self._rows}
+
+    def list_page(self, page: PageRequest) -> Sequence[Constellation]:
+        """Return constellations by id, ascending."""
+        return _by_id(self._rows.values(), page)
+
+    def update(self, constellation: Constellation) -> None:
+        """Replace the stored constellation with the same id."""
+        self._update(constellation)
+
+    def delete(self, constellation_id: int) -> None:
+        """Remove the constellation."""
+        self._table.remove(constellation_id)
+
+    def count(self) -> int:
+        """Return how many constellations are stored."""
+        return len(self._rows)
+
+
+class InMemoryAttemptRepository(_Repository):
+    """Attempts kept in an :class:`InMemoryStore`."""
+
+    table_name = "attempts"
+
+    def add(self, attempt: Attempt) -> Attempt:
+        """Store a new attempt and return it with its id."""
+        stored: Attempt = self._add(attempt)
+        return stored
+
+    def get(self, attempt_id: int, *, for_update: bool = False) -> Attempt | None:
+        """Return the attempt, or ``None``."""
+        found: Attempt | None = self._rows.get(attempt_id)
+        return found
+
+    def get_many(self, attempt_ids: Collection[int]) -> dict[int, Attempt]:
+        """Return the attempts that exist among the ids, by id."""
+        return {i: self._rows[i] for i in attempt_ids if i in self._rows}
+
+    def list_page(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Attempt]:
+        """Return attempts by id, ascending; only ``user_id``'s when given."""
+        rows = self._where(lambda a: user_id is None or a.user_id == user_id)
+        return _by_id(rows, page)
+
+    def list_by_users(self, user_ids: Collection[int]) -> Sequence[Attempt]:
+        """Return every attempt of these users, by id."""
+        wanted = set(user_ids)
+        return sorted(self._where(lambda a: a.user_id in wanted), key=lambda a: a.id)
+
+    def list_by_constellations(self, constellation_ids: Collection[int]) -> Sequence[Attempt]:
+        """Return every attempt at these constellations, by id."""
+        wanted = set(constellation_ids)
+        return sorted(self._where(lambda a: a.constellation_id in wanted), key=lambda a: a.id)
+
+    def update(self, attempt: Attempt) -> None:
+        """Replace the stored attempt with the same id."""
+        self._update(attempt)
+
+    def delete(self, attempt_id: int) -> None:
+        """Remove the attempt."""
+        self._table.remove(attempt_id)
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every attempt of the user."""
+        for attempt in self._where(lambda a: a.user_id == user_id):
+            self._table.remove(attempt.id)
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any attempt refers to the constellation."""
+        return any(a.constellation_id == constellation_id for a in self._rows.values())
+
+
+class InMemorySessionRepository(_Repository):
+    """Sessions kept in an :class:`InMemoryStore`."""
+
+    table_name = "sessions"
+
+    def add(self, session: Session) -> Session:
+        """Store a new session and return it with its id."""
+        stored: Session = self._add(session)
+        return stored
+
+    def get(self, session_id: int, *, for_update: bool = False) -> Session | None:
+        """Return the session, or ``None``."""
+        found: Session | None = self._rows.get(session_id)
+        return found
+
+    def list_page(
+        self,
+        page: PageRequest,
+        *,
+        user_id: int | None = None,
+        attempt_id: int | None = None,
+    ) -> Sequence[Session]:
+        """Return sessions newest first, filtered by user or attempt when given."""
+        rows = self._where(
+            lambda s: (user_id is None or s.user_id == user_id)
+            and (attempt_id is None or s.constellation_attempt_id == attempt_id)
+        )
+        return _newest_first(rows, page)
+
+    def list_by_users(self, user_ids: Collection[int]) -> Sequence[Session]:
+        """Return every session of these users, newest first."""
+        wanted = set(user_ids)
+        return _newest_first(self._where(lambda s: s.user_id in wanted))
+
+    def list_by_attempts(self, attempt_ids: Collection[int]) -> Sequence[Session]:
+        """Return every session of these attempts, newest first."""
+        wanted = set(attempt_ids)
+        return _newest_first(self._where(lambda s: s.constellation_attempt_id in wanted))
+
+    def update(self, session: Session) -> None:
+        """Replace the stored session with the same id."""
+        self._update(session)
+
+    def delete(self, session_id: int) -> None:
+        """Remove the session."""
+        self._table.remove(session_id)
+
+    def delete_by_attempt(self, attempt_id: int) -> Sequence[Session]:
+        """Remove every session of the attempt and return them."""
+        doomed = self._where(lambda s: s.constellation_attempt_id == attempt_id)
+        for session in doomed:
+            self._table.remove(session.id)
+        return doomed
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every session of the user."""
+        for session in self._where(lambda s: s.user_id == user_id):
+            self._table.remove(session.id)
+
+    def completed_minutes_by_user(self) -> dict[int, int]:
+        """Return, for each user with completed sessions, the sum of their minutes."""
+        totals: dict[int, int] = {}
+        for s in self._rows.values():
+            if s.is_completed and s.user_id is not None:
+                totals[s.user_id] = totals.get(s.user_id, 0) + (s.minutes or 0)
+        return totals
+
+
+class InMemoryPostRepository(_Repository):
+    """Posts kept in an :class:`InMemoryStore`."""
+
+    table_name = "posts"
+
+    def add(self, post: Post) -> Post:
+        """Store a new post and return it with its id."""
+        stored: Post = self._add(post)
+        return stored
+
+    def get(self, post_id: int) -> Post | None:
+        """Return the post, or ``None``."""
+        found: Post | None = self._rows.get(post_id)
+        return found
+
+    def list_page(
+        self,
+        page: PageRequest,
+        *,
+        user_id: int | None = None,
+        constellation_id: int | None = None,
+    ) -> Sequence[Post]:
+        """Return posts newest first, filtered by author or constellation when given."""
+        rows = self._where(
+            lambda p: (user_id is None or p.user_id == user_id)
+            and (constellation_id is None or p.constellation_id == constellation_id)
+        )
+        return _newest_first(rows, page)
+
+    def list_by_users(self, user_ids: Collection[int]) -> Sequence[Post]:
+        """Return every post of these users, newest first."""
+        wanted = set(user_ids)
+        return _newest_first(self._where(lambda p: p.user_id in wanted))
+
+    def list_by_constellations(self, constellation_ids: Collection[int]) -> Sequence[Post]:
+        """Return every post about these constellations, newest first."""
+        wanted = set(constellation_ids)
+        return _newest_first(self._where(lambda p: p.constellation_id in wanted))
+
+    def delete(self, post_id: int) -> None:
+        """Remove the post."""
+        self._table.remove(post_id)
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every post of the user."""
+        for post in self._where(lambda p: p.user_id == user_id):
+            self._table.remove(post.id)
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any post is about the constellation."""
+        return any(p.constellation_id == constellation_id for p in self._rows.values())
+
+
+class InMemoryUnitOfWork:
+    """A transaction over an :class:`InMemoryStore`.
+
+    Entering takes the store's lock (transactions run one at a time); leaving
+    without :meth:`commit` undoes every change made inside the block.
+
+    Attributes:
+        users, constellations, attempts, sessions, posts: The repositories,
+            valid inside the ``with`` block.
+    """
+
+    users: InMemoryUserRepository
+    constellations: InMemoryConstellationRepository
+    attempts: InMemoryAttemptRepository
+    sessions: InMemorySessionRepository
+    posts: InMemoryPostRepository
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self._journal: list[tuple[dict[int, Any], int, Any]] = []
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        self.store.lock.acquire()
+        self._journal = []
+        self.users = InMemoryUserRepository(self.store, self._journal)
+        self.constellations = InMemoryConstellationRepository(self.store, self._journal)
+        self.attempts = InMemoryAttemptRepository(self.store, self._journal)
+        self.sessions = InMemorySessionRepository(self.store, self._journal)
+        self.posts = InMemoryPostRepository(self.store, self._journal)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.store.lock.release()
+
+    def commit(self) -> None:
+        """Keep every change made so far in this transaction."""
+        self._journal.clear()
+
+    def rollback(self) -> None:
+        """Undo every change made since the last commit."""
+        while self._journal:
+            rows, key, old = self._journal.pop()
+            if old is _MISSING:
+                rows.pop(key, None)
+            else:
+                rows[key] = old

@@ -1,0 +1,283 @@
+"""What the use cases need from storage: repository and unit-of-work protocols.
+
+Luminary ships two implementations: the in-memory one in
+:mod:`luminary.core.memory`, and the SQL one in the ``luminary-sql`` package. One
+behavioural test suite runs against both.
+
+Contracts every implementation keeps:
+
+* ``add`` assigns the id and returns the stored entity; ``update`` replaces the
+  stored entity with the same id; ``delete*`` of something absent does nothing.
+* ``get(..., for_update=True)`` locks the row until the unit of work ends, so a
+  read-modify-write of a counter cannot lose a concurrent update. Use cases lock
+  in one order — session, attempt, user — and delete children before parents,
+  so that two transactions never wait for each other in a circle.
+* A list method taking a :class:`~luminary.core.pagination.PageRequest` returns
+  at most ``page.limit`` items in its documented order, starting after
+  ``page.after`` or, without a cursor, after ``page.offset`` items.
+* Methods taking many ids (``get_many``, ``list_by_users`` …) cost one query
+  whatever the number of ids or rows, so that use cases stay free of N+1 queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from types import TracebackType
+from typing import Protocol
+
+from .entities import Attempt, Constellation, Post, Session, User
+from .pagination import PageRequest
+
+__all__ = [
+    "AttemptRepository",
+    "ConstellationRepository",
+    "PostRepository",
+    "SessionRepository",
+    "UnitOfWork",
+    "UserRepository",
+]
+
+
+class UserRepository(Protocol):
+    """Stored users."""
+
+    def add(self, user: User) -> User:
+        """Store a new user and return it with its id."""
+        ...
+
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        """Return the user, or ``None``; lock it when ``for_update``."""
+        ...
+
+    def get_many(self, user_ids: Collection[int]) -> dict[int, User]:
+        """Return the users that exist among ``user_ids``, by id."""
+        ...
+
+    def list_page(self, page: PageRequest) -> Sequence[User]:
+        """Return users by id, ascending."""
+        ...
+
+    def update(self, user: User) -> None:
+        """Replace the stored user with the same id."""
+        ...
+
+    def delete(self, user_id: int) -> None:
+        """Remove the user (its attempts, sessions and posts must be gone first)."""
+        ...
+
+    def total_minutes(self) -> dict[int, int]:
+        """Return every user's stored ``total_minutes``, by id."""
+        ...
+
+
+class ConstellationRepository(Protocol):
+    """Stored constellations."""
+
+    def add(self, constellation: Constellation) -> Constellation:
+        """Store a new constellation and return it with its id."""
+        ...
+
+    def get(self, constellation_id: int) -> Constellation | None:
+        """Return the constellation, or ``None``."""
+        ...
+
+    def get_many(self, constellation_ids: Collection[int]) -> dict[int, Constellation]:
+        """Return the constellations that exist among the ids, by id."""
+        ...
+
+    def list_page(self, page: PageRequest) -> Sequence[Constellation]:
+        """Return constellations by id, ascending."""
+        ...
+
+    def update(self, constellation: Constellation) -> None:
+        """Replace the stored constellation with the same id."""
+        ...
+
+    def delete(self, constellation_id: int) -> None:
+        """Remove the constellation (nothing may refer to it any more)."""
+        ...
+
+    def count(self) -> int:
+        """Return how many constellations are stored."""
+        ...
+
+
+class AttemptRepository(Protocol):
+    """Stored constellation attempts."""
+
+    def add(self, attempt: Attempt) -> Attempt:
+        """Store a new attempt and return it with its id."""
+        ...
+
+    def get(self, attempt_id: int, *, for_update: bool = False) -> Attempt | None:
+        """Return the attempt, or ``None``; lock it when ``for_update``."""
+        ...
+
+    def get_many(self, attempt_ids: Collection[int]) -> dict[int, Attempt]:
+        """Return the attempts that exist among the ids, by id."""
+        ...
+
+    def list_page(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Attempt]:
+        """Return attempts by id, ascending; only ``user_id``'s when given."""
+        ...
+
+    def list_by_users(self, user_ids: Collection[int]) -> Sequence[Attempt]:
+        """Return every attempt of these users, by id."""
+        ...
+
+    def list_by_constellations(self, constellation_ids: Collection[int]) -> Sequence[Attempt]:
+        """Return every attempt at these constellations, by id."""
+        ...
+
+    def update(self, attempt: Attempt) -> None:
+        """Replace the stored attempt with the same id."""
+        ...
+
+    def delete(self, attempt_id: int) -> None:
+        """Remove the attempt (its sessions must be gone first)."""
+        ...
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every attempt of the user (their sessions must be gone first)."""
+        ...
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any attempt refers to the constellation."""
+        ...
+
+
+class SessionRepository(Protocol):
+    """Stored sessions (study and learning sessions alike)."""
+
+    def add(self, session: Session) -> Session:
+        """Store a new session and return it with its id."""
+        ...
+
+    def get(self, session_id: int, *, for_update: bool = False) -> Session | None:
+        """Return the session, or ``None``; lock it when ``for_update``."""
+        ...
+
+    def list_page(
+        self,
+        page: PageRequest,
+        *,
+        user_id: int | None = None,
+        attempt_id: int | None = None,
+    ) -> Sequence[Session]:
+        """Return sessions newest first (``created_at`` then id, descending).
+
+        Only ``user_id``'s, or only ``attempt_id``'s, when given.
+        """
+        ...
+
+    def list_by_users(self, user_ids: Collection[int]) -> Sequence[Session]:
+        """Return every session of these users, newest first."""
+        ...
+
+    def list_by_attempts(self, attempt_ids: Collection[int]) -> Sequence[Session]:
+        """Return every session of these attempts, newest first."""
+        ...
+
+    def update(self, session: Session) -> None:
+        """Replace the stored session with the same id."""
+        ...
+
+    def delete(self, session_id: int) -> None:
+        """Remove the session."""
+        ...
+
+    def delete_by_attempt(self, attempt_id: int) -> Sequence[Session]:
+        """Remove every session of the attempt and return them as they were.
+
+        The sessions returned are their last committed state: a concurrent
+        transaction completing one of them is waited for.
+        """
+        ...
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every session of the user."""
+        ...
+
+    def completed_minutes_by_user(self) -> dict[int, int]:
+        """Return, for each user with completed sessions, the sum of their minutes."""
+        ...
+
+
+class PostRepository(Protocol):
+    """Stored posts."""
+
+    def add(self, post: Post) -> Post:
+        """Store a new post and return it with its id."""
+        ...
+
+    def get(self, post_id: int) -> Post | None:
+        """Return the post, or ``None``."""
+        ...
+
+    def list_page(
+        self,
+        page: PageRequest,
+        *,
+        user_id: int | None = None,
+        constellation_id: int | None = None,
+    ) -> Sequence[Post]:
+        """Return posts newest first (``created_at`` then id, descending).
+
+        Only ``user_id``'s, or only those about ``constellation_id``, when given.
+        """
+        ...
+
+    def list_by_users(self, user_ids: Collection[int]) -> Sequence[Post]:
+        """Return every post of these users, newest first."""
+        ...
+
+    def list_by_constellations(self, constellation_ids: Collection[int]) -> Sequence[Post]:
+        """Return every post about these constellations, newest first."""
+        ...
+
+    def delete(self, post_id: int) -> None:
+        """Remove the post."""
+        ...
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every post of the user."""
+        ...
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any post is about the constellation."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over all the repositories.
+
+    Used as a context manager. Leaving the block rolls back whatever was not
+    committed, so a use case that raises halfway changes nothing. Only
+    :meth:`commit` makes changes visible to others; use cases call it.
+
+    A unit of work may be entered again after it has been left; each entry is
+    a new transaction.
+    """
+
+    users: UserRepository
+    constellations: ConstellationRepository
+    attempts: AttemptRepository
+    sessions: SessionRepository
+    posts: PostRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make the changes of this transaction permanent."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard the changes of this transaction."""
+        ...

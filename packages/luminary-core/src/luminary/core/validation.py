@@ -1,0 +1,185 @@
+"""Checks on raw input.
+
+Each function takes a value as a caller sent it (from JSON, a form, another
+Python program), checks its type and bounds, and returns it typed, or raises
+:class:`~luminary.core.errors.ValidationFailed` naming the field. Booleans are
+not integers here, even though Python says ``True == 1``.
+
+:class:`Fields` gathers the errors of several fields so that one request reports
+all of its failing fields at once.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import TypeVar
+from collections.abc import Callable
+
+from .errors import FieldError, ValidationFailed
+
+__all__ = [
+    "DESCRIPTION_MAX",
+    "DIFFICULTY_MAX",
+    "MESSAGE_MAX",
+    "MINUTES_MAX",
+    "NAME_MAX",
+    "TITLE_MAX",
+    "WEIGHT_MAX",
+    "Fields",
+    "choice",
+    "identifier",
+    "integer",
+    "optional",
+    "text",
+    "timestamp",
+]
+
+NAME_MAX = 100
+TITLE_MAX = 200
+DIFFICULTY_MAX = 50
+DESCRIPTION_MAX = 10_000
+MESSAGE_MAX = 10_000
+WEIGHT_MAX = 1000
+MINUTES_MAX = 1440
+#: Identifiers are 64-bit signed integers in every store.
+ID_MAX = 2**63 - 1
+
+E = TypeVar("E", bound=enum.Enum)
+T = TypeVar("T")
+
+
+def integer(value: object, field: str, *, minimum: int, maximum: int) -> int:
+    """Return ``value`` if it is an int (not a bool) within ``minimum..maximum``.
+
+    A float with an integral value (``3.0``) is taken as that integer.
+    """
+    if value is None:
+        raise ValidationFailed.field(field, "is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer() and not math.isinf(value):
+            value = int(value)
+        else:
+            raise ValidationFailed.field(field, "must be an integer")
+    if not minimum <= value <= maximum:
+        raise ValidationFailed.field(field, f"must be between {minimum} and {maximum}")
+    return value
+
+
+def identifier(value: object, field: str) -> int:
+    """Return ``value`` if it is a positive integer id."""
+    return integer(value, field, minimum=1, maximum=ID_MAX)
+
+
+def text(
+    value: object, field: str, *, maximum: int, minimum: int = 1, strip: bool = True
+) -> str:
+    """Return ``value`` if it is a string of ``minimum..maximum`` characters.
+
+    Surrounding white space is removed first when ``strip`` is true, so a name
+    made only of spaces counts as empty. Strings that cannot be encoded as
+    UTF-8 (lone surrogates) and control characters other than tab and newline
+    are refused.
+    """
+    if value is None:
+        raise ValidationFailed.field(field, "is required")
+    if not isinstance(value, str):
+        raise ValidationFailed.field(field, "must be a string")
+    if strip:
+        value = value.strip()
+    if len(value) < minimum:
+        too_short = "must not be empty" if minimum == 1 else f"must have at least {minimum} characters"
+        raise ValidationFailed.field(field, too_short)
+    if len(value) > maximum:
+        raise ValidationFailed.field(field, f"must have at most {maximum} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed.field(field, "must be valid Unicode text") from None
+    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in value):
+        raise ValidationFailed.field(field, "must not contain control characters")
+    return value
+
+
+def choice(value: object, field: str, enum_type: type[E]) -> E:
+    """Return the member of ``enum_type`` whose value is ``value``."""
+    if value is None:
+        raise ValidationFailed.field(field, "is required")
+    if isinstance(value, enum_type):
+        return value
+    for member in enum_type:
+        if isinstance(value, str) and member.value == value:
+            return member
+    allowed = ", ".join(str(m.value) for m in enum_type)
+    raise ValidationFailed.field(field, f"must be one of: {allowed}")
+
+
+def optional(value: object, check: Callable[[object, str], T], field: str) -> T | None:
+    """Return ``None`` for ``None``, else ``check(value, field)``."""
+    return None if value is None else check(value, field)
+
+
+def timestamp(value: object, field: str) -> datetime:
+    """Return ``value`` as an aware UTC datetime.
+
+    Accepts a :class:`~datetime.datetime` or an ISO-8601 string; a value without
+    a UTC offset is taken to be in UTC.
+    """
+    if value is None:
+        raise ValidationFailed.field(field, "is required")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ValidationFailed.field(field, "must be an ISO-8601 date and time") from None
+    if not isinstance(value, datetime):
+        raise ValidationFailed.field(field, "must be an ISO-8601 date and time")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValidationFailed.field(field, "is out of range") from None
+
+
+class Fields:
+    """Collects field errors so that a request reports all of them together.
+
+    Use as a context manager around each field's check; leaving the outer
+    :meth:`check` raises one :class:`ValidationFailed` with every error::
+
+        fields = Fields()
+        with fields:
+            name = text(raw_name, "name", maximum=100)
+        with fields:
+            weight = integer(raw_weight, "weight", minimum=1, maximum=1000)
+        fields.check()
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def __enter__(self) -> Fields:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        if isinstance(exc, ValidationFailed):
+            self.errors.extend(exc.errors)
+            return True
+        return False
+
+    def add(self, field: str, message: str) -> None:
+        """Record an error found by a check of the caller's own."""
+        self.errors.append(FieldError(field, message))
+
+    def check(self) -> None:
+        """Raise the collected errors, if any."""
+        if self.errors:
+            raise ValidationFailed(self.errors)

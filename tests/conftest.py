@@ -1,0 +1,52 @@
+"""Fixtures shared by the whole suite.
+
+``uow_factory`` is the heart of it: a function making units of work over one
+fresh, empty store, parametrized over every implementation of core's ports.
+Tests written against it run on in-memory, SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from luminary.core import ManualClock, UnitOfWork
+from luminary.core.memory import InMemoryStore
+
+UowFactory = Callable[[], UnitOfWork]
+
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL server tests may use; its absence fails the run in CI."""
+    url = os.environ.get("LUMINARY_TEST_POSTGRES_URL")
+    if not url and os.environ.get("CI", "").lower() == "true":
+        pytest.fail("LUMINARY_TEST_POSTGRES_URL must be set when CI=true", pytrace=False)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of the storage implementation under test."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def uow_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[UowFactory]:
+    """Make units of work over one empty store of the backend under test."""
+    if backend == "memory":
+        yield InMemoryStore().uow_factory()
+        return
+    sql_fixtures = pytest.importorskip("sql_fixtures", reason="luminary-sql is not installed")
+    yield from sql_fixtures.sql_uow_factory(backend, request)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that moves one millisecond at each reading, so timestamps differ."""
+    return ManualClock(datetime(2025, 12, 1, 10, 30, tzinfo=timezone.utc), step=timedelta(milliseconds=1))
