@@ -8,7 +8,7 @@ Nothing in Luminary reads the wall clock directly: use cases take a
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
@@ -27,7 +27,7 @@ class SystemClock:
 
     def now(self) -> datetime:
         """Return the current time as an aware datetime in UTC."""
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:
@@ -41,11 +41,11 @@ class ManualClock:
 
     def __init__(
         self,
-        start: datetime = datetime(2025, 1, 1, tzinfo=timezone.utc),
+        start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
         *,
         step: timedelta = timedelta(0),
     ) -> None:
-        self._now = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        self._now = start if start.tzinfo else start.replace(tzinfo=UTC)
         self._step = step
         self._lock = threading.Lock()
 

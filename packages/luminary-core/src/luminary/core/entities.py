@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class SessionStatus(str, enum.Enum):
+class SessionStatus(enum.StrEnum):
     """Where a session stands.
 
     A study session logged from the app is usually created ``planned`` and
@@ -49,7 +49,7 @@ class SessionStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class PostType(str, enum.Enum):
+class PostType(enum.StrEnum):
     """What a post in the feed announces."""
 
     COMPLETION = "completion"

@@ -312,8 +312,10 @@ class InMemorySessionRepository(_Repository):
     ) -> Sequence[Session]:
         """Return sessions newest first, filtered by user or attempt when given."""
         rows = self._where(
-            lambda s: (user_id is None or s.user_id == user_id)
-            and (attempt_id is None or s.constellation_attempt_id == attempt_id)
+            lambda s: (
+                (user_id is None or s.user_id == user_id)
+                and (attempt_id is None or s.constellation_attempt_id == attempt_id)
+            )
         )
         return _newest_first(rows, page)
 
@@ -380,8 +382,10 @@ class InMemoryPostRepository(_Repository):
     ) -> Sequence[Post]:
         """Return posts newest first, filtered by author or constellation when given."""
         rows = self._where(
-            lambda p: (user_id is None or p.user_id == user_id)
-            and (constellation_id is None or p.constellation_id == constellation_id)
+            lambda p: (
+                (user_id is None or p.user_id == user_id)
+                and (constellation_id is None or p.constellation_id == constellation_id)
+            )
         )
         return _newest_first(rows, page)
 

@@ -168,4 +168,3 @@ class Slice(Generic[T]):
     def map(self, fn: Callable[[Sequence[T]], Sequence[T2]]) -> Slice[T2]:
         """Return a slice of ``fn(items)`` with the same cursor."""
         return Slice(fn(self.items), self.next_cursor)
-

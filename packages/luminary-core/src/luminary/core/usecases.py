@@ -18,8 +18,9 @@ writers never deadlock, and a counter is only changed on a row read with
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
 import attrs
 
@@ -346,7 +347,9 @@ def _user(uow: UnitOfWork, user_id: object, *, for_update: bool = False, field: 
     return user
 
 
-def _constellation(uow: UnitOfWork, constellation_id: object, *, field: str = "constellation_id") -> Constellation:
+def _constellation(
+    uow: UnitOfWork, constellation_id: object, *, field: str = "constellation_id"
+) -> Constellation:
     cid = _id(constellation_id, field)
     constellation = uow.constellations.get(cid)
     if constellation is None:
@@ -646,7 +649,7 @@ def update_constellation(
             uow.attempts.exists_for_constellation(constellation.id)
         ):
             raise Conflict("Cannot change the weight of a constellation that has attempts!")
-        updated = attrs.evolve(constellation, **updates)
+        updated = attrs.evolve(constellation, **updates)  # type: ignore[arg-type]
         if updated != constellation:
             uow.constellations.update(updated)
         uow.commit()
@@ -816,7 +819,7 @@ def _session_fields(values: Mapping[str, object]) -> dict[str, object]:
     """Validate the learning-session fields present in ``values``."""
     fields = Fields()
     checked: dict[str, object] = {}
-    checks = {
+    checks: dict[str, Callable[[object], object]] = {
         "title": lambda v: text(v, "title", maximum=TITLE_MAX),
         "description": lambda v: None if v is None else text(v, "description", maximum=DESCRIPTION_MAX),
         "status": lambda v: choice(v, "status", SessionStatus),
@@ -889,7 +892,11 @@ def create_session(
     with fields:
         uid = None if user_id is None else identifier(user_id, "user_id")
     with fields:
-        aid = None if constellation_attempt_id is None else identifier(constellation_attempt_id, "constellation_attempt_id")
+        aid = (
+            None
+            if constellation_attempt_id is None
+            else identifier(constellation_attempt_id, "constellation_attempt_id")
+        )
     if title is None and constellation_attempt_id is None:
         fields.add("title", "is required when there is no constellation_attempt_id")
     fields.check()
@@ -999,7 +1006,7 @@ def update_session(
     with uow:
         before = _session(uow, session_id, for_update=True)
         now = clock.now()
-        status = values.pop("status", before.status)
+        status = cast(SessionStatus, values.pop("status", before.status))
         after = attrs.evolve(before, **values)  # type: ignore[arg-type]
         if status is SessionStatus.COMPLETED:
             after = rules.complete_session(after, now)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import enum
 import math
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TypeVar
-from collections.abc import Callable
 
 from .errors import FieldError, ValidationFailed
 
@@ -73,9 +73,7 @@ def identifier(value: object, field: str) -> int:
     return integer(value, field, minimum=1, maximum=ID_MAX)
 
 
-def text(
-    value: object, field: str, *, maximum: int, minimum: int = 1, strip: bool = True
-) -> str:
+def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bool = True) -> str:
     """Return ``value`` if it is a string of ``minimum..maximum`` characters.
 
     Surrounding white space is removed first when ``strip`` is true, so a name
@@ -98,7 +96,7 @@ def text(
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationFailed.field(field, "must be valid Unicode text") from None
-    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in value):
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value):
         raise ValidationFailed.field(field, "must not contain control characters")
     return value
 
@@ -137,9 +135,9 @@ def timestamp(value: object, field: str) -> datetime:
     if not isinstance(value, datetime):
         raise ValidationFailed.field(field, "must be an ISO-8601 date and time")
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValidationFailed.field(field, "is out of range") from None
 

@@ -1,0 +1,59 @@
+"""Helpers shared by tests: a world to act on, and a snapshot of a whole store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from luminary import core
+from luminary.core import PageRequest, UnitOfWork
+
+EVERYTHING = PageRequest(limit=core.MAX_LIMIT)
+
+
+def snapshot(uow: UnitOfWork) -> dict[str, list[Any]]:
+    """Every entity of the store, table by table, for before/after comparisons."""
+    with uow:
+        return {
+            "users": list(uow.users.list_page(EVERYTHING)),
+            "constellations": list(uow.constellations.list_page(EVERYTHING)),
+            "attempts": list(uow.attempts.list_page(EVERYTHING)),
+            "sessions": list(uow.sessions.list_page(EVERYTHING)),
+            "posts": list(uow.posts.list_page(EVERYTHING)),
+        }
+
+
+def assert_minutes_invariant(uow: UnitOfWork) -> None:
+    """Rule 4: every user's total equals the minutes of their completed sessions."""
+    state = snapshot(uow)
+    sums: dict[int, int] = {}
+    for s in state["sessions"]:
+        if s.is_completed and s.user_id is not None:
+            sums[s.user_id] = sums.get(s.user_id, 0) + (s.minutes or 0)
+    for user in state["users"]:
+        assert user.total_minutes == sums.get(user.id, 0), (user, sums)
+
+
+@attrs.define
+class World:
+    """A user, the default constellations and an attempt at Triangulum (weight 3)."""
+
+    uow_factory: Callable[[], UnitOfWork]
+    clock: core.ManualClock
+    user: core.User
+    constellations: list[core.Constellation]
+    attempt: core.Attempt
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return self.uow_factory()
+
+    @classmethod
+    def build(cls, uow_factory: Callable[[], UnitOfWork], clock: core.ManualClock) -> World:
+        uow = uow_factory()
+        constellations = list(core.seed_constellations(uow, clock=clock))
+        user = core.create_user(uow, "Ada", clock=clock)
+        attempt = core.start_attempt(uow, user.id, constellations[0].id, clock=clock)
+        return cls(uow_factory, clock, user, constellations, attempt)

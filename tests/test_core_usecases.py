@@ -1,0 +1,533 @@
+"""The behavioural suite: every use case, on every storage implementation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from luminary import core
+from luminary.core import Conflict, NotFound, PageRequest, SessionStatus
+from support import World, assert_minutes_invariant, snapshot
+
+
+@pytest.fixture
+def world(uow_factory, clock) -> World:
+    return World.build(uow_factory, clock)
+
+
+# ---------------------------------------------------------------- users
+
+
+def test_create_and_get_user(uow_factory, clock):
+    uow = uow_factory()
+    user = core.create_user(uow, "  Grace  ", clock=clock)
+    assert user.id > 0
+    assert user.display_name == "Grace"
+    assert user.total_minutes == 0
+    assert user.current_attempt_id is None
+    assert core.get_user(uow, user.id) == user
+
+
+def test_unknown_user_is_not_found(uow_factory):
+    with pytest.raises(NotFound, match="User not found!"):
+        core.get_user(uow_factory(), 12345)
+
+
+def test_huge_id_is_not_found_rather_than_an_error(uow_factory):
+    with pytest.raises(NotFound):
+        core.get_user(uow_factory(), 10**30)
+    with pytest.raises(NotFound):
+        core.get_session(uow_factory(), 0)
+
+
+def test_list_users_by_id_with_cursor(uow_factory, clock):
+    uow = uow_factory()
+    ids = [core.create_user(uow, f"u{i}", clock=clock).id for i in range(5)]
+    first = core.list_users(uow, PageRequest(limit=2))
+    assert [u.id for u in first.items] == ids[:2]
+    assert first.next_cursor is not None
+    second = core.list_users(uow, PageRequest.of(limit=2, cursor=first.next_cursor))
+    assert [u.id for u in second.items] == ids[2:4]
+    third = core.list_users(uow, PageRequest.of(limit=2, cursor=second.next_cursor))
+    assert [u.id for u in third.items] == ids[4:]
+    assert third.next_cursor is None
+    by_offset = core.list_users(uow, PageRequest.of(limit=3, offset=3))
+    assert [u.id for u in by_offset.items] == ids[3:]
+
+
+def test_user_detail_bundles_everything(world):
+    uow = world.uow
+    session = core.create_session(
+        uow, clock=world.clock, constellation_attempt_id=world.attempt.id, minutes=5
+    )
+    post = core.create_post(
+        uow, clock=world.clock, user_id=world.user.id, constellation_id=1, post_type="progress"
+    )
+    detail = core.get_user_detail(uow, world.user.id)
+    assert detail.user.id == world.user.id
+    assert detail.current_attempt == world.attempt
+    assert list(detail.attempts) == [world.attempt]
+    assert list(detail.sessions) == [session]
+    assert list(detail.posts) == [post]
+    [listed] = core.list_user_details(uow, PageRequest()).items
+    assert listed == detail
+
+
+def test_delete_user_removes_attempts_sessions_and_posts(world):
+    uow = world.uow
+    other = core.create_user(uow, "Bob", clock=world.clock)
+    kept = core.create_session(uow, clock=world.clock, user_id=other.id, title="Bob's", minutes=3)
+    core.create_session(uow, clock=world.clock, constellation_attempt_id=world.attempt.id, minutes=5)
+    core.create_post(uow, clock=world.clock, user_id=world.user.id, constellation_id=1, post_type="progress")
+    core.delete_user(uow, world.user.id)
+    state = snapshot(uow)
+    assert [u.id for u in state["users"]] == [other.id]
+    assert state["attempts"] == []
+    assert state["sessions"] == [kept]
+    assert state["posts"] == []
+    with pytest.raises(NotFound):
+        core.delete_user(uow, world.user.id)
+
+
+# ---------------------------------------------------------------- constellations
+
+
+def test_seed_only_into_an_empty_store(uow_factory, clock):
+    uow = uow_factory()
+    seeded = core.seed_constellations(uow, clock=clock)
+    assert [(c.name, c.weight) for c in seeded] == list(core.DEFAULT_CONSTELLATIONS)
+    assert core.seed_constellations(uow, clock=clock) == []
+
+
+def test_constellation_crud(uow_factory, clock):
+    uow = uow_factory()
+    made = core.create_constellation(uow, "Orion", 10, clock=clock)
+    assert core.get_constellation(uow, made.id) == made
+    renamed = core.update_constellation(uow, made.id, {"name": "Orion's Belt"}, clock=clock)
+    assert renamed.name == "Orion's Belt"
+    assert renamed.weight == 10
+    reweighted = core.update_constellation(uow, made.id, {"weight": 12}, clock=clock)
+    assert reweighted.weight == 12
+    assert core.get_constellation(uow, made.id) == reweighted
+    detail = core.get_constellation_detail(uow, made.id)
+    assert (detail.constellation, list(detail.attempts), list(detail.posts)) == (reweighted, [], [])
+    core.delete_constellation(uow, made.id)
+    with pytest.raises(NotFound, match="Constellation not found!"):
+        core.get_constellation(uow, made.id)
+
+
+def test_constellation_in_use_cannot_be_deleted_or_reweighted(world):
+    uow = world.uow
+    triangulum = world.constellations[0]
+    with pytest.raises(Conflict):
+        core.delete_constellation(uow, triangulum.id)
+    with pytest.raises(Conflict):
+        core.update_constellation(uow, triangulum.id, {"weight": 2}, clock=world.clock)
+    # Renaming is harmless.
+    assert core.update_constellation(uow, triangulum.id, {"name": "Tri"}, clock=world.clock).name == "Tri"
+    delphinus = world.constellations[1]
+    core.create_post(
+        uow, clock=world.clock, user_id=world.user.id, constellation_id=delphinus.id, post_type="progress"
+    )
+    with pytest.raises(Conflict):
+        core.delete_constellation(uow, delphinus.id)
+    assert core.get_constellation(uow, delphinus.id) == delphinus
+
+
+def test_constellation_detail_lists_attempts_and_posts(world):
+    uow = world.uow
+    post = core.create_post(
+        uow, clock=world.clock, user_id=world.user.id, constellation_id=1, post_type="completion"
+    )
+    details = core.list_constellation_details(uow, PageRequest()).items
+    assert [d.constellation.name for d in details] == ["Triangulum", "Delphinus", "Big Dipper"]
+    assert list(details[0].attempts) == [world.attempt]
+    assert list(details[0].posts) == [post]
+    assert list(details[1].attempts) == []
+
+
+# ---------------------------------------------------------------- attempts
+
+
+def test_start_attempt_becomes_current(world):
+    uow = world.uow
+    assert world.attempt.stars_completed == 0
+    assert core.get_user(uow, world.user.id).current_attempt_id == world.attempt.id
+    second = core.start_attempt(uow, world.user.id, world.constellations[1].id, clock=world.clock)
+    assert core.get_user(uow, world.user.id).current_attempt_id == second.id
+    assert core.current_attempt(uow, world.user.id).attempt == second
+
+
+def test_start_attempt_needs_user_and_constellation(world):
+    uow = world.uow
+    before = snapshot(uow)
+    with pytest.raises(NotFound, match="User not found!"):
+        core.start_attempt(uow, 999, 1, clock=world.clock)
+    with pytest.raises(NotFound, match="Constellation not found!"):
+        core.start_attempt(uow, world.user.id, 999, clock=world.clock)
+    assert snapshot(uow) == before
+
+
+def test_stars_up_to_weight_then_conflict(world):
+    uow = world.uow
+    a1 = core.add_star(uow, world.attempt.id, clock=world.clock)
+    a2 = core.add_star(uow, world.attempt.id, clock=world.clock)
+    assert (a1.stars_completed, a2.stars_completed) == (1, 2)
+    assert not a2.is_completed
+    a3 = core.add_star(uow, world.attempt.id, clock=world.clock)
+    assert a3.stars_completed == 3
+    assert a3.is_completed
+    assert core.get_user(uow, world.user.id).current_attempt_id is None
+    with pytest.raises(Conflict):
+        core.add_star(uow, world.attempt.id, clock=world.clock)
+    assert core.get_attempt(uow, world.attempt.id) == a3
+
+
+def test_complete_attempt_is_idempotent(world):
+    uow = world.uow
+    done = core.complete_attempt(uow, world.attempt.id, clock=world.clock)
+    assert done.stars_completed == 3
+    assert done.completed_at is not None
+    assert core.get_user(uow, world.user.id).current_attempt_id is None
+    again = core.complete_attempt(uow, world.attempt.id, clock=world.clock)
+    assert again == done
+    with pytest.raises(NotFound, match="No current attempt"):
+        core.current_attempt(uow, world.user.id)
+
+
+def test_completing_an_old_attempt_keeps_the_current_one(world):
+    uow = world.uow
+    newer = core.start_attempt(uow, world.user.id, 2, clock=world.clock)
+    core.complete_attempt(uow, world.attempt.id, clock=world.clock)
+    assert core.get_user(uow, world.user.id).current_attempt_id == newer.id
+
+
+def test_completed_constellations(world):
+    uow = world.uow
+    assert core.completed_constellations(uow, world.user.id).constellations == []
+    core.complete_attempt(uow, world.attempt.id, clock=world.clock)
+    again = core.start_attempt(uow, world.user.id, 1, clock=world.clock)
+    core.complete_attempt(uow, again.id, clock=world.clock)
+    result = core.completed_constellations(uow, world.user.id)
+    assert [d.constellation.name for d in result.constellations] == ["Triangulum"]
+    assert result.user.id == world.user.id
+
+
+def test_attempt_lists_and_details(world):
+    uow = world.uow
+    other = core.create_user(uow, "Bob", clock=world.clock)
+    theirs = core.start_attempt(uow, other.id, 2, clock=world.clock)
+    session = core.create_session(uow, clock=world.clock, constellation_attempt_id=world.attempt.id)
+    assert [a.id for a in core.list_attempts(uow, PageRequest()).items] == [world.attempt.id, theirs.id]
+    assert [a.id for a in core.list_attempts(uow, PageRequest(), user_id=other.id).items] == [theirs.id]
+    with pytest.raises(NotFound):
+        core.list_attempts(uow, PageRequest(), user_id=999)
+    detail = core.get_attempt_detail(uow, world.attempt.id)
+    assert detail.user.id == world.user.id
+    assert detail.constellation.name == "Triangulum"
+    assert list(detail.sessions) == [session]
+    listed = core.list_attempt_details(uow, PageRequest(), user_id=world.user.id).items
+    assert listed == [detail]
+
+
+def test_delete_attempt_takes_its_sessions_and_minutes(world):
+    uow = world.uow
+    s1 = core.create_session(uow, clock=world.clock, constellation_attempt_id=world.attempt.id, minutes=20)
+    core.complete_session(uow, s1.id, clock=world.clock)
+    loose = core.create_session(uow, clock=world.clock, user_id=world.user.id, title="Reading", minutes=7)
+    core.complete_session(uow, loose.id, clock=world.clock)
+    assert core.get_user(uow, world.user.id).total_minutes == 27
+    core.delete_attempt(uow, world.attempt.id)
+    user = core.get_user(uow, world.user.id)
+    assert user.total_minutes == 7
+    assert user.current_attempt_id is None
+    assert [s.id for s in snapshot(uow)["sessions"]] == [loose.id]
+    with pytest.raises(NotFound, match="Constellation attempt not found!"):
+        core.get_attempt(uow, world.attempt.id)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_session_from_attempt_takes_the_constellation_name(world):
+    uow = world.uow
+    session = core.create_session(
+        uow, clock=world.clock, constellation_attempt_id=world.attempt.id, minutes=30
+    )
+    assert session.title == "Triangulum"
+    assert session.user_id == world.user.id
+    assert session.status is SessionStatus.PLANNED
+    assert not session.is_completed
+    assert session.created_at == session.updated_at
+
+
+def test_learning_session_from_a_title_alone(uow_factory, clock):
+    uow = uow_factory()
+    session = core.create_session(uow, clock=clock, title="Learn Flask", status="planned")
+    assert (session.title, session.user_id, session.constellation_attempt_id) == ("Learn Flask", None, None)
+    assert session.minutes is None
+    assert core.get_session(uow, session.id) == session
+    done = core.complete_session(uow, session.id, clock=clock)
+    assert done.is_completed
+
+
+def test_session_needs_title_or_attempt(uow_factory, clock):
+    with pytest.raises(core.ValidationFailed) as caught:
+        core.create_session(uow_factory(), clock=clock, minutes=3)
+    assert caught.value.errors[0].field == "title"
+
+
+def test_session_attempt_must_belong_to_the_user(world):
+    uow = world.uow
+    other = core.create_user(uow, "Bob", clock=world.clock)
+    with pytest.raises(core.ValidationFailed) as caught:
+        core.create_session(
+            uow, clock=world.clock, user_id=other.id, constellation_attempt_id=world.attempt.id
+        )
+    assert caught.value.errors[0].field == "constellation_attempt_id"
+    with pytest.raises(NotFound):
+        core.create_session(uow, clock=world.clock, user_id=999, title="x")
+    with pytest.raises(NotFound):
+        core.create_session(uow, clock=world.clock, constellation_attempt_id=999)
+
+
+def test_complete_then_cancel_moves_minutes(world):
+    uow = world.uow
+    session = core.create_session(
+        uow, clock=world.clock, constellation_attempt_id=world.attempt.id, minutes=30
+    )
+    assert core.get_user(uow, world.user.id).total_minutes == 0
+    done = core.complete_session(uow, session.id, clock=world.clock)
+    assert done.is_completed
+    assert done.completed_at is not None
+    assert core.total_minutes(uow, world.user.id).total_minutes == 30
+    assert core.complete_session(uow, session.id, clock=world.clock) == done  # idempotent
+    assert core.get_user(uow, world.user.id).total_minutes == 30
+    cancelled = core.cancel_session(uow, session.id, clock=world.clock)
+    assert cancelled.status is SessionStatus.CANCELLED
+    assert cancelled.completed_at is None
+    assert core.get_user(uow, world.user.id).total_minutes == 0
+    assert core.cancel_session(uow, session.id, clock=world.clock) == cancelled
+    assert core.get_user(uow, world.user.id).total_minutes == 0
+
+
+def test_session_created_completed_counts_at_once(world):
+    uow = world.uow
+    session = core.create_session(
+        uow, clock=world.clock, user_id=world.user.id, title="Done", status="completed", minutes=12
+    )
+    assert session.is_completed
+    assert session.completed_at is not None
+    assert core.get_user(uow, world.user.id).total_minutes == 12
+
+
+def test_minutes_derived_from_started_at(world):
+    uow = world.uow
+    start = world.clock.now()
+    session = core.create_session(
+        uow, clock=world.clock, user_id=world.user.id, title="Timed", started_at=start
+    )
+    world.clock.advance(timedelta(minutes=42, seconds=59))
+    done = core.complete_session(uow, session.id, clock=world.clock)
+    assert done.minutes == 42
+    assert core.get_user(uow, world.user.id).total_minutes == 42
+
+
+def test_explicit_minutes_win_over_started_at(world):
+    uow = world.uow
+    session = core.create_session(
+        uow,
+        clock=world.clock,
+        user_id=world.user.id,
+        title="Timed",
+        started_at="2025-12-01T09:00:00+00:00",
+        minutes=5,
+    )
+    assert core.complete_session(uow, session.id, clock=world.clock).minutes == 5
+
+
+def test_patch_changes_only_what_is_sent(uow_factory, clock):
+    uow = uow_factory()
+    session = core.create_session(uow, clock=clock, title="Learn Flask", description="routing")
+    patched = core.update_session(
+        uow, session.id, {"status": "in_progress", "difficulty": "medium"}, clock=clock
+    )
+    assert patched.status is SessionStatus.IN_PROGRESS
+    assert patched.difficulty == "medium"
+    assert (patched.title, patched.description, patched.created_at) == (
+        "Learn Flask",
+        "routing",
+        session.created_at,
+    )
+    assert patched.updated_at > session.updated_at
+    assert core.get_session(uow, session.id) == patched
+
+
+def test_patching_minutes_of_a_completed_session_moves_the_total(world):
+    uow = world.uow
+    session = core.create_session(uow, clock=world.clock, user_id=world.user.id, title="x", minutes=10)
+    core.update_session(uow, session.id, {"status": "completed"}, clock=world.clock)
+    assert core.get_user(uow, world.user.id).total_minutes == 10
+    core.update_session(uow, session.id, {"minutes": 25}, clock=world.clock)
+    assert core.get_user(uow, world.user.id).total_minutes == 25
+    reopened = core.update_session(uow, session.id, {"status": "planned"}, clock=world.clock)
+    assert reopened.completed_at is None
+    assert core.get_user(uow, world.user.id).total_minutes == 0
+    core.update_session(uow, session.id, {"minutes": None}, clock=world.clock)
+    core.update_session(uow, session.id, {"status": "completed"}, clock=world.clock)
+    assert core.get_user(uow, world.user.id).total_minutes == 0
+
+
+def test_patch_refuses_unknown_fields_and_null_title(uow_factory, clock):
+    uow = uow_factory()
+    session = core.create_session(uow, clock=clock, title="x")
+    with pytest.raises(core.ValidationFailed) as caught:
+        core.update_session(uow, session.id, {"titel": "y"}, clock=clock)
+    assert caught.value.errors[0].field == "titel"
+    with pytest.raises(core.ValidationFailed) as caught:
+        core.update_session(uow, session.id, {"title": None}, clock=clock)
+    assert caught.value.errors[0].field == "title"
+    with pytest.raises(core.ValidationFailed) as caught:
+        core.update_session(
+            uow,
+            session.id,
+            {"started_at": "2025-12-02T00:00:00Z", "completed_at": "2025-12-01T00:00:00Z"},
+            clock=clock,
+        )
+    assert caught.value.errors[0].field == "completed_at"
+    assert core.get_session(uow, session.id) == session
+
+
+def test_delete_session_takes_back_minutes(world):
+    uow = world.uow
+    session = core.create_session(uow, clock=world.clock, user_id=world.user.id, title="x", minutes=10)
+    core.complete_session(uow, session.id, clock=world.clock)
+    core.delete_session(uow, session.id)
+    assert core.get_user(uow, world.user.id).total_minutes == 0
+    with pytest.raises(NotFound, match="Session not found!"):
+        core.get_session(uow, session.id)
+
+
+def test_sessions_newest_first_with_filters(world):
+    uow = world.uow
+    made = [
+        core.create_session(uow, clock=world.clock, constellation_attempt_id=world.attempt.id)
+        for _ in range(3)
+    ]
+    loose = core.create_session(uow, clock=world.clock, title="loose")
+    assert [s.id for s in core.list_sessions(uow, PageRequest()).items] == [loose.id] + [
+        s.id for s in reversed(made)
+    ]
+    by_attempt = core.list_sessions(uow, PageRequest(limit=2), attempt_id=world.attempt.id)
+    assert [s.id for s in by_attempt.items] == [made[2].id, made[1].id]
+    rest = core.list_sessions(
+        uow, PageRequest.of(limit=2, cursor=by_attempt.next_cursor), attempt_id=world.attempt.id
+    )
+    assert [s.id for s in rest.items] == [made[0].id]
+    assert rest.next_cursor is None
+    by_user = core.list_sessions(uow, PageRequest(), user_id=world.user.id)
+    assert len(by_user.items) == 3
+    details = core.list_session_details(uow, PageRequest()).items
+    assert details[0].user is None
+    assert details[0].attempt is None
+    assert details[1].user.id == world.user.id
+    assert details[1].attempt.id == world.attempt.id
+    assert core.get_session_detail(uow, made[0].id) == details[3]
+    with pytest.raises(NotFound):
+        core.list_sessions(uow, PageRequest(), attempt_id=999)
+
+
+def test_sync_minutes_repairs_totals_changed_behind_our_back(world):
+    uow = world.uow
+    session = core.create_session(uow, clock=world.clock, user_id=world.user.id, title="x", minutes=10)
+    core.complete_session(uow, session.id, clock=world.clock)
+    assert core.sync_minutes(uow).users_updated == 0
+    with uow:
+        user = uow.users.get(world.user.id)
+        uow.users.update(core.User(**{**_fields(user), "total_minutes": 999}))
+        uow.commit()
+    report = core.sync_minutes(uow)
+    assert report.corrections == {world.user.id: (999, 10)}
+    assert core.get_user(uow, world.user.id).total_minutes == 10
+    assert_minutes_invariant(uow)
+
+
+def _fields(entity):
+    import attrs
+
+    return attrs.asdict(entity, recurse=False)
+
+
+# ---------------------------------------------------------------- posts
+
+
+def test_posts_feed_and_filters(world):
+    uow = world.uow
+    other = core.create_user(uow, "Bob", clock=world.clock)
+    p1 = core.create_post(
+        uow,
+        clock=world.clock,
+        user_id=world.user.id,
+        constellation_id=1,
+        post_type="progress",
+        message="hi",
+        study_duration=30,
+    )
+    p2 = core.create_post(
+        uow, clock=world.clock, user_id=other.id, constellation_id=2, post_type="completion"
+    )
+    p3 = core.create_post(
+        uow, clock=world.clock, user_id=world.user.id, constellation_id=2, post_type="progress"
+    )
+    assert (p1.message, p1.study_duration, p1.post_type) == ("hi", 30, core.PostType.PROGRESS)
+    assert core.get_post(uow, p1.id) == p1
+    assert [p.id for p in core.feed(uow, PageRequest()).items] == [p3.id, p2.id, p1.id]
+    assert [p.id for p in core.list_posts(uow, PageRequest(), user_id=world.user.id).items] == [p3.id, p1.id]
+    assert [p.id for p in core.list_posts(uow, PageRequest(), constellation_id=2).items] == [p3.id, p2.id]
+    first = core.feed(uow, PageRequest(limit=2))
+    assert core.feed(uow, PageRequest.of(limit=2, cursor=first.next_cursor)).items == [p1]
+    details = core.feed_details(uow, PageRequest()).items
+    assert [(d.user.display_name, d.constellation.name) for d in details] == [
+        ("Ada", "Delphinus"),
+        ("Bob", "Delphinus"),
+        ("Ada", "Triangulum"),
+    ]
+    assert core.get_post_detail(uow, p2.id) == details[1]
+    assert core.list_post_details(uow, PageRequest(), user_id=other.id).items == [details[1]]
+    core.delete_post(uow, p2.id)
+    with pytest.raises(NotFound, match="Post not found!"):
+        core.get_post(uow, p2.id)
+    with pytest.raises(NotFound):
+        core.list_posts(uow, PageRequest(), constellation_id=999)
+
+
+def test_post_needs_existing_user_and_constellation(world):
+    uow = world.uow
+    with pytest.raises(NotFound, match="User not found!"):
+        core.create_post(uow, clock=world.clock, user_id=999, constellation_id=1, post_type="progress")
+    with pytest.raises(NotFound, match="Constellation not found!"):
+        core.create_post(
+            uow, clock=world.clock, user_id=world.user.id, constellation_id=999, post_type="progress"
+        )
+    assert snapshot(uow)["posts"] == []
+
+
+# ---------------------------------------------------------------- transactions
+
+
+def test_a_failing_use_case_changes_nothing(world):
+    uow = world.uow
+    before = snapshot(uow)
+    with pytest.raises(RuntimeError), uow:
+        uow.users.add(core.User(display_name="ghost", created_at=world.clock.now()))
+        raise RuntimeError("boom")
+    assert snapshot(uow) == before
+
+
+def test_nothing_is_kept_without_commit(world):
+    uow = world.uow
+    before = snapshot(uow)
+    with uow:
+        uow.users.add(core.User(display_name="ghost", created_at=world.clock.now()))
+    assert snapshot(uow) == before

@@ -1,0 +1,179 @@
+"""Bad input gets a domain error naming the field, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from luminary import core
+from luminary.core import NotFound, ValidationFailed
+from support import World, snapshot
+
+LONG = "x" * 201
+
+
+def _calls(w: World):
+    """(use case call, the field its error must name) for each kind of bad input."""
+    c, u = w.clock, w.user.id
+    return [
+        # users
+        (lambda uow: core.create_user(uow, "", clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, "   ", clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, "x" * 101, clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, 42, clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, None, clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, "bad\x00name", clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, "\ud800", clock=c), "display_name"),
+        # constellations
+        (lambda uow: core.create_constellation(uow, "Orion", 0, clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "Orion", 1001, clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "Orion", True, clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "Orion", "5", clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "Orion", 2.5, clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "Orion", float("nan"), clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "Orion", float("inf"), clock=c), "weight"),
+        (lambda uow: core.create_constellation(uow, "", 5, clock=c), "name"),
+        (lambda uow: core.update_constellation(uow, 2, {"weight": -1}, clock=c), "weight"),
+        (lambda uow: core.update_constellation(uow, 2, {"name": None}, clock=c), "name"),
+        (lambda uow: core.update_constellation(uow, 2, {"colour": "red"}, clock=c), "colour"),
+        # sessions
+        (lambda uow: core.create_session(uow, clock=c, user_id=u, title=""), "title"),
+        (lambda uow: core.create_session(uow, clock=c, user_id=u, title=LONG), "title"),
+        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", minutes=-1), "minutes"),
+        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", minutes=1441), "minutes"),
+        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", minutes=True), "minutes"),
+        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", status="done"), "status"),
+        (
+            lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", difficulty="d" * 51),
+            "difficulty",
+        ),
+        (
+            lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", started_at="yesterday"),
+            "started_at",
+        ),
+        (
+            lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", completed_at=12),
+            "completed_at",
+        ),
+        (lambda uow: core.create_session(uow, clock=c, user_id=True, title="t"), "user_id"),
+        (
+            lambda uow: core.create_session(uow, clock=c, constellation_attempt_id="1"),
+            "constellation_attempt_id",
+        ),
+        (lambda uow: core.update_session(uow, 1, {"minutes": "ten"}, clock=c), "minutes"),
+        (lambda uow: core.update_session(uow, 1, {"status": None}, clock=c), "status"),
+        (lambda uow: core.update_session(uow, 1, {"is_completed": True}, clock=c), "is_completed"),
+        # posts
+        (
+            lambda uow: core.create_post(uow, clock=c, user_id=u, constellation_id=1, post_type="brag"),
+            "post_type",
+        ),
+        (
+            lambda uow: core.create_post(uow, clock=c, user_id=u, constellation_id=1, post_type=None),
+            "post_type",
+        ),
+        (
+            lambda uow: core.create_post(
+                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=-5
+            ),
+            "study_duration",
+        ),
+        (
+            lambda uow: core.create_post(
+                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=False
+            ),
+            "study_duration",
+        ),
+        (
+            lambda uow: core.create_post(uow, clock=c, user_id="1", constellation_id=1, post_type="progress"),
+            "user_id",
+        ),
+        (
+            lambda uow: core.create_post(
+                uow, clock=c, user_id=u, constellation_id=None, post_type="progress"
+            ),
+            "constellation_id",
+        ),
+        (
+            lambda uow: core.create_post(
+                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", message=7
+            ),
+            "message",
+        ),
+        # attempts: a malformed id is a bad request, not a missing row
+        (lambda uow: core.start_attempt(uow, "one", 1, clock=c), "user_id"),
+        (lambda uow: core.add_star(uow, 1.5, clock=c), "attempt_id"),
+        (lambda uow: core.get_attempt(uow, None), "attempt_id"),
+    ]
+
+
+def test_every_bad_input_names_its_field_and_changes_nothing(uow_factory, clock):
+    world = World.build(uow_factory, clock)
+    core.create_session(world.uow, clock=clock, user_id=world.user.id, title="existing")
+    uow = world.uow
+    before = snapshot(uow)
+    for call, field in _calls(world):
+        with pytest.raises(ValidationFailed) as caught:
+            call(uow)
+        assert field in [e.field for e in caught.value.errors], (field, caught.value.errors)
+        assert snapshot(uow) == before, field
+
+
+def test_all_failing_fields_are_reported_together(uow_factory, clock):
+    with pytest.raises(ValidationFailed) as caught:
+        core.create_constellation(uow_factory(), "", True, clock=clock)
+    assert [e.field for e in caught.value.errors] == ["name", "weight"]
+    assert "name: must not be empty" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda w, uow: core.add_star(uow, 999, clock=w.clock),
+        lambda w, uow: core.complete_attempt(uow, 10**30, clock=w.clock),
+        lambda w, uow: core.delete_attempt(uow, -1),
+        lambda w, uow: core.complete_session(uow, 999, clock=w.clock),
+        lambda w, uow: core.cancel_session(uow, 999, clock=w.clock),
+        lambda w, uow: core.update_session(uow, 999, {"title": "x"}, clock=w.clock),
+        lambda w, uow: core.delete_session(uow, 999),
+        lambda w, uow: core.delete_post(uow, 999),
+        lambda w, uow: core.delete_constellation(uow, 999),
+        lambda w, uow: core.update_constellation(uow, 999, {"name": "x"}, clock=w.clock),
+        lambda w, uow: core.get_user_detail(uow, 999),
+        lambda w, uow: core.total_minutes(uow, 999),
+        lambda w, uow: core.completed_constellations(uow, 999),
+        lambda w, uow: core.current_attempt(uow, 999),
+        lambda w, uow: core.list_post_details(uow, core.PageRequest(), user_id=999),
+    ],
+)
+def test_unknown_ids_are_not_found_and_change_nothing(uow_factory, clock, call):
+    world = World.build(uow_factory, clock)
+    uow = world.uow
+    before = snapshot(uow)
+    with pytest.raises(NotFound):
+        call(world, uow)
+    assert snapshot(uow) == before
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"limit": "10"}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"cursor": "not a cursor"}, "cursor"),
+        ({"cursor": 5}, "cursor"),
+        ({"cursor": "W10"}, "cursor"),
+    ],
+)
+def test_page_requests_are_bounded(raw, field):
+    with pytest.raises(ValidationFailed) as caught:
+        core.PageRequest.of(**raw)
+    assert caught.value.errors[0].field == field
+
+
+def test_page_request_respects_a_lower_cap():
+    assert core.PageRequest.of(limit=100, max_limit=100).limit == 100
+    with pytest.raises(ValidationFailed):
+        core.PageRequest.of(limit=101, max_limit=100)
