@@ -8,7 +8,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck"]  # bench runs only when asked for
 
 ROOT = Path(__file__).parent
 # Installed in dependency order: core, then the adapters that build on it.
@@ -55,3 +55,13 @@ def typecheck(session: nox.Session) -> None:
     for extra in ("luminary.sql", "luminary.http"):
         if any(extra.replace(".", "-") in p for p in PACKAGES):
             session.run("mypy", "-p", extra)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark the HTTP API against a bare Falcon ceiling; prints figures, asserts nothing.
+
+    Arguments after ``--`` reach the benchmark, e.g. ``nox -s bench -- --seconds 10``.
+    """
+    install_packages(session)
+    session.run("python", "benchmarks/bench.py", *session.posargs)

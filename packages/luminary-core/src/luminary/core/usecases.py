@@ -684,8 +684,8 @@ def start_attempt(uow: UnitOfWork, user_id: int, constellation_id: int, *, clock
         NotFound: No such user or constellation.
     """
     with uow:
-        constellation = _constellation(uow, constellation_id)
         user = _user(uow, user_id, for_update=True)
+        constellation = _constellation(uow, constellation_id)
         attempt = uow.attempts.add(
             Attempt(user_id=user.id, constellation_id=constellation.id, created_at=clock.now())
         )
@@ -890,12 +890,12 @@ def create_session(
     with fields:
         values = _session_fields(raw)
     with fields:
-        uid = None if user_id is None else identifier(user_id, "user_id")
+        uid = None if user_id is None else _id(user_id, "user_id")
     with fields:
         aid = (
             None
             if constellation_attempt_id is None
-            else identifier(constellation_attempt_id, "constellation_attempt_id")
+            else _id(constellation_attempt_id, "constellation_attempt_id")
         )
     if title is None and constellation_attempt_id is None:
         fields.add("title", "is required when there is no constellation_attempt_id")
@@ -1080,9 +1080,9 @@ def create_post(
     """
     fields = Fields()
     with fields:
-        uid = identifier(user_id, "user_id")
+        uid = _id(user_id, "user_id")
     with fields:
-        cid = identifier(constellation_id, "constellation_id")
+        cid = _id(constellation_id, "constellation_id")
     with fields:
         kind = choice(post_type, "post_type", PostType)
     with fields:

@@ -1,0 +1,331 @@
+"""The HTTP benchmark: ``nox -s bench``. It prints figures and asserts nothing.
+
+1. Seeds two SQLite databases: a realistic one (50 users, the 3 default
+   constellations, an attempt each, 20 sessions per user half of them completed,
+   10 posts per user) and one with 10x the users, sessions and posts.
+2. Starts ``luminary serve`` on each, and a bare Falcon app under the same
+   waitress settings: the ceiling.
+3. Drives each with 16 keep-alive connections on loopback and prints requests
+   per second, p50, p99 and errors per endpoint, and each as a percentage of the
+   ceiling measured in the same run.
+
+Figures from one run are compared with each other only: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from luminary.core import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
+
+HERE = Path(__file__).parent
+CONNECTIONS = 16
+
+
+# ---------------------------------------------------------------- seeding
+
+
+def seed(url: str, users: int, *, sessions_per_user: int = 20, posts_per_user: int = 10) -> None:
+    """Fill an empty database in one transaction, keeping every invariant of the domain."""
+    upgrade(url)
+    engine = make_engine(url)
+    start = datetime(2025, 11, 1, tzinfo=UTC)
+    tick = iter(range(10**9))
+
+    def at() -> datetime:
+        return start + timedelta(seconds=next(tick))
+
+    uow = SqlAlchemyUnitOfWork(engine)
+    with uow:
+        stars = [
+            uow.constellations.add(Constellation(name=n, weight=w, created_at=at()))
+            for n, w in (("Triangulum", 3), ("Delphinus", 5), ("Big Dipper", 7))
+        ]
+        # A big constellation for the write mix: stars never run out during a run.
+        big = uow.constellations.add(Constellation(name="Marathon", weight=1000, created_at=at()))
+        for i in range(users):
+            user = uow.users.add(User(display_name=f"Student {i}", created_at=at()))
+            attempt = uow.attempts.add(
+                Attempt(user_id=user.id, constellation_id=stars[i % 3].id, stars_completed=1, created_at=at())
+            )
+            total = 0
+            for j in range(sessions_per_user):
+                minutes = 15 + j % 30
+                done = j % 2 == 0
+                when = at()
+                uow.sessions.add(
+                    Session(
+                        title=stars[i % 3].name,
+                        user_id=user.id,
+                        constellation_attempt_id=attempt.id,
+                        minutes=minutes,
+                        status=SessionStatus.COMPLETED if done else SessionStatus.PLANNED,
+                        completed_at=when if done else None,
+                        created_at=when,
+                        updated_at=when,
+                    )
+                )
+                total += minutes if done else 0
+            for k in range(posts_per_user):
+                uow.posts.add(
+                    Post(
+                        user_id=user.id,
+                        constellation_id=stars[k % 3].id,
+                        post_type=PostType.PROGRESS,
+                        message=f"Progress {k}",
+                        study_duration=20,
+                        created_at=at(),
+                    )
+                )
+            uow.users.update(
+                User(
+                    id=user.id,
+                    display_name=user.display_name,
+                    current_attempt_id=attempt.id,
+                    total_minutes=total,
+                    created_at=user.created_at,
+                )
+            )
+        # One attempt per benchmark connection at the big constellation.
+        for c in range(CONNECTIONS):
+            uow.attempts.add(Attempt(user_id=1 + c % users, constellation_id=big.id, created_at=at()))
+        uow.commit()
+    engine.dispose()
+
+
+# ---------------------------------------------------------------- servers
+
+
+@contextlib.contextmanager
+def process(args: list[str]) -> Iterator[int]:
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    port = None
+    for line in proc.stdout:
+        found = re.search(r"Serving Luminary on http://[^:]+:(\d+)", line)
+        if found:
+            port = int(found.group(1))
+            break
+    if port is None:
+        proc.kill()
+        raise RuntimeError(f"{args} did not start")
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def luminary(url: str, threads: int) -> contextlib.AbstractContextManager[int]:
+    script = Path(sys.executable).with_name("luminary")
+    return process(
+        [str(script), "serve", "--no-seed", "--port", "0", "--threads", str(threads), "--database-url", url]
+    )
+
+
+def ceiling(threads: int) -> contextlib.AbstractContextManager[int]:
+    return process([sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)])
+
+
+# ---------------------------------------------------------------- load
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection speaking just enough of the protocol."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(data)}\r\n"
+        if data:
+            head += "Content-Type: application/json\r\n"
+        self.writer.write(head.encode() + b"\r\n" + data)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+Step = Callable[[Connection, int], Awaitable[list[tuple[int, float]]]]
+
+
+def get(path: str | Callable[[int], str]) -> Step:
+    async def step(conn: Connection, n: int) -> list[tuple[int, float]]:
+        target = path(n) if callable(path) else path
+        t0 = time.perf_counter()
+        status, _ = await conn.request("GET", target)
+        return [(status, time.perf_counter() - t0)]
+
+    return step
+
+
+def write_mix(attempts: list[int], users: list[int]) -> Step:
+    """Create a session, complete it, add a star: three requests per step."""
+
+    async def step(conn: Connection, n: int) -> list[tuple[int, float]]:
+        results = []
+        t0 = time.perf_counter()
+        status, body = await conn.request(
+            "POST", "/api/sessions/", {"user_id": users[n % len(users)], "title": "Bench", "minutes": 5}
+        )
+        results.append((status, time.perf_counter() - t0))
+        if status == 201:
+            sid = json.loads(body)["id"]
+            t0 = time.perf_counter()
+            status, _ = await conn.request("PUT", f"/api/sessions/{sid}/complete")
+            results.append((status, time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        status, _ = await conn.request("PUT", f"/api/constellation_attempts/{attempts[n % len(attempts)]}/")
+        results.append((status, time.perf_counter() - t0))
+        return results
+
+    return step
+
+
+async def drive(
+    port: int, step: Step, seconds: float, *, per_connection_arg: bool = False
+) -> dict[str, float]:
+    connections = [await Connection.open(port) for _ in range(CONNECTIONS)]
+    samples: list[tuple[int, float]] = []
+    deadline = time.perf_counter() + seconds
+
+    async def loop(index: int, conn: Connection) -> None:
+        n = 0
+        while time.perf_counter() < deadline:
+            samples.extend(await step(conn, index * 7919 + n))
+            n += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(i, c) for i, c in enumerate(connections)))
+    elapsed = time.perf_counter() - started
+    for c in connections:
+        c.close()
+    latencies = sorted(s[1] for s in samples)
+    errors = sum(1 for status, _ in samples if status >= 400)
+    return {
+        "requests": len(samples),
+        "rps": len(samples) / elapsed,
+        "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0,
+        "errors": errors,
+    }
+
+
+def measure(port: int, step: Step, seconds: float) -> dict[str, float]:
+    asyncio.run(drive(port, step, min(1.0, seconds / 3)))  # warm-up, not counted
+    return asyncio.run(drive(port, step, seconds))
+
+
+# ---------------------------------------------------------------- report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="measured seconds per scenario (default 5)"
+    )
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads (default 8)")
+    parser.add_argument("--users", type=int, default=50, help="users of the 1x database (default 50)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        urls = {}
+        for scale in (1, 10):
+            url = f"sqlite:///{Path(tmp) / f'bench{scale}x.db'}"
+            t0 = time.perf_counter()
+            seed(url, args.users * scale)
+            print(
+                f"seeded {scale:>2}x: {args.users * scale} users, {args.users * scale * 10} posts "
+                f"in {time.perf_counter() - t0:.1f}s",
+                flush=True,
+            )
+            urls[scale] = url
+
+        rows: list[tuple[str, dict[str, float]]] = []
+        with ceiling(args.threads) as port:
+            top = measure(port, get("/"), args.seconds)
+        rows.append(("ceiling: bare Falcon, constant JSON", top))
+
+        users = list(range(1, args.users + 1))
+        big_attempts = list(range(args.users * 1 + 1, args.users + 1 + CONNECTIONS))
+        scenarios: list[tuple[str, int, Step]] = [
+            ("GET /api/feed/", 1, get("/api/feed/")),
+            ("GET /api/users/", 1, get("/api/users/")),
+            ("GET /api/users/{id}/", 1, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
+            (
+                "GET /api/users/{id}/total_minutes/",
+                1,
+                get(lambda n: f"/api/users/{users[n % len(users)]}/total_minutes/"),
+                {},
+            ),
+            ("GET /api/constellations/", 1, get("/api/constellations/")),
+            ("write mix (session, complete, star)", 1, write_mix(big_attempts, users)),
+            ("GET /api/feed/ at 10x", 10, get("/api/feed/")),
+            ("GET /api/users/{id}/ at 10x", 10, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
+        ]
+        results: dict[str, dict[str, float]] = {}
+        for scale in (1, 10):
+            with luminary(urls[scale], args.threads) as port:
+                for name, s, step in scenarios:
+                    if s == scale:
+                        results[name] = measure(port, step, args.seconds)
+                        rows.append((name, results[name]))
+
+    width = max(len(name) for name, _ in rows)
+    print()
+    print(
+        f"{'scenario':<{width}}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'% ceiling':>9}"
+    )
+    for name, r in rows:
+        share = 100 * r["rps"] / top["rps"]
+        figures = f"{r['rps']:>8.0f}  {r['p50']:>7.1f}  {r['p99']:>7.1f}  {r['errors']:>6.0f}"
+        print(f"{name:<{width}}  {figures}  {share:>8.1f}%")
+    print()
+    for base in ("GET /api/feed/", "GET /api/users/{id}/"):
+        ratio = results[f"{base} at 10x"]["rps"] / results[base]["rps"]
+        print(f"{base}: 10x data / 1x data = {ratio:.2f}")
+    setup = f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads"
+    print(
+        f"\n{setup}, {args.seconds:.0f}s per scenario, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
+
+
+if __name__ == "__main__":
+    main()

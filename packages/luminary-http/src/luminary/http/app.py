@@ -1,0 +1,118 @@
+"""The composition root: ``create_app`` wires use cases, routes and error handling."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import falcon
+import falcon.media
+
+from luminary.core import Clock, SystemClock, UnitOfWork
+
+from . import errors, v1
+from .requests import MAX_BODY
+
+access_log = logging.getLogger("luminary.access")
+
+
+class BodyLimit:
+    """Refuse bodies over :data:`MAX_BODY` before anything reads them (413)."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        length = req.content_length
+        if length is not None and length > MAX_BODY:
+            raise falcon.HTTPContentTooLarge(
+                title="Payload too large", description=f"The request body must not exceed {MAX_BODY} bytes."
+            )
+
+
+class AccessLog:
+    """One line per request: client, method, path, status, duration."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        if access_log.isEnabledFor(logging.INFO):
+            elapsed = (time.perf_counter() - req.context.get("started", time.perf_counter())) * 1000
+            access_log.info(
+                '%s "%s %s" %s %.1fms',
+                req.remote_addr,
+                req.method,
+                req.relative_uri,
+                resp.status[:3],
+                elapsed,
+            )
+
+
+class Health:
+    """``/healthz``: the process is up."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok"}
+
+
+class Ready:
+    """``/readyz``: the database answers."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        self.uow_factory = uow_factory
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            with self.uow_factory() as uow:
+                uow.constellations.count()
+        except Exception as exc:
+            errors.log.warning("readiness check failed: %s", exc)
+            resp.status = falcon.HTTP_503
+            resp.media = {"status": "unavailable"}
+            return
+        resp.media = {"status": "ready"}
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _loads(text: str) -> Any:
+    # Falcon turns ValueError into 400; deep nesting and NaN/Infinity must be 400s too.
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _json_handler() -> falcon.media.JSONHandler:
+    dumps = partial(json.dumps, separators=(",", ":"), allow_nan=False)
+    return falcon.media.JSONHandler(dumps=dumps, loads=_loads)
+
+
+def create_app(uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None) -> falcon.App:
+    """Build the Luminary WSGI app.
+
+    Args:
+        uow_factory: Makes a unit of work per use-case call (in-memory or SQL).
+        clock: The time source of every write; the system clock by default.
+    """
+    clock = clock or SystemClock()
+    app = falcon.App(middleware=[AccessLog(), BodyLimit()])
+    app.req_options.strip_url_path_trailing_slash = True
+    json_handler = _json_handler()
+    handlers: dict[str, Any] = {
+        falcon.MEDIA_JSON: json_handler,
+        "application/problem+json": json_handler,
+    }
+    app.req_options.media_handlers.update(handlers)
+    app.resp_options.media_handlers.update(handlers)
+    errors.install(app)
+    app.add_route("/healthz", Health())
+    app.add_route("/readyz", Ready(uow_factory))
+    v1.add_routes(app, uow_factory, clock)
+    return app

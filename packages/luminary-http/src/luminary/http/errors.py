@@ -1,0 +1,90 @@
+"""Domain errors and HTTP errors become responses here, and only here.
+
+v1 answers ``{"error": "<message>"}``; v2 answers RFC 9457 problem details.
+Which one a request gets depends on its path.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import falcon
+
+from luminary.core import Conflict, LuminaryError, NotFound, ValidationFailed
+
+log = logging.getLogger("luminary.http")
+
+STATUS_OF: dict[type[LuminaryError], int] = {NotFound: 404, ValidationFailed: 400, Conflict: 409}
+V2_PREFIX = "/api/v2"
+
+
+def status_of(error: LuminaryError) -> int:
+    for kind, status in STATUS_OF.items():
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def _is_v2(req: falcon.Request) -> bool:
+    return req.path == V2_PREFIX or req.path.startswith(V2_PREFIX + "/")
+
+
+def _problem(
+    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _respond(
+    req: falcon.Request, resp: falcon.Response, status: int, message: str, title: str, errors: Any = None
+) -> None:
+    resp.status = status
+    if _is_v2(req):
+        resp.content_type = "application/problem+json"
+        resp.media = _problem(status, title, message, errors)
+    else:
+        resp.content_type = falcon.MEDIA_JSON
+        resp.media = {"error": message}
+
+
+def handle_domain_error(
+    req: falcon.Request, resp: falcon.Response, ex: LuminaryError, params: dict[str, Any]
+) -> None:
+    status = status_of(ex)
+    errors = None
+    if isinstance(ex, ValidationFailed):
+        errors = [{"pointer": "/" + e.field, "detail": e.message} for e in ex.errors]
+    _respond(req, resp, status, ex.message, falcon.code_to_http_status(status)[4:], errors)
+
+
+def handle_http_error(
+    req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, params: dict[str, Any]
+) -> None:
+    if ex.headers:
+        resp.set_headers(ex.headers)
+    reason = falcon.code_to_http_status(ex.status_code)[4:]
+    title = ex.title if ex.title and not ex.title[:3].isdigit() else reason
+    _respond(req, resp, ex.status_code, ex.description or title, title)
+
+
+def handle_unexpected(
+    req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
+) -> None:
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    _respond(req, resp, 500, "Internal server error", "Internal Server Error")
+
+
+def install(app: falcon.App) -> None:
+    """Register the handlers; later registrations win, so the most specific goes last."""
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(LuminaryError, handle_domain_error)

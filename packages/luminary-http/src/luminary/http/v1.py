@@ -1,0 +1,403 @@
+"""API v1: the original Luminary contract, kept compatible with the published iOS app.
+
+Bare JSON objects, lists wrapped under a plural key, errors as
+``{"error": "..."}``. Each resource parses the request, calls one use case and
+shapes the answer; the shapes below follow the contract key for key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import falcon
+
+from luminary import core
+from luminary.core import Attempt, Clock, Constellation, PageRequest, Post, Session, UnitOfWork, User
+
+from .requests import body_of, page_of
+
+PREFIXES = ("/api", "/api/v1")
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+SESSION_BODY_FIELDS = ("user_id", "constellation_attempt_id", *sorted(core.SESSION_FIELDS))
+POST_BODY_FIELDS = ("user_id", "constellation_id", "post_type", "message", "study_duration")
+
+Json = dict[str, Any]
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def user_simple(u: User) -> Json:
+    return {"id": u.id, "display_name": u.display_name}
+
+
+def constellation_simple(c: Constellation) -> Json:
+    return {"id": c.id, "name": c.name, "weight": c.weight}
+
+
+def attempt_simple(a: Attempt) -> Json:
+    return {
+        "id": a.id,
+        "user_id": a.user_id,
+        "constellation_id": a.constellation_id,
+        "stars_completed": a.stars_completed,
+    }
+
+
+def session_simple(s: Session) -> Json:
+    # The app decodes minutes as a plain integer: a session without minutes shows 0.
+    return {
+        "id": s.id,
+        "user_id": s.user_id,
+        "constellation_attempt_id": s.constellation_attempt_id,
+        "is_completed": s.is_completed,
+        "minutes": s.minutes or 0,
+    }
+
+
+def post_simple(p: Post) -> Json:
+    return {
+        "id": p.id,
+        "post_type": p.post_type.value,
+        "message": p.message,
+        "study_duration": p.study_duration,
+        "created_at": _time(p.created_at),
+    }
+
+
+def user_full(d: core.UserDetail) -> Json:
+    u = d.user
+    return {
+        "id": u.id,
+        "display_name": u.display_name,
+        "total_minutes": u.total_minutes,
+        "current_attempt_id": u.current_attempt_id,
+        "current_attempt": attempt_simple(d.current_attempt) if d.current_attempt else None,
+        "constellation_attempts": [attempt_simple(a) for a in d.attempts],
+        "sessions": [session_simple(s) for s in d.sessions],
+        "posts": [post_simple(p) for p in d.posts],
+    }
+
+
+def constellation_full(d: core.ConstellationDetail) -> Json:
+    c = d.constellation
+    return {
+        "id": c.id,
+        "name": c.name,
+        "weight": c.weight,
+        "user_attempts": [attempt_simple(a) for a in d.attempts],
+        "posts": [post_simple(p) for p in d.posts],
+    }
+
+
+def attempt_full(d: core.AttemptDetail) -> Json:
+    json = attempt_simple(d.attempt)
+    json["user"] = user_simple(d.user)
+    json["constellation"] = constellation_simple(d.constellation)
+    json["sessions"] = [session_simple(s) for s in d.sessions]
+    return json
+
+
+def session_full(d: core.SessionDetail) -> Json:
+    s = d.session
+    json = session_simple(s)
+    json["user"] = user_simple(d.user) if d.user else None
+    json["constellation_attempt"] = attempt_simple(d.attempt) if d.attempt else None
+    json["title"] = s.title
+    json["description"] = s.description
+    json["status"] = s.status.value
+    json["difficulty"] = s.difficulty
+    json["started_at"] = _time(s.started_at)
+    json["completed_at"] = _time(s.completed_at)
+    json["created_at"] = _time(s.created_at)
+    json["updated_at"] = _time(s.updated_at)
+    return json
+
+
+def post_full(d: core.PostDetail) -> Json:
+    p = d.post
+    return {
+        "id": p.id,
+        "user_id": p.user_id,
+        "constellation_id": p.constellation_id,
+        "post_type": p.post_type.value,
+        "message": p.message,
+        "study_duration": p.study_duration,
+        "created_at": _time(p.created_at),
+        "user": user_simple(d.user),
+        "constellation": constellation_simple(d.constellation),
+    }
+
+
+# ---------------------------------------------------------------- resources
+
+
+class Resource:
+    """Base of every v1 resource: holds the collaborators injected by ``create_app``."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self.uow = uow_factory
+        self.clock = clock
+
+    def page(self, req: falcon.Request) -> PageRequest:
+        return page_of(req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, offsets=True)
+
+
+def _listed(key: str, items: Sequence[Json]) -> Json:
+    return {key: list(items)}
+
+
+class Users(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = core.list_user_details(self.uow(), self.page(req))
+        resp.media = _listed("users", [user_full(d) for d in found.items])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = body_of(req)
+        user = core.create_user(self.uow(), body.get("display_name"), clock=self.clock)
+        resp.media = user_full(core.get_user_detail(self.uow(), user.id))
+        resp.status = falcon.HTTP_201
+
+
+class UserItem(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        resp.media = user_full(core.get_user_detail(self.uow(), user_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        core.delete_user(self.uow(), user_id)
+        resp.media = {"message": "User deleted successfully!"}
+
+
+class UserTotalMinutes(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        summary = core.total_minutes(self.uow(), user_id)
+        resp.media = {
+            "user_id": summary.user_id,
+            "display_name": summary.display_name,
+            "total_minutes": summary.total_minutes,
+        }
+
+
+class UserCompletedConstellations(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        result = core.completed_constellations(self.uow(), user_id)
+        resp.media = {
+            "user_id": result.user.id,
+            "display_name": result.user.display_name,
+            "completed_constellations": [constellation_full(d) for d in result.constellations],
+            "num_completed": len(result.constellations),
+        }
+
+
+class UserCurrentAttempt(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        resp.media = attempt_full(core.current_attempt(self.uow(), user_id))
+
+
+class SyncMinutes(Resource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        report = core.sync_minutes(self.uow())
+        resp.media = {"message": "Total minutes synced!", "users_updated": report.users_updated}
+
+
+class Constellations(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = core.list_constellation_details(self.uow(), self.page(req))
+        resp.media = _listed("constellations", [constellation_full(d) for d in found.items])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = body_of(req)
+        made = core.create_constellation(self.uow(), body.get("name"), body.get("weight"), clock=self.clock)
+        resp.media = constellation_full(core.get_constellation_detail(self.uow(), made.id))
+        resp.status = falcon.HTTP_201
+
+
+class ConstellationItem(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
+        resp.media = constellation_full(core.get_constellation_detail(self.uow(), constellation_id))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
+        body = body_of(req)
+        changes = {k: body[k] for k in ("name", "weight") if k in body}
+        core.update_constellation(self.uow(), constellation_id, changes, clock=self.clock)
+        resp.media = constellation_full(core.get_constellation_detail(self.uow(), constellation_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
+        core.delete_constellation(self.uow(), constellation_id)
+        resp.media = {"message": "Constellation deleted successfully!"}
+
+
+class UserAttempts(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        found = core.list_attempt_details(self.uow(), self.page(req), user_id=user_id)
+        resp.media = _listed("constellation_attempts", [attempt_full(d) for d in found.items])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        body = body_of(req)
+        attempt = core.start_attempt(self.uow(), user_id, body.get("constellation_id"), clock=self.clock)
+        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt.id))
+        resp.status = falcon.HTTP_201
+
+
+class Attempts(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = core.list_attempt_details(self.uow(), self.page(req))
+        resp.media = _listed("constellation_attempts", [attempt_full(d) for d in found.items])
+
+
+class AttemptItem(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        core.add_star(self.uow(), attempt_id, clock=self.clock)
+        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        core.delete_attempt(self.uow(), attempt_id)
+        resp.media = {"message": "Constellation attempt deleted successfully!"}
+
+
+class AttemptComplete(Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        core.complete_attempt(self.uow(), attempt_id, clock=self.clock)
+        resp.media = {
+            "attempt": attempt_full(core.get_attempt_detail(self.uow(), attempt_id)),
+            "user_updated": True,
+            "message": "Constellation completed successfully!",
+        }
+
+
+class AttemptSessions(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        found = core.list_session_details(self.uow(), self.page(req), attempt_id=attempt_id)
+        resp.media = _listed("sessions", [session_full(d) for d in found.items])
+
+
+class Sessions(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = core.list_session_details(self.uow(), self.page(req))
+        resp.media = _listed("sessions", [session_full(d) for d in found.items])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = body_of(req)
+        fields = {k: body[k] for k in SESSION_BODY_FIELDS if k in body}
+        session = core.create_session(self.uow(), clock=self.clock, **fields)
+        resp.media = session_full(core.get_session_detail(self.uow(), session.id))
+        resp.status = falcon.HTTP_201
+
+
+class SessionItem(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        body = body_of(req)
+        changes = {k: body[k] for k in core.SESSION_FIELDS if k in body}
+        core.update_session(self.uow(), session_id, changes, clock=self.clock)
+        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        core.delete_session(self.uow(), session_id)
+        resp.media = {"message": "Session deleted successfully!"}
+
+
+class SessionComplete(Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        core.complete_session(self.uow(), session_id, clock=self.clock)
+        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+
+
+class SessionCancel(Resource):
+    def on_put(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        core.cancel_session(self.uow(), session_id, clock=self.clock)
+        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+
+
+class Posts(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = core.list_post_details(self.uow(), self.page(req))
+        resp.media = _listed("posts", [post_full(d) for d in found.items])
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = body_of(req)
+        fields = {k: body.get(k) for k in POST_BODY_FIELDS}
+        post = core.create_post(self.uow(), clock=self.clock, **fields)
+        resp.media = post_full(core.get_post_detail(self.uow(), post.id))
+        resp.status = falcon.HTTP_201
+
+
+class PostItem(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, post_id: int) -> None:
+        resp.media = post_full(core.get_post_detail(self.uow(), post_id))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, post_id: int) -> None:
+        core.delete_post(self.uow(), post_id)
+        resp.media = {"message": "Post deleted successfully!"}
+
+
+class UserPosts(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        found = core.list_post_details(self.uow(), self.page(req), user_id=user_id)
+        resp.media = _listed("posts", [post_full(d) for d in found.items])
+
+
+class ConstellationPosts(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
+        found = core.list_post_details(self.uow(), self.page(req), constellation_id=constellation_id)
+        resp.media = _listed("posts", [post_full(d) for d in found.items])
+
+
+class Feed(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        found = core.feed_details(self.uow(), self.page(req))
+        resp.media = _listed("posts", [post_full(d) for d in found.items])
+
+
+# Any integer reaches the use case, which answers "User not found!" for ids nothing has.
+ID = "int"
+
+ROUTES: list[tuple[str, type[Resource]]] = [
+    ("/users", Users),
+    ("/users/sync-minutes", SyncMinutes),
+    (f"/users/{{user_id:{ID}}}", UserItem),
+    (f"/users/{{user_id:{ID}}}/total_minutes", UserTotalMinutes),
+    (f"/users/{{user_id:{ID}}}/completed_constellations", UserCompletedConstellations),
+    (f"/users/{{user_id:{ID}}}/current-attempt", UserCurrentAttempt),
+    (f"/users/{{user_id:{ID}}}/constellation_attempts", UserAttempts),
+    (f"/users/{{user_id:{ID}}}/posts", UserPosts),
+    ("/constellations", Constellations),
+    (f"/constellations/{{constellation_id:{ID}}}", ConstellationItem),
+    (f"/constellations/{{constellation_id:{ID}}}/posts", ConstellationPosts),
+    ("/constellation_attempts", Attempts),
+    (f"/constellation_attempts/{{attempt_id:{ID}}}", AttemptItem),
+    (f"/constellation_attempts/{{attempt_id:{ID}}}/complete", AttemptComplete),
+    (f"/constellation_attempts/{{attempt_id:{ID}}}/sessions", AttemptSessions),
+    ("/sessions", Sessions),
+    (f"/sessions/{{session_id:{ID}}}", SessionItem),
+    (f"/sessions/{{session_id:{ID}}}/complete", SessionComplete),
+    (f"/sessions/{{session_id:{ID}}}/cancel", SessionCancel),
+    ("/posts", Posts),
+    (f"/posts/{{post_id:{ID}}}", PostItem),
+    ("/feed", Feed),
+]
+
+# The original app also served these two lists outside /api.
+UNPREFIXED = {f"/users/{{user_id:{ID}}}/posts", f"/constellations/{{constellation_id:{ID}}}/posts"}
+
+
+def add_routes(app: falcon.App, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+    """Mount every v1 route under each prefix (trailing slashes are stripped by the app)."""
+    for path, resource_type in ROUTES:
+        resource = resource_type(uow_factory, clock)
+        for prefix in PREFIXES:
+            app.add_route(prefix + path, resource)
+        if path in UNPREFIXED:
+            app.add_route(path, resource)
