@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -49,4 +49,4 @@ def uow_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[UowFac
 @pytest.fixture
 def clock() -> ManualClock:
     """A clock that moves one millisecond at each reading, so timestamps differ."""
-    return ManualClock(datetime(2025, 12, 1, 10, 30, tzinfo=timezone.utc), step=timedelta(milliseconds=1))
+    return ManualClock(datetime(2025, 12, 1, 10, 30, tzinfo=UTC), step=timedelta(milliseconds=1))

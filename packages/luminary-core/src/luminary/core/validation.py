@@ -76,22 +76,23 @@ def identifier(value: object, field: str) -> int:
 def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bool = True) -> str:
     """Return ``value`` if it is a string of ``minimum..maximum`` characters.
 
-    Surrounding white space is removed first when ``strip`` is true, so a name
-    made only of spaces counts as empty. Strings that cannot be encoded as
-    UTF-8 (lone surrogates) and control characters other than tab and newline
-    are refused.
+    The length limit applies to the string as sent; then surrounding white
+    space is removed when ``strip`` is true, so a name made only of spaces
+    counts as empty. Strings that cannot be encoded as UTF-8 (lone surrogates)
+    and control characters other than tab, carriage return and newline are
+    refused.
     """
     if value is None:
         raise ValidationFailed.field(field, "is required")
     if not isinstance(value, str):
         raise ValidationFailed.field(field, "must be a string")
+    if len(value) > maximum:
+        raise ValidationFailed.field(field, f"must have at most {maximum} characters")
     if strip:
         value = value.strip()
     if len(value) < minimum:
         too_short = "must not be empty" if minimum == 1 else f"must have at least {minimum} characters"
         raise ValidationFailed.field(field, too_short)
-    if len(value) > maximum:
-        raise ValidationFailed.field(field, f"must have at most {maximum} characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
