@@ -531,3 +531,18 @@ def test_nothing_is_kept_without_commit(world):
     with uow:
         uow.users.add(core.User(display_name="ghost", created_at=world.clock.now()))
     assert snapshot(uow) == before
+
+
+def test_update_user_renames(world):
+    uow = world.uow
+    renamed = core.update_user(uow, world.user.id, {"display_name": " Ada L. "}, clock=world.clock)
+    assert renamed.display_name == "Ada L."
+    assert renamed.total_minutes == world.user.total_minutes
+    assert core.get_user(uow, world.user.id) == renamed
+    assert core.update_user(uow, world.user.id, {}, clock=world.clock) == renamed
+    with pytest.raises(core.ValidationFailed):
+        core.update_user(uow, world.user.id, {"display_name": ""}, clock=world.clock)
+    with pytest.raises(core.ValidationFailed):
+        core.update_user(uow, world.user.id, {"total_minutes": 5}, clock=world.clock)
+    with pytest.raises(NotFound):
+        core.update_user(uow, 999, {"display_name": "x"}, clock=world.clock)

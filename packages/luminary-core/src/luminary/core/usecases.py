@@ -48,7 +48,9 @@ from .validation import (
 
 __all__ = [
     "DEFAULT_CONSTELLATIONS",
+    "CONSTELLATION_FIELDS",
     "SESSION_FIELDS",
+    "USER_FIELDS",
     "AttemptDetail",
     "CompletedConstellations",
     "ConstellationDetail",
@@ -100,6 +102,7 @@ __all__ = [
     "total_minutes",
     "update_constellation",
     "update_session",
+    "update_user",
 ]
 
 #: The constellations a new Luminary starts with: (name, weight).
@@ -113,7 +116,10 @@ DEFAULT_CONSTELLATIONS: tuple[tuple[str, int], ...] = (
 SESSION_FIELDS = frozenset(
     {"title", "description", "status", "difficulty", "minutes", "started_at", "completed_at"}
 )
+#: The constellation fields :func:`update_constellation` may change.
 CONSTELLATION_FIELDS = frozenset({"name", "weight"})
+#: The user fields :func:`update_user` may change.
+USER_FIELDS = frozenset({"display_name"})
 
 
 # ---------------------------------------------------------------- details
@@ -455,6 +461,33 @@ def list_user_details(uow: UnitOfWork, page: PageRequest) -> Slice[UserDetail]:
     with uow:
         users = Slice.cut(uow.users.list_page(page.probe()), page, _by_id)
         return Slice(_describe_users(uow, users.items), users.next_cursor)
+
+
+def update_user(uow: UnitOfWork, user_id: int, changes: Mapping[str, object], *, clock: Clock) -> User:
+    """Change a user's display name.
+
+    Args:
+        uow: The unit of work to run in.
+        user_id: The user to change.
+        changes: ``display_name`` (1–100 characters), or nothing.
+        clock: Unused today; kept so every write takes a clock.
+
+    Raises:
+        NotFound: No such user.
+        ValidationFailed: A field is malformed or unknown.
+    """
+    _refuse_unknown(changes, USER_FIELDS)
+    name = (
+        text(changes["display_name"], "display_name", maximum=NAME_MAX) if "display_name" in changes else None
+    )
+    with uow:
+        user = _user(uow, user_id, for_update=True)
+        if name is None or name == user.display_name:
+            return user
+        updated = attrs.evolve(user, display_name=name)
+        uow.users.update(updated)
+        uow.commit()
+    return updated
 
 
 def delete_user(uow: UnitOfWork, user_id: int) -> User:

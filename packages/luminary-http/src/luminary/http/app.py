@@ -14,7 +14,7 @@ import falcon.media
 
 from luminary.core import Clock, SystemClock, UnitOfWork
 
-from . import errors, v1
+from . import errors, openapi, v1, v2
 from .requests import MAX_BODY
 
 access_log = logging.getLogger("luminary.access")
@@ -115,4 +115,6 @@ def create_app(uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(uow_factory))
     v1.add_routes(app, uow_factory, clock)
+    v2.add_routes(app, uow_factory, clock)
+    openapi.add_routes(app)
     return app

@@ -13,6 +13,8 @@ import falcon
 
 from luminary.core import Conflict, LuminaryError, NotFound, ValidationFailed
 
+from .requests import QueryInvalid
+
 log = logging.getLogger("luminary.http")
 
 STATUS_OF: dict[type[LuminaryError], int] = {NotFound: 404, ValidationFailed: 400, Conflict: 409}
@@ -62,7 +64,11 @@ def handle_domain_error(
     status = status_of(ex)
     errors = None
     if isinstance(ex, ValidationFailed):
-        errors = [{"pointer": "/" + e.field, "detail": e.message} for e in ex.errors]
+        where = "parameter" if isinstance(ex, QueryInvalid) else "pointer"
+        errors = [
+            {where: e.field if where == "parameter" else "/" + e.field, "detail": e.message}
+            for e in ex.errors
+        ]
     _respond(req, resp, status, ex.message, falcon.code_to_http_status(status)[4:], errors)
 
 

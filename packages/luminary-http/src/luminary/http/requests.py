@@ -20,6 +20,10 @@ def body_of(req: falcon.Request) -> dict[str, Any]:
     return media
 
 
+class QueryInvalid(ValidationFailed):
+    """Bad query parameters: the failing fields are parameters, not parts of the body."""
+
+
 def _query_int(req: falcon.Request, name: str) -> object:
     raw = req.get_param(name)
     if raw is None:
@@ -27,16 +31,19 @@ def _query_int(req: falcon.Request, name: str) -> object:
     try:
         return int(raw)
     except ValueError:
-        raise ValidationFailed.field(name, "must be an integer") from None
+        raise QueryInvalid.field(name, "must be an integer") from None
 
 
 def page_of(req: falcon.Request, *, default_limit: int, max_limit: int, offsets: bool) -> PageRequest:
     """The page a list request asks for: ``limit`` and ``cursor`` (and ``offset`` where allowed)."""
-    limit = _query_int(req, "limit")
-    offset = _query_int(req, "offset") if offsets else None
-    return PageRequest.of(
-        limit=default_limit if limit is None else limit,
-        cursor=req.get_param("cursor"),
-        offset=0 if offset is None else offset,
-        max_limit=max_limit,
-    )
+    try:
+        limit = _query_int(req, "limit")
+        offset = _query_int(req, "offset") if offsets else None
+        return PageRequest.of(
+            limit=default_limit if limit is None else limit,
+            cursor=req.get_param("cursor"),
+            offset=0 if offset is None else offset,
+            max_limit=max_limit,
+        )
+    except ValidationFailed as exc:
+        raise QueryInvalid(exc.errors) from None

@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 document of API v2, generated from :data:`luminary.http.v2.OPERATIONS`."""
+
+from __future__ import annotations
+
+import enum
+import types
+import typing
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import attrs
+import falcon
+
+from luminary import core
+
+from . import __version__, v2
+
+#: The objects v2 answers with; their schemas come from the attrs classes themselves.
+COMPONENTS: dict[str, type] = {
+    "User": core.User,
+    "Constellation": core.Constellation,
+    "Attempt": core.Attempt,
+    "Session": core.Session,
+    "Post": core.Post,
+    "MinutesSummary": core.MinutesSummary,
+}
+
+PROBLEM = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Each failing input: a JSON pointer into the body, or a query parameter.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "pointer": {"type": "string"},
+                    "parameter": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+                "required": ["detail"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def _type_schema(tp: Any) -> dict[str, Any]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = (
+            _type_schema(members[0]) if len(members) == 1 else {"anyOf": [_type_schema(m) for m in members]}
+        )
+        if "type" in inner:
+            return {**inner, "type": [inner["type"], "null"]}
+        return {"anyOf": [inner, {"type": "null"}]}
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return {"type": "string", "enum": [m.value for m in tp]}
+    if tp is bool:
+        return {"type": "boolean"}
+    if tp is int:
+        return {"type": "integer"}
+    if tp is str:
+        return {"type": "string"}
+    if tp is datetime:
+        return {"type": "string", "format": "date-time"}
+    raise TypeError(f"no JSON schema for {tp!r}")
+
+
+def component_schema(cls: type) -> dict[str, Any]:
+    """The JSON schema of an attrs class as v2 writes it: every field, always present."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in attrs.fields(cls)]
+    return {
+        "type": "object",
+        "properties": {name: _type_schema(hints[name]) for name in names},
+        "required": names,
+        "additionalProperties": False,
+    }
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _parameters(op: v2.Operation) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": segment[1:-1], "in": "path", "required": True, "schema": {"type": "integer"}}
+        for segment in op.path.split("/")
+        if segment.startswith("{")
+    ]
+    if op.paginated:
+        params += [
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": f"Items per page (default {v2.DEFAULT_LIMIT}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": v2.MAX_LIMIT},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "The next_cursor of the previous page.",
+                "schema": {"type": "string"},
+            },
+        ]
+    return params
+
+
+def _success(op: v2.Operation) -> dict[str, Any]:
+    if op.status == 204:
+        return {"description": "Done; no content."}
+    assert op.data is not None
+    if op.many:
+        envelope = {
+            "type": "object",
+            "properties": {
+                "data": {"type": "array", "items": _ref(op.data)},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+            "required": ["data", "next_cursor"],
+        }
+    else:
+        envelope = {"type": "object", "properties": {"data": _ref(op.data)}, "required": ["data"]}
+    answer: dict[str, Any] = {
+        "description": "Created." if op.status == 201 else "OK.",
+        "content": {"application/json": {"schema": envelope}},
+    }
+    if op.location:
+        answer["headers"] = {
+            "Location": {"description": "The path of the new object.", "schema": {"type": "string"}}
+        }
+    return answer
+
+
+def _operation(op: v2.Operation) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": _parameters(op),
+        "responses": {
+            str(op.status): _success(op),
+            "default": {
+                "description": "An error, as problem details.",
+                "content": {"application/problem+json": {"schema": _ref("Problem")}},
+            },
+        },
+    }
+    if op.body is not None:
+        entry["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.body}},
+        }
+    return entry
+
+
+def document() -> dict[str, Any]:
+    """Build the OpenAPI 3.1 document of every v2 operation."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in v2.OPERATIONS:
+        paths.setdefault(v2.PREFIX + op.path, {})[op.method.lower()] = _operation(op)
+    schemas = {name: component_schema(cls) for name, cls in COMPONENTS.items()}
+    schemas["Problem"] = PROBLEM
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Luminary API",
+            "version": __version__,
+            "description": "API v2 of Luminary, the study-tracking backend.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+class OpenApiDocument:
+    """``GET /api/v2/openapi.json``."""
+
+    def __init__(self) -> None:
+        self.document = document()
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.document
+
+
+class DocsPage:
+    """``GET /api/v2/docs``: the document rendered by a page shipped with the package."""
+
+    def __init__(self) -> None:
+        assets = resources.files("luminary.http") / "assets"
+        self.files = {name: (assets / name).read_bytes() for name in ("docs.html", "docs.js", "docs.css")}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_HTML
+        resp.data = self.files["docs.html"]
+
+    def on_get_asset(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        if name not in self.files or name == "docs.html":
+            raise falcon.HTTPNotFound()
+        resp.content_type = falcon.MEDIA_JS if name.endswith(".js") else "text/css; charset=utf-8"
+        resp.data = self.files[name]
+
+
+META_PATHS = ("/api/v2/openapi.json", "/api/v2/docs", "/api/v2/docs/{name}")
+
+
+def add_routes(app: falcon.App) -> None:
+    docs = DocsPage()
+    app.add_route(META_PATHS[0], OpenApiDocument())
+    app.add_route(META_PATHS[1], docs)
+    app.add_route(META_PATHS[2], docs, suffix="asset")
