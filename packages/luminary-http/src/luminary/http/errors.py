@@ -28,6 +28,11 @@ def status_of(error: LuminaryError) -> int:
     return 400
 
 
+def json_pointer(field: str) -> str:
+    """The RFC 6901 pointer to a top-level member of the body."""
+    return "/" + field.replace("~", "~0").replace("/", "~1")
+
+
 def _is_v2(req: falcon.Request) -> bool:
     return req.path == V2_PREFIX or req.path.startswith(V2_PREFIX + "/")
 
@@ -64,11 +69,10 @@ def handle_domain_error(
     status = status_of(ex)
     errors = None
     if isinstance(ex, ValidationFailed):
-        where = "parameter" if isinstance(ex, QueryInvalid) else "pointer"
-        errors = [
-            {where: e.field if where == "parameter" else "/" + e.field, "detail": e.message}
-            for e in ex.errors
-        ]
+        if isinstance(ex, QueryInvalid):
+            errors = [{"parameter": e.field, "detail": e.message} for e in ex.errors]
+        else:
+            errors = [{"pointer": json_pointer(e.field), "detail": e.message} for e in ex.errors]
     _respond(req, resp, status, ex.message, falcon.code_to_http_status(status)[4:], errors)
 
 
