@@ -13,15 +13,34 @@ from luminary.core import PageRequest, UnitOfWork
 EVERYTHING = PageRequest(limit=core.MAX_LIMIT)
 
 
+def _all(list_page: Callable[[PageRequest], Any], key: Callable[[Any], core.Cursor]) -> list[Any]:
+    rows: list[Any] = []
+    page = EVERYTHING
+    while True:
+        batch = list(list_page(page))
+        rows += batch
+        if len(batch) < page.limit:
+            return rows
+        page = PageRequest(limit=core.MAX_LIMIT, after=key(batch[-1]))
+
+
+def _by_id(row: Any) -> core.Cursor:
+    return core.Cursor(None, row.id)
+
+
+def _newest(row: Any) -> core.Cursor:
+    return core.Cursor(row.created_at, row.id)
+
+
 def snapshot(uow: UnitOfWork) -> dict[str, list[Any]]:
     """Every entity of the store, table by table, for before/after comparisons."""
     with uow:
         return {
-            "users": list(uow.users.list_page(EVERYTHING)),
-            "constellations": list(uow.constellations.list_page(EVERYTHING)),
-            "attempts": list(uow.attempts.list_page(EVERYTHING)),
-            "sessions": list(uow.sessions.list_page(EVERYTHING)),
-            "posts": list(uow.posts.list_page(EVERYTHING)),
+            "users": _all(uow.users.list_page, _by_id),
+            "constellations": _all(uow.constellations.list_page, _by_id),
+            "attempts": _all(uow.attempts.list_page, _by_id),
+            "sessions": _all(uow.sessions.list_page, _newest),
+            "posts": _all(uow.posts.list_page, _newest),
         }
 
 

@@ -186,4 +186,3 @@ def test_command_help():
         result = subprocess.run([*luminary_command(), *args], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0
         assert "usage: luminary" in result.stdout
-

@@ -33,6 +33,13 @@ from typing import Any, Protocol, TypeVar
 
 from .entities import Attempt, Constellation, Post, Session, User
 from .pagination import PageRequest
+from .ports import (
+    AttemptRepository,
+    ConstellationRepository,
+    PostRepository,
+    SessionRepository,
+    UserRepository,
+)
 
 __all__ = [
     "InMemoryAttemptRepository",
@@ -424,11 +431,13 @@ class InMemoryUnitOfWork:
             valid inside the ``with`` block.
     """
 
-    users: InMemoryUserRepository
-    constellations: InMemoryConstellationRepository
-    attempts: InMemoryAttemptRepository
-    sessions: InMemorySessionRepository
-    posts: InMemoryPostRepository
+    # Typed as the ports: protocol attributes are invariant, so this is what
+    # makes an InMemoryUnitOfWork a UnitOfWork for type checkers.
+    users: UserRepository
+    constellations: ConstellationRepository
+    attempts: AttemptRepository
+    sessions: SessionRepository
+    posts: PostRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store

@@ -869,9 +869,17 @@ def _session_fields(values: Mapping[str, object]) -> dict[str, object]:
     return checked
 
 
-def _check_times(session: Session) -> None:
+def _check_times(session: Session, given: Mapping[str, object]) -> None:
+    """A session is not completed before it started.
+
+    When the request gave both times, its input is malformed; when one of them is
+    stored or is the moment of completion, the request contradicts the session's
+    state (or the clock).
+    """
     if session.started_at and session.completed_at and session.completed_at < session.started_at:
-        raise ValidationFailed.field("completed_at", "must not be before started_at")
+        if given.get("started_at") is not None and given.get("completed_at") is not None:
+            raise ValidationFailed.field("completed_at", "must not be before started_at")
+        raise Conflict("A session cannot be completed before it started!")
 
 
 def _refuse_unknown(values: Mapping[str, object], known: Collection[str]) -> None:
@@ -905,8 +913,11 @@ def create_session(
     created ``completed`` adds its minutes to the user's total at once.
 
     Raises:
-        ValidationFailed: A field is malformed, or neither title nor attempt is given.
+        ValidationFailed: A field is malformed, neither title nor attempt is given,
+            the attempt belongs to another user than ``user_id``, or ``completed_at``
+            is before ``started_at``.
         NotFound: ``user_id`` or ``constellation_attempt_id`` names nothing.
+        Conflict: A session created completed would be completed before its ``started_at``.
     """
     raw: dict[str, object] = {
         "description": description,
@@ -951,9 +962,9 @@ def create_session(
             updated_at=now,
             **values,  # type: ignore[arg-type]
         )
-        _check_times(session)
         if session.is_completed:
             session = rules.complete_session(attrs.evolve(session, status=SessionStatus.PLANNED), now)
+        _check_times(session, values)
         session = uow.sessions.add(session)
         _move_minutes(uow, session.user_id, rules.counted_minutes(session))
         uow.commit()
@@ -1032,7 +1043,10 @@ def update_session(
 
     Raises:
         NotFound: No such session.
-        ValidationFailed: A field is malformed or unknown, or ``title`` is null.
+        ValidationFailed: A field is malformed or unknown, ``title`` is null, or
+            ``completed_at`` is before ``started_at``, both given.
+        Conflict: The session would be completed before it started, one of the
+            two times being stored or the moment of completion.
     """
     _refuse_unknown(changes, SESSION_FIELDS)
     values = _session_fields(changes)
@@ -1047,7 +1061,7 @@ def update_session(
             if before.is_completed and "completed_at" not in values:
                 after = attrs.evolve(after, completed_at=None)
             after = attrs.evolve(after, status=status)
-        _check_times(after)
+        _check_times(after, values)
         if after == before:
             return before
         after = attrs.evolve(after, updated_at=now)
@@ -1065,6 +1079,7 @@ def complete_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Sessi
 
     Raises:
         NotFound: No such session.
+        Conflict: The session starts later than now.
     """
     return update_session(uow, session_id, {"status": SessionStatus.COMPLETED}, clock=clock)
 

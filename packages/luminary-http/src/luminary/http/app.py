@@ -42,13 +42,12 @@ class AccessLog:
     ) -> None:
         if access_log.isEnabledFor(logging.INFO):
             elapsed = (time.perf_counter() - req.context.get("started", time.perf_counter())) * 1000
+            # The path as the client sent it (the app strips trailing slashes for routing).
+            target = req.env.get("PATH_INFO", req.path)
+            if req.query_string:
+                target += "?" + req.query_string
             access_log.info(
-                '%s "%s %s" %s %.1fms',
-                req.remote_addr,
-                req.method,
-                req.relative_uri,
-                resp.status[:3],
-                elapsed,
+                '%s "%s %s" %d %.1fms', req.remote_addr, req.method, target, resp.status_code, elapsed
             )
 
 
@@ -105,12 +104,11 @@ def create_app(uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None
     app = falcon.App(middleware=[AccessLog(), BodyLimit()])
     app.req_options.strip_url_path_trailing_slash = True
     json_handler = _json_handler()
-    handlers: dict[str, Any] = {
-        falcon.MEDIA_JSON: json_handler,
-        "application/problem+json": json_handler,
-    }
-    app.req_options.media_handlers.update(handlers)
-    app.resp_options.media_handlers.update(handlers)
+    # Bodies are JSON and nothing else: Falcon's form handlers would let a form through (415 instead).
+    app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler})
+    app.resp_options.media_handlers.update(
+        {falcon.MEDIA_JSON: json_handler, "application/problem+json": json_handler}
+    )
     errors.install(app)
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(uow_factory))

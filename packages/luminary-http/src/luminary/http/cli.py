@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Migrations are routine at every start; only their problems are worth a line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from luminary.sql import DatabaseError
 
     try:

@@ -1,0 +1,116 @@
+"""Engines configured for Luminary's two databases.
+
+**SQLite** is the embedded default. Python's ``sqlite3`` driver, left to itself,
+runs SELECTs outside any transaction (its legacy transaction control), so a
+read-modify-write sees one state and writes over another; it also opens
+transactions ``DEFERRED``, so two writers that both read first deadlock on the
+upgrade to a write lock and one gets ``database is locked``. :func:`make_engine`
+therefore takes transaction control away from the driver and begins every
+transaction itself with ``BEGIN IMMEDIATE``: the write lock is taken up front,
+writers queue on the busy timeout, and each transaction sees and changes one
+consistent state::
+
+    thread A: BEGIN IMMEDIATE ── SELECT stars (3) ── UPDATE stars=4 ── COMMIT
+    thread B:      BEGIN IMMEDIATE (waits) ─────────────────────────────┴── SELECT stars (4) ── …
+
+The journal is WAL (readers outside Luminary's transactions are not blocked by
+a writer) and foreign keys are enforced, which SQLite does not do by default.
+
+**PostgreSQL** runs on psycopg 3 at READ COMMITTED; repositories lock the rows
+they are about to change (``SELECT … FOR NO KEY UPDATE``). The pool checks
+connections before use, so a server restart costs one failed ping, not a
+failed request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from .config import normalize_url
+from .errors import DatabaseError, redact_url
+
+__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "check_connection", "describe", "make_engine"]
+
+#: How long a SQLite transaction waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """Build an engine for ``url``, configured as this module describes.
+
+    No connection is made yet; call :func:`check_connection` to find out early
+    whether the database can be reached.
+
+    Args:
+        url: A SQLAlchemy URL; plain ``postgres://`` URLs are accepted.
+        **kwargs: Passed on to :func:`sqlalchemy.create_engine`, overriding the
+            defaults chosen here (``pool_size``, ``echo`` …).
+
+    Raises:
+        DatabaseError: The URL is malformed or names a driver that is not installed.
+    """
+    parsed = make_url(normalize_url(url if isinstance(url, str) else url.render_as_string(False)))
+    backend = parsed.get_backend_name()
+    options: dict[str, Any] = {}
+    if backend == "sqlite":
+        # ``timeout`` is the driver's name for SQLite's busy timeout. Pooled
+        # connections move between threads, one thread at a time.
+        options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+    elif backend == "postgresql":
+        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        options["connect_args"] = {"connect_timeout": 10}
+    options.update(kwargs)
+    try:
+        engine = create_engine(parsed, **options)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseError(f"Cannot use the database {describe(parsed)}: {exc}") from None
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Autocommit at the driver level: the driver emits no BEGIN or COMMIT of
+        # its own, so the "begin" hook below is the only place a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe(url: str | URL) -> str:
+    """The URL as it may be shown to people: without its password."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return redact_url(url)
+
+
+def check_connection(engine: Engine) -> None:
+    """Connect once and run ``SELECT 1``.
+
+    Raises:
+        DatabaseError: The database cannot be reached or refuses the connection;
+            the message is one line naming the database without its password.
+    """
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise DatabaseError(f"Cannot connect to the database {describe(engine.url)}: {reason}") from None

@@ -1,0 +1,355 @@
+"""The schema, as SQLAlchemy Core tables, and the mapping between rows and entities.
+
+Core's entities are frozen attrs classes, so nothing is ORM-mapped: each entity
+has a pair of plain functions, ``<entity>_values`` (entity → column values, for
+INSERT and UPDATE) and ``<entity>_from_row`` (row → entity)::
+
+    User ──user_values()──▶ {"display_name": …, …} ──INSERT/UPDATE──▶ users
+    User ◀─user_from_row()── Row(id=…, display_name=…, …) ◀──SELECT── users
+
+The tables mirror the entities column for column. Alembic owns the schema in a
+database (see :mod:`luminary.sql.migrations`); :data:`metadata` is what the
+migrations are checked against, so that the two never drift apart.
+
+Design points:
+
+* Ids are 64-bit and never reused, as in core's in-memory store: ``BIGSERIAL``
+  on PostgreSQL, ``INTEGER PRIMARY KEY AUTOINCREMENT`` (a rowid alias, 64-bit
+  too) on SQLite, where without ``AUTOINCREMENT`` the id of a deleted last row
+  would be handed out again.
+* Timestamps go through :class:`UtcDateTime`: ``timestamptz`` on PostgreSQL,
+  naive UTC text with microseconds on SQLite, and aware UTC datetimes in Python.
+* Children refer to their parents without ``ON DELETE CASCADE``: use cases delete
+  children first and account for what they delete (a completed session's minutes),
+  so a cascade would hide exactly the rows that must be accounted for. A child
+  inserted by a concurrent transaction makes the parent's delete fail instead
+  (an integrity error, reported as :class:`~luminary.core.errors.Conflict`).
+  The one exception is ``users.current_attempt_id``, a pointer rather than
+  ownership: deleting the attempt clears it.
+* Every list order has an index: ``(parent_id, id)`` for lists by id,
+  ``(parent_id, created_at, id)`` for newest-first lists. The leading column
+  also serves the foreign-key checks on delete.
+* CHECK constraints repeat the domain's bounds, as a last line of defence.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import RowMapping
+
+from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+
+__all__ = [
+    "Id",
+    "UtcDateTime",
+    "attempt_from_row",
+    "attempt_values",
+    "attempts",
+    "constellation_from_row",
+    "constellation_values",
+    "constellations",
+    "metadata",
+    "post_from_row",
+    "post_values",
+    "posts",
+    "session_from_row",
+    "session_values",
+    "sessions",
+    "user_from_row",
+    "user_values",
+    "users",
+]
+
+#: Constraint names are derived, so that migrations can name what they alter
+#: (SQLite's table rebuilds need names to find constraints again).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: 64-bit ids; on SQLite plain INTEGER, the only type that makes a rowid alias (and so autoincrements).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time, always handed back as an aware datetime in UTC.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time type: the value is
+    stored as naive UTC text with microseconds (``2025-12-01 10:30:00.000001``),
+    whose text order is time order. Naive datetimes are refused rather than
+    guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _length_between(column: str, low: int, high: int) -> str:
+    return f"length({column}) BETWEEN {low} AND {high}"
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("display_name", String(100), nullable=False),
+    Column("current_attempt_id", Id, nullable=True),
+    Column("total_minutes", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime, nullable=False),
+    # users ⇄ constellation_attempts refer to each other; use_alter lets the
+    # cycle be created (and dropped) in two steps on databases that can ALTER.
+    ForeignKeyConstraint(
+        ["current_attempt_id"],
+        ["constellation_attempts.id"],
+        ondelete="SET NULL",
+        use_alter=True,
+    ),
+    CheckConstraint(_length_between("display_name", 1, 100), name="display_name_length"),
+    CheckConstraint("total_minutes >= 0", name="total_minutes_not_negative"),
+    Index(None, "current_attempt_id"),
+    sqlite_autoincrement=True,
+)
+
+constellations = Table(
+    "constellations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("weight", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(_length_between("name", 1, 100), name="name_length"),
+    CheckConstraint("weight BETWEEN 1 AND 1000", name="weight_range"),
+    sqlite_autoincrement=True,
+)
+
+attempts = Table(
+    "constellation_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("constellation_id", Id, ForeignKey("constellations.id"), nullable=False),
+    Column("stars_completed", Integer, nullable=False, server_default="0"),
+    Column("completed_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("stars_completed BETWEEN 0 AND 1000", name="stars_completed_range"),
+    Index(None, "user_id", "id"),
+    Index(None, "constellation_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+SESSION_STATUSES = tuple(s.value for s in SessionStatus)
+POST_TYPES = tuple(t.value for t in PostType)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=True),
+    Column("constellation_attempt_id", Id, ForeignKey("constellation_attempts.id"), nullable=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("difficulty", String(50), nullable=True),
+    Column("minutes", Integer, nullable=True),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("completed_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(_length_between("title", 1, 200), name="title_length"),
+    CheckConstraint(_one_of("status", SESSION_STATUSES), name="status_known"),
+    CheckConstraint("minutes BETWEEN 0 AND 1440", name="minutes_range"),
+    Index(None, "user_id", "created_at", "id"),
+    Index(None, "constellation_attempt_id", "created_at", "id"),
+    Index(None, "created_at", "id"),
+    sqlite_autoincrement=True,
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("constellation_id", Id, ForeignKey("constellations.id"), nullable=False),
+    Column("post_type", String(20), nullable=False),
+    Column("message", Text, nullable=True),
+    Column("study_duration", Integer, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(_one_of("post_type", POST_TYPES), name="post_type_known"),
+    CheckConstraint("study_duration BETWEEN 0 AND 1440", name="study_duration_range"),
+    Index(None, "user_id", "created_at", "id"),
+    Index(None, "constellation_id", "created_at", "id"),
+    Index(None, "created_at", "id"),
+    sqlite_autoincrement=True,
+)
+
+
+# Row ↔ entity. The ``*_values`` functions leave out ``id``: the database assigns it
+# on INSERT, and an UPDATE finds the row by it.
+
+
+def user_values(user: User) -> dict[str, Any]:
+    """Column values of a user, without its id."""
+    return {
+        "display_name": user.display_name,
+        "current_attempt_id": user.current_attempt_id,
+        "total_minutes": user.total_minutes,
+        "created_at": user.created_at,
+    }
+
+
+def user_from_row(row: RowMapping) -> User:
+    """The user stored in a row of :data:`users`."""
+    return User(
+        id=row["id"],
+        display_name=row["display_name"],
+        current_attempt_id=row["current_attempt_id"],
+        total_minutes=row["total_minutes"],
+        created_at=row["created_at"],
+    )
+
+
+def constellation_values(constellation: Constellation) -> dict[str, Any]:
+    """Column values of a constellation, without its id."""
+    return {
+        "name": constellation.name,
+        "weight": constellation.weight,
+        "created_at": constellation.created_at,
+    }
+
+
+def constellation_from_row(row: RowMapping) -> Constellation:
+    """The constellation stored in a row of :data:`constellations`."""
+    return Constellation(
+        id=row["id"],
+        name=row["name"],
+        weight=row["weight"],
+        created_at=row["created_at"],
+    )
+
+
+def attempt_values(attempt: Attempt) -> dict[str, Any]:
+    """Column values of an attempt, without its id."""
+    return {
+        "user_id": attempt.user_id,
+        "constellation_id": attempt.constellation_id,
+        "stars_completed": attempt.stars_completed,
+        "completed_at": attempt.completed_at,
+        "created_at": attempt.created_at,
+    }
+
+
+def attempt_from_row(row: RowMapping) -> Attempt:
+    """The attempt stored in a row of :data:`attempts`."""
+    return Attempt(
+        id=row["id"],
+        user_id=row["user_id"],
+        constellation_id=row["constellation_id"],
+        stars_completed=row["stars_completed"],
+        completed_at=row["completed_at"],
+        created_at=row["created_at"],
+    )
+
+
+def session_values(session: Session) -> dict[str, Any]:
+    """Column values of a session, without its id."""
+    return {
+        "user_id": session.user_id,
+        "constellation_attempt_id": session.constellation_attempt_id,
+        "title": session.title,
+        "description": session.description,
+        "status": SessionStatus(session.status).value,
+        "difficulty": session.difficulty,
+        "minutes": session.minutes,
+        "started_at": session.started_at,
+        "completed_at": session.completed_at,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+    }
+
+
+def session_from_row(row: RowMapping) -> Session:
+    """The session stored in a row of :data:`sessions`."""
+    return Session(
+        id=row["id"],
+        user_id=row["user_id"],
+        constellation_attempt_id=row["constellation_attempt_id"],
+        title=row["title"],
+        description=row["description"],
+        status=SessionStatus(row["status"]),
+        difficulty=row["difficulty"],
+        minutes=row["minutes"],
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def post_values(post: Post) -> dict[str, Any]:
+    """Column values of a post, without its id."""
+    return {
+        "user_id": post.user_id,
+        "constellation_id": post.constellation_id,
+        "post_type": PostType(post.post_type).value,
+        "message": post.message,
+        "study_duration": post.study_duration,
+        "created_at": post.created_at,
+    }
+
+
+def post_from_row(row: RowMapping) -> Post:
+    """The post stored in a row of :data:`posts`."""
+    return Post(
+        id=row["id"],
+        user_id=row["user_id"],
+        constellation_id=row["constellation_id"],
+        post_type=PostType(row["post_type"]),
+        message=row["message"],
+        study_duration=row["study_duration"],
+        created_at=row["created_at"],
+    )

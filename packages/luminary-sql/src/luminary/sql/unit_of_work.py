@@ -1,0 +1,125 @@
+"""The SQL unit of work: one connection, one transaction, five repositories.
+
+::
+
+    with SqlAlchemyUnitOfWork(engine) as uow:   # connect, BEGIN (IMMEDIATE on SQLite)
+        user = uow.users.get(1, for_update=True)
+        uow.users.update(…)
+        uow.commit()                            # COMMIT; a later statement begins anew
+    # leaving: ROLLBACK of whatever was not committed, then the connection goes back to the pool
+
+A unit of work may be entered again once left; each entry is a new connection
+and transaction. It is not meant to be shared between threads: make one per
+request (``functools.partial(SqlAlchemyUnitOfWork, engine)`` is a factory).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from .repositories import (
+    SqlAttemptRepository,
+    SqlConstellationRepository,
+    SqlPostRepository,
+    SqlSessionRepository,
+    SqlUserRepository,
+    raise_translated,
+)
+
+if TYPE_CHECKING:
+    from luminary.core.ports import (
+        AttemptRepository,
+        ConstellationRepository,
+        PostRepository,
+        SessionRepository,
+        UnitOfWork,
+        UserRepository,
+    )
+
+__all__ = ["SqlAlchemyUnitOfWork"]
+
+
+class SqlAlchemyUnitOfWork:
+    """A transaction over a SQL database, implementing core's ``UnitOfWork``.
+
+    Args:
+        engine: An engine made by :func:`luminary.sql.make_engine` (which sets up
+            SQLite's transactions properly) over a migrated database.
+
+    Attributes:
+        users, constellations, attempts, sessions, posts: The repositories,
+            valid inside the ``with`` block.
+    """
+
+    # Typed as the protocols: UnitOfWork's attributes are writable, hence invariant.
+    users: UserRepository
+    constellations: ConstellationRepository
+    attempts: AttemptRepository
+    sessions: SessionRepository
+    posts: PostRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already in use")
+        connection = self.engine.connect()
+        try:
+            connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        self.users = SqlUserRepository(connection)
+        self.constellations = SqlConstellationRepository(connection)
+        self.attempts = SqlAttemptRepository(connection)
+        self.sessions = SqlSessionRepository(connection)
+        self.posts = SqlPostRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+
+    def _active(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._connection
+
+    def commit(self) -> None:
+        """Make the changes of this transaction permanent.
+
+        Raises:
+            Conflict: The database refused the changes at commit time.
+        """
+        try:
+            self._active().commit()
+        except DBAPIError as exc:
+            raise_translated(exc)
+
+    def rollback(self) -> None:
+        """Discard the changes of this transaction."""
+        self._active().rollback()
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_protocol(engine: Engine) -> UnitOfWork:
+        return SqlAlchemyUnitOfWork(engine)

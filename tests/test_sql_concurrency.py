@@ -1,0 +1,103 @@
+"""No lost updates: many threads hammer one attempt and one user through the use cases.
+
+Counters are read-modify-written by core's use cases on rows read with
+``for_update=True``. If a backend let two transactions read the same value, a
+star or some minutes would go missing; these tests count every one of them.
+They also print the throughput, for the record (run with ``-s`` to see it);
+speed itself is never asserted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from luminary import core
+from luminary.core import SessionStatus
+from support import assert_minutes_invariant
+
+THREADS = 8
+ROUNDS = 125  # per thread: 125 × (add a star, create a session, complete it) = 375 operations
+
+
+def run_threads(count: int, work: Callable[[int], None]) -> tuple[float, list[BaseException]]:
+    """Run ``work(i)`` in ``count`` threads started together; return the time taken and the errors."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count + 1)
+
+    def target(i: int) -> None:
+        start.wait()
+        try:
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began, errors
+
+
+def minutes_for(thread: int, round_: int) -> int:
+    return (thread * ROUNDS + round_) % 90 + 1
+
+
+@pytest.mark.slow
+def test_concurrent_stars_and_minutes_are_all_counted(uow_factory, clock, backend):
+    setup = uow_factory()
+    user = core.create_user(setup, "Ada", clock=clock)
+    big = core.create_constellation(setup, "Milky Way", THREADS * ROUNDS, clock=clock)
+    attempt = core.start_attempt(setup, user.id, big.id, clock=clock)
+
+    def work(thread: int) -> None:
+        uow = uow_factory()
+        for round_ in range(ROUNDS):
+            core.add_star(uow, attempt.id, clock=clock)
+            session = core.create_session(
+                uow,
+                clock=clock,
+                constellation_attempt_id=attempt.id,
+                minutes=minutes_for(thread, round_),
+            )
+            core.complete_session(uow, session.id, clock=clock)
+
+    elapsed, errors = run_threads(THREADS, work)
+    operations = THREADS * ROUNDS * 3
+    print(f"\n{backend}: {operations} operations in {elapsed:.2f} s, {operations / elapsed:.0f} per second")
+
+    assert errors == []
+    final = core.get_attempt(setup, attempt.id)
+    assert final.stars_completed == THREADS * ROUNDS
+    assert final.is_completed
+    expected = sum(minutes_for(t, r) for t in range(THREADS) for r in range(ROUNDS))
+    assert core.get_user(setup, user.id).total_minutes == expected
+    assert core.sync_minutes(setup).users_updated == 0  # the total is the sum of the sessions
+
+
+def test_two_threads_completing_the_same_session_count_it_once(uow_factory, clock, backend):
+    setup = uow_factory()
+    user = core.create_user(setup, "Ada", clock=clock)
+    sessions = [
+        core.create_session(setup, clock=clock, user_id=user.id, title=f"s{i}", minutes=10 + i)
+        for i in range(30)
+    ]
+    together = threading.Barrier(2)
+
+    def work(thread: int) -> None:
+        uow = uow_factory()
+        for session in sessions:
+            together.wait()
+            done = core.complete_session(uow, session.id, clock=clock)
+            assert done.status is SessionStatus.COMPLETED
+
+    _, errors = run_threads(2, work)
+    assert errors == []
+    assert core.get_user(setup, user.id).total_minutes == sum(s.minutes for s in sessions)
+    assert_minutes_invariant(setup)

@@ -1,0 +1,205 @@
+"""Bounded queries: what a request costs in SQL statements does not grow with the data.
+
+Every read use case runs once on a small world (10 rows per relation) and once
+on a big one (1,000), and the statements reaching the database are counted with
+a ``before_cursor_execute`` listener. The counts must be equal: an N+1 query
+would show up as a difference of hundreds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.engine import Engine
+
+from luminary import core
+from luminary.core import PageRequest, PostType, SessionStatus
+from luminary.sql import SqlAlchemyUnitOfWork
+from luminary.sql.tables import (
+    attempts,
+    constellations,
+    posts,
+    sessions,
+    users,
+)
+from sql_fixtures import SQL_BACKENDS, sql_engine
+
+T0 = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+@attrs.frozen
+class World:
+    """One user and one constellation with ``size`` of everything around them."""
+
+    user_id: int
+    constellation_id: int
+    attempt_id: int
+    session_id: int
+    post_id: int
+
+
+def build_world(engine: Engine, size: int, tag: str) -> World:
+    """Insert, in bulk:
+
+    * ``size`` users and ``size`` constellations, among them the world's own pair;
+    * the user's attempt at every constellation, and every user's at the constellation;
+    * one completed session per attempt, and the matching posts.
+    """
+
+    def when(i: int) -> datetime:
+        return T0 + timedelta(seconds=i)
+
+    def add(connection: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+        # One executemany; alone in its transaction, the rows get ascending ids in order.
+        before = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+        connection.execute(insert(table), rows)
+        return list(
+            connection.execute(select(table.c.id).where(table.c.id > before).order_by(table.c.id)).scalars()
+        )
+
+    with engine.begin() as connection:
+        user_ids = add(
+            connection, users, [{"display_name": f"{tag}{i}", "created_at": when(i)} for i in range(size)]
+        )
+        constellation_ids = add(
+            connection,
+            constellations,
+            [{"name": f"{tag}{i}", "weight": 1000, "created_at": when(i)} for i in range(size)],
+        )
+        me, it = user_ids[0], constellation_ids[0]
+        pairs = [(me, c) for c in constellation_ids] + [(u, it) for u in user_ids[1:]]
+        attempt_ids = add(
+            connection,
+            attempts,
+            [
+                {"user_id": u, "constellation_id": c, "stars_completed": 1, "created_at": when(i)}
+                for i, (u, c) in enumerate(pairs)
+            ],
+        )
+        session_ids = add(
+            connection,
+            sessions,
+            [
+                {
+                    "user_id": u,
+                    "constellation_attempt_id": a,
+                    "title": "Study",
+                    "status": SessionStatus.COMPLETED.value,
+                    "minutes": 1,
+                    "completed_at": when(i),
+                    "created_at": when(i),
+                    "updated_at": when(i),
+                }
+                for i, ((u, _), a) in enumerate(zip(pairs, attempt_ids, strict=True))
+            ],
+        )
+        post_ids = add(
+            connection,
+            posts,
+            [
+                {
+                    "user_id": u,
+                    "constellation_id": c,
+                    "post_type": PostType.PROGRESS.value,
+                    "created_at": when(i),
+                }
+                for i, (u, c) in enumerate(pairs)
+            ],
+        )
+        connection.execute(
+            users.update()
+            .where(users.c.id == me)
+            .values(current_attempt_id=attempt_ids[0], total_minutes=size)
+        )
+        connection.execute(
+            users.update().where(users.c.id.in_(user_ids[1:])).values(total_minutes=1),
+        )
+    return World(me, it, attempt_ids[0], session_ids[0], post_ids[0])
+
+
+PAGE = PageRequest(limit=50)
+SECOND_PAGE = PageRequest(limit=5, after=core.Cursor(T0 + timedelta(days=1), 2**62))
+BY_ID_PAGE = PageRequest(limit=5, after=core.Cursor(None, 1))
+
+#: The read use cases, each as it would be called for one request.
+READS: dict[str, Callable[[Callable[[], Any], World], Any]] = {
+    "get_user_detail": lambda uow, w: core.get_user_detail(uow(), w.user_id),
+    "get_constellation_detail": lambda uow, w: core.get_constellation_detail(uow(), w.constellation_id),
+    "get_attempt_detail": lambda uow, w: core.get_attempt_detail(uow(), w.attempt_id),
+    "get_session_detail": lambda uow, w: core.get_session_detail(uow(), w.session_id),
+    "get_post_detail": lambda uow, w: core.get_post_detail(uow(), w.post_id),
+    "current_attempt": lambda uow, w: core.current_attempt(uow(), w.user_id),
+    "completed_constellations": lambda uow, w: core.completed_constellations(uow(), w.user_id),
+    "total_minutes": lambda uow, w: core.total_minutes(uow(), w.user_id),
+    "feed": lambda uow, w: core.feed(uow(), PAGE),
+    "feed (cursor)": lambda uow, w: core.feed(uow(), SECOND_PAGE),
+    "feed_details": lambda uow, w: core.feed_details(uow(), PAGE),
+    "list_users": lambda uow, w: core.list_users(uow(), PAGE),
+    "list_users (cursor)": lambda uow, w: core.list_users(uow(), BY_ID_PAGE),
+    "list_user_details": lambda uow, w: core.list_user_details(uow(), PAGE),
+    "list_constellations": lambda uow, w: core.list_constellations(uow(), PAGE),
+    "list_constellation_details": lambda uow, w: core.list_constellation_details(uow(), PAGE),
+    "list_attempts": lambda uow, w: core.list_attempts(uow(), PAGE),
+    "list_attempts (user)": lambda uow, w: core.list_attempts(uow(), PAGE, user_id=w.user_id),
+    "list_attempt_details": lambda uow, w: core.list_attempt_details(uow(), PAGE),
+    "list_sessions": lambda uow, w: core.list_sessions(uow(), PAGE),
+    "list_sessions (user)": lambda uow, w: core.list_sessions(uow(), PAGE, user_id=w.user_id),
+    "list_sessions (attempt)": lambda uow, w: core.list_sessions(uow(), PAGE, attempt_id=w.attempt_id),
+    "list_session_details": lambda uow, w: core.list_session_details(uow(), PAGE, user_id=w.user_id),
+    "list_posts": lambda uow, w: core.list_posts(uow(), PAGE),
+    "list_posts (user)": lambda uow, w: core.list_posts(uow(), PAGE, user_id=w.user_id),
+    "list_posts (constellation)": lambda uow, w: core.list_posts(
+        uow(), PAGE, constellation_id=w.constellation_id
+    ),
+    "list_post_details": lambda uow, w: core.list_post_details(uow(), PAGE),
+    "sync_minutes (nothing to correct)": lambda uow, w: core.sync_minutes(uow()),
+}
+
+
+def count_statements(engine: Engine, world: World) -> dict[str, int]:
+    factory = lambda: SqlAlchemyUnitOfWork(engine)  # noqa: E731
+    counts: dict[str, int] = {}
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for name, read in READS.items():
+            seen.clear()
+            read(factory, world)
+            counts[name] = len(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return counts
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def engine(request):
+    yield from sql_engine(request.param, request)
+
+
+@pytest.mark.slow
+def test_statement_counts_do_not_grow_with_the_data(engine):
+    small = build_world(engine, 10, "small")
+    at_10 = count_statements(engine, small)
+    big = build_world(engine, 1000, "big")
+    at_1000 = count_statements(engine, big)
+
+    detail = core.get_user_detail(SqlAlchemyUnitOfWork(engine), big.user_id)
+    assert len(detail.attempts) == len(detail.sessions) == len(detail.posts) == 1000
+    assert (
+        len(core.get_constellation_detail(SqlAlchemyUnitOfWork(engine), big.constellation_id).posts) == 1000
+    )
+
+    print(f"\nstatements per read on {engine.dialect.name} (10 rows / 1,000 rows):")
+    for name in READS:
+        print(f"  {name:36} {at_10[name]:3} {at_1000[name]:3}")
+    assert at_1000 == at_10
+    assert max(at_10.values()) <= 6
