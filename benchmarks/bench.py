@@ -293,7 +293,6 @@ def main() -> None:
                 "GET /api/users/{id}/total_minutes/",
                 1,
                 get(lambda n: f"/api/users/{users[n % len(users)]}/total_minutes/"),
-                {},
             ),
             ("GET /api/constellations/", 1, get("/api/constellations/")),
             ("write mix (session, complete, star)", 1, write_mix(big_attempts, users)),

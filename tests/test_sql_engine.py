@@ -101,7 +101,14 @@ def test_timestamps_come_back_as_aware_utc_with_microseconds(uow_factory, engine
     if engine.dialect.name == "sqlite":
         with engine.connect() as connection:
             raw = connection.exec_driver_sql("SELECT created_at FROM sessions").scalar()
-        assert raw == "2025-03-30 01:15:07.123456"
+        assert raw == "2025-03-30 01:15:07.123456+00:00"
+        # Text written without an offset (early development databases) reads as UTC.
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE sessions SET updated_at = '2025-03-30 01:15:07.000001' WHERE id = ?", (stored.id,)
+            )
+        with uow_factory() as uow:
+            assert uow.sessions.get(stored.id).updated_at == datetime(2025, 3, 30, 1, 15, 7, 1, tzinfo=UTC)
 
 
 def test_naive_timestamps_are_refused(uow_factory):

@@ -464,6 +464,10 @@ class InMemoryUnitOfWork:
         finally:
             self.store.lock.release()
 
+    def reading(self) -> InMemoryUnitOfWork:
+        """Enter a read-only transaction: here the same as entering the unit of work."""
+        return self
+
     def commit(self) -> None:
         """Keep every change made so far in this transaction."""
         self._journal.clear()

@@ -22,6 +22,7 @@ Contracts every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
 
@@ -273,6 +274,16 @@ class UnitOfWork(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """Enter a transaction that only reads.
+
+        Use it as ``with uow.reading():`` instead of ``with uow:`` for use
+        cases that change nothing. Implementations may then skip write locks
+        (SQLite lets readers run side by side and only writers queue); the
+        transaction still sees one consistent state and is never committed.
+        """
+        ...
 
     def commit(self) -> None:
         """Make the changes of this transaction permanent."""

@@ -10,6 +10,9 @@ Reads come in two forms: flat entities (``get_user``, ``list_sessions`` …) and
 *details* that bundle an entity with its relations (``get_user_detail`` …),
 loaded with a fixed number of queries whatever the amount of data.
 
+Use cases that only read enter the unit of work with ``uow.reading()``, so
+that storage may let them run side by side with writers.
+
 Locks are taken in one order — session, attempt, user — so that concurrent
 writers never deadlock, and a counter is only changed on a row read with
 ``for_update=True``.
@@ -436,13 +439,13 @@ def get_user(uow: UnitOfWork, user_id: int) -> User:
     Raises:
         NotFound: No such user.
     """
-    with uow:
+    with uow.reading():
         return _user(uow, user_id)
 
 
 def list_users(uow: UnitOfWork, page: PageRequest) -> Slice[User]:
     """Return a page of users, by id."""
-    with uow:
+    with uow.reading():
         return Slice.cut(uow.users.list_page(page.probe()), page, _by_id)
 
 
@@ -452,13 +455,13 @@ def get_user_detail(uow: UnitOfWork, user_id: int) -> UserDetail:
     Raises:
         NotFound: No such user.
     """
-    with uow:
+    with uow.reading():
         return _describe_users(uow, [_user(uow, user_id)])[0]
 
 
 def list_user_details(uow: UnitOfWork, page: PageRequest) -> Slice[UserDetail]:
     """Return a page of users, by id, each with their attempts, sessions and posts."""
-    with uow:
+    with uow.reading():
         users = Slice.cut(uow.users.list_page(page.probe()), page, _by_id)
         return Slice(_describe_users(uow, users.items), users.next_cursor)
 
@@ -516,7 +519,7 @@ def total_minutes(uow: UnitOfWork, user_id: int) -> MinutesSummary:
     Raises:
         NotFound: No such user.
     """
-    with uow:
+    with uow.reading():
         user = _user(uow, user_id)
     return MinutesSummary(user.id, user.display_name, user.total_minutes)
 
@@ -527,7 +530,7 @@ def completed_constellations(uow: UnitOfWork, user_id: int) -> CompletedConstell
     Raises:
         NotFound: No such user.
     """
-    with uow:
+    with uow.reading():
         user = _user(uow, user_id)
         done = {a.constellation_id for a in uow.attempts.list_by_users([user.id]) if a.is_completed}
         found = uow.constellations.get_many(done) if done else {}
@@ -622,13 +625,13 @@ def get_constellation(uow: UnitOfWork, constellation_id: int) -> Constellation:
     Raises:
         NotFound: No such constellation.
     """
-    with uow:
+    with uow.reading():
         return _constellation(uow, constellation_id, field="constellation_id")
 
 
 def list_constellations(uow: UnitOfWork, page: PageRequest) -> Slice[Constellation]:
     """Return a page of constellations, by id."""
-    with uow:
+    with uow.reading():
         return Slice.cut(uow.constellations.list_page(page.probe()), page, _by_id)
 
 
@@ -638,13 +641,13 @@ def get_constellation_detail(uow: UnitOfWork, constellation_id: int) -> Constell
     Raises:
         NotFound: No such constellation.
     """
-    with uow:
+    with uow.reading():
         return _describe_constellations(uow, [_constellation(uow, constellation_id)])[0]
 
 
 def list_constellation_details(uow: UnitOfWork, page: PageRequest) -> Slice[ConstellationDetail]:
     """Return a page of constellations, by id, each with its attempts and posts."""
-    with uow:
+    with uow.reading():
         found = Slice.cut(uow.constellations.list_page(page.probe()), page, _by_id)
         return Slice(_describe_constellations(uow, found.items), found.next_cursor)
 
@@ -733,7 +736,7 @@ def get_attempt(uow: UnitOfWork, attempt_id: int) -> Attempt:
     Raises:
         NotFound: No such attempt.
     """
-    with uow:
+    with uow.reading():
         return _attempt(uow, attempt_id)
 
 
@@ -743,7 +746,7 @@ def list_attempts(uow: UnitOfWork, page: PageRequest, *, user_id: int | None = N
     Raises:
         NotFound: ``user_id`` names no user.
     """
-    with uow:
+    with uow.reading():
         uid = None if user_id is None else _user(uow, user_id).id
         return Slice.cut(uow.attempts.list_page(page.probe(), user_id=uid), page, _by_id)
 
@@ -754,7 +757,7 @@ def get_attempt_detail(uow: UnitOfWork, attempt_id: int) -> AttemptDetail:
     Raises:
         NotFound: No such attempt.
     """
-    with uow:
+    with uow.reading():
         return _describe_attempts(uow, [_attempt(uow, attempt_id)])[0]
 
 
@@ -762,7 +765,7 @@ def list_attempt_details(
     uow: UnitOfWork, page: PageRequest, *, user_id: int | None = None
 ) -> Slice[AttemptDetail]:
     """Like :func:`list_attempts`, each attempt with its user, constellation and sessions."""
-    with uow:
+    with uow.reading():
         uid = None if user_id is None else _user(uow, user_id).id
         found = Slice.cut(uow.attempts.list_page(page.probe(), user_id=uid), page, _by_id)
         return Slice(_describe_attempts(uow, found.items), found.next_cursor)
@@ -774,7 +777,7 @@ def current_attempt(uow: UnitOfWork, user_id: int) -> AttemptDetail:
     Raises:
         NotFound: No such user, or the user has no current attempt.
     """
-    with uow:
+    with uow.reading():
         user = _user(uow, user_id)
         attempt = uow.attempts.get(user.current_attempt_id) if user.current_attempt_id else None
         if attempt is None:
@@ -977,7 +980,7 @@ def get_session(uow: UnitOfWork, session_id: int) -> Session:
     Raises:
         NotFound: No such session.
     """
-    with uow:
+    with uow.reading():
         return _session(uow, session_id)
 
 
@@ -993,7 +996,7 @@ def list_sessions(
     Raises:
         NotFound: ``user_id`` or ``attempt_id`` names nothing.
     """
-    with uow:
+    with uow.reading():
         return _list_sessions(uow, page, user_id, attempt_id)
 
 
@@ -1012,7 +1015,7 @@ def get_session_detail(uow: UnitOfWork, session_id: int) -> SessionDetail:
     Raises:
         NotFound: No such session.
     """
-    with uow:
+    with uow.reading():
         return _describe_sessions(uow, [_session(uow, session_id)])[0]
 
 
@@ -1024,7 +1027,7 @@ def list_session_details(
     attempt_id: int | None = None,
 ) -> Slice[SessionDetail]:
     """Like :func:`list_sessions`, each session with its user and attempt."""
-    with uow:
+    with uow.reading():
         found = _list_sessions(uow, page, user_id, attempt_id)
         return Slice(_describe_sessions(uow, found.items), found.next_cursor)
 
@@ -1167,7 +1170,7 @@ def get_post(uow: UnitOfWork, post_id: int) -> Post:
     Raises:
         NotFound: No such post.
     """
-    with uow:
+    with uow.reading():
         return _post(uow, post_id)
 
 
@@ -1177,7 +1180,7 @@ def get_post_detail(uow: UnitOfWork, post_id: int) -> PostDetail:
     Raises:
         NotFound: No such post.
     """
-    with uow:
+    with uow.reading():
         return _describe_posts(uow, [_post(uow, post_id)])[0]
 
 
@@ -1193,7 +1196,7 @@ def list_posts(
     Raises:
         NotFound: ``user_id`` or ``constellation_id`` names nothing.
     """
-    with uow:
+    with uow.reading():
         return _list_posts(uow, page, user_id, constellation_id)
 
 
@@ -1214,7 +1217,7 @@ def list_post_details(
     constellation_id: int | None = None,
 ) -> Slice[PostDetail]:
     """Like :func:`list_posts`, each post with its author and constellation."""
-    with uow:
+    with uow.reading():
         found = _list_posts(uow, page, user_id, constellation_id)
         return Slice(_describe_posts(uow, found.items), found.next_cursor)
 

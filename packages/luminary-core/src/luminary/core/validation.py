@@ -80,7 +80,8 @@ def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bo
     space is removed when ``strip`` is true, so a name made only of spaces
     counts as empty. Strings that cannot be encoded as UTF-8 (lone surrogates)
     and control characters other than tab, carriage return and newline are
-    refused.
+    refused, wherever they are in the string as sent (some of them count as
+    white space, but are not stripped away silently).
     """
     if value is None:
         raise ValidationFailed.field(field, "is required")
@@ -88,6 +89,8 @@ def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bo
         raise ValidationFailed.field(field, "must be a string")
     if len(value) > maximum:
         raise ValidationFailed.field(field, f"must have at most {maximum} characters")
+    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value):
+        raise ValidationFailed.field(field, "must not contain control characters")
     if strip:
         value = value.strip()
     if len(value) < minimum:
@@ -97,8 +100,6 @@ def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bo
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationFailed.field(field, "must be valid Unicode text") from None
-    if any((ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127 for c in value):
-        raise ValidationFailed.field(field, "must not contain control characters")
     return value
 
 

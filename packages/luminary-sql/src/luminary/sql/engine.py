@@ -8,7 +8,8 @@ upgrade to a write lock and one gets ``database is locked``. :func:`make_engine`
 therefore takes transaction control away from the driver and begins every
 transaction itself with ``BEGIN IMMEDIATE``: the write lock is taken up front,
 writers queue on the busy timeout, and each transaction sees and changes one
-consistent state::
+consistent state. Read-only transactions (``uow.reading()``) begin plain
+``BEGIN`` instead and never wait for a writer::
 
     thread A: BEGIN IMMEDIATE ── SELECT stars (3) ── UPDATE stars=4 ── COMMIT
     thread B:      BEGIN IMMEDIATE (waits) ─────────────────────────────┴── SELECT stars (4) ── …
@@ -24,6 +25,8 @@ failed request.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
@@ -33,10 +36,21 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from .config import normalize_url
 from .errors import DatabaseError, redact_url
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_SECONDS", "check_connection", "describe", "make_engine"]
+__all__ = [
+    "READ_ONLY",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
+    "check_connection",
+    "describe",
+    "make_engine",
+    "write_lock",
+]
 
 #: How long a SQLite transaction waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+#: The connection execution option marking a read-only transaction.
+READ_ONLY = "luminary_read_only"
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -88,7 +102,25 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            # A reader takes no write lock: in WAL mode it reads its snapshot
+            # while a writer works, and never waits for one.
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    _WRITE_LOCKS[engine] = threading.Lock()
+
+
+def write_lock(engine: Engine) -> threading.Lock | None:
+    """The lock that queues this process's SQLite writers, or ``None`` for other databases.
+
+    SQLite lets one writer in at a time. Writers of other processes wait on the
+    busy timeout, which polls with sleeps of up to 100 ms; writers of this
+    process wait on this lock instead and start the moment the previous one
+    ends.
+    """
+    return _WRITE_LOCKS.get(engine)
 
 
 def describe(url: str | URL) -> str:

@@ -34,6 +34,7 @@ Design points:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -98,9 +99,11 @@ class UtcDateTime(TypeDecorator[datetime]):
     """A point in time, always handed back as an aware datetime in UTC.
 
     PostgreSQL stores ``timestamptz``. SQLite has no time type: the value is
-    stored as naive UTC text with microseconds (``2025-12-01 10:30:00.000001``),
-    whose text order is time order. Naive datetimes are refused rather than
-    guessed at.
+    stored as ISO-8601 text in UTC with microseconds and offset
+    (``2025-12-01 10:30:00.000001+00:00``), whose text order is time order and
+    which reads back as an aware datetime in one C call. (Text written without
+    the offset, as early development databases have it, is read as UTC.)
+    Naive datetimes are refused rather than guessed at.
     """
 
     impl = DateTime(timezone=True)
@@ -111,17 +114,46 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r} cannot be stored; use an aware UTC datetime")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+    # SQLite: bypass the generic DateTime string handling, which parses to a
+    # naive value that then needs a second, costly step to become aware.
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_bind
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_result
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_bind(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r} cannot be stored; use an aware UTC datetime")
+    return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
+
+
+def _sqlite_result(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# Enum lookups by value: a dict is several times cheaper than calling the enum.
+_STATUSES = {status.value: status for status in SessionStatus}
+_POST_TYPES = {kind.value: kind for kind in PostType}
 
 
 def _length_between(column: str, low: int, high: int) -> str:
@@ -320,7 +352,7 @@ def session_from_row(row: RowMapping) -> Session:
         constellation_attempt_id=row["constellation_attempt_id"],
         title=row["title"],
         description=row["description"],
-        status=SessionStatus(row["status"]),
+        status=_STATUSES[row["status"]],
         difficulty=row["difficulty"],
         minutes=row["minutes"],
         started_at=row["started_at"],
@@ -348,7 +380,7 @@ def post_from_row(row: RowMapping) -> Post:
         id=row["id"],
         user_id=row["user_id"],
         constellation_id=row["constellation_id"],
-        post_type=PostType(row["post_type"]),
+        post_type=_POST_TYPES[row["post_type"]],
         message=row["message"],
         study_duration=row["study_duration"],
         created_at=row["created_at"],

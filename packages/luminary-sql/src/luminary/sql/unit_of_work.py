@@ -15,12 +15,14 @@ request (``functools.partial(SqlAlchemyUnitOfWork, engine)`` is a factory).
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from .engine import READ_ONLY, write_lock
 from .repositories import (
     SqlAttemptRepository,
     SqlConstellationRepository,
@@ -65,16 +67,35 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
+        self._read_only = False
+        self._lock: threading.Lock | None = None
+
+    def reading(self) -> SqlAlchemyUnitOfWork:
+        """Make the next entry a read-only transaction (no write lock on SQLite)."""
+        self._read_only = True
+        return self
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already in use")
-        connection = self.engine.connect()
+        read_only, self._read_only = self._read_only, False
+        lock = None if read_only else write_lock(self.engine)
+        if lock is not None:
+            lock.acquire()
         try:
-            connection.begin()
+            connection = self.engine.connect()
+            try:
+                if read_only:
+                    connection.execution_options(**{READ_ONLY: True})
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
         except BaseException:
-            connection.close()
+            if lock is not None:
+                lock.release()
             raise
+        self._lock = lock
         self._connection = connection
         self.users = SqlUserRepository(connection)
         self.constellations = SqlConstellationRepository(connection)
@@ -90,6 +111,7 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
+        lock, self._lock = self._lock, None
         if connection is None:
             return
         try:
@@ -97,6 +119,8 @@ class SqlAlchemyUnitOfWork:
                 connection.rollback()
         finally:
             connection.close()
+            if lock is not None:
+                lock.release()
 
     def _active(self) -> Connection:
         if self._connection is None:
