@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -88,13 +89,19 @@ def _loads(text: str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
+def _isoformat(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _dumps(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj)
     except TypeError:
         # Text orjson refuses (a lone surrogate echoed back in an error, say):
         # the standard library escapes it instead.
-        return json.dumps(obj, separators=(",", ":")).encode()
+        return json.dumps(obj, separators=(",", ":"), default=_isoformat).encode()
 
 
 def _json_handler() -> falcon.media.JSONHandler:

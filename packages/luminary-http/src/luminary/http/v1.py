@@ -30,8 +30,9 @@ Json = dict[str, Any]
 # ---------------------------------------------------------------- shapes
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+def _time(value: datetime | None) -> datetime | None:
+    # The JSON encoder writes aware datetimes as ISO-8601 (``…+00:00``) itself.
+    return value
 
 
 def user_simple(u: User) -> Json:

@@ -22,14 +22,15 @@ suite checks. Two SQL specifics:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from typing import Any, NoReturn
 
 import attrs
-from sqlalchemy import Select, Table, delete, exists, func, insert, select, tuple_, update
-from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy import Select, Table, bindparam, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy.engine import Connection, CursorResult, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
 
 from luminary.core.entities import Attempt, Constellation, Post, Session, SessionStatus, User
 from luminary.core.errors import Conflict
@@ -86,9 +87,9 @@ class _SqlRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def _execute(self, statement: Executable) -> CursorResult[Any]:
+    def _execute(self, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
         try:
-            return self._connection.execute(statement)
+            return self._connection.execute(statement, params)
         except DBAPIError as exc:
             raise_translated(exc)
 
@@ -112,33 +113,80 @@ class _SqlRepository:
     def _exists(self, *criteria: Any) -> bool:
         return bool(self._execute(select(exists().where(*criteria))).scalar())
 
-    def _by_id(self, statement: Select[Any], page: PageRequest) -> Select[Any]:
-        """Order by id and cut out the page."""
-        id_ = self.table.c.id
-        if page.after is not None:
-            statement = statement.where(id_ > page.after.id)
-        elif page.offset:
-            statement = statement.offset(page.offset)
-        return statement.order_by(id_).limit(page.limit)
+    # Statements are built once per shape and reused with new parameters:
+    # building a SELECT costs several times more than running one on SQLite.
 
-    def _newest_first(self, statement: Select[Any], page: PageRequest | None = None) -> Select[Any]:
-        """Order by ``(created_at, id)`` descending and, given a page, cut it out."""
-        created_at, id_ = self.table.c.created_at, self.table.c.id
-        statement = statement.order_by(created_at.desc(), id_.desc())
-        if page is None:
-            return statement
+    def _cached(self, key: Hashable, build: Callable[[], Executable]) -> Executable:
+        full_key = (self.table.name, key)
+        statement = _STATEMENTS.get(full_key)
+        if statement is None:
+            statement = _STATEMENTS.setdefault(full_key, build())
+        return statement
+
+    def _get_row(self, entity_id: int, *, for_update: bool = False) -> RowMapping | None:
+        def build() -> Executable:
+            statement = select(self.table).where(self.table.c.id == bindparam("id"))
+            # NO KEY UPDATE: see the module docstring.
+            return statement.with_for_update(key_share=True) if for_update else statement
+
+        statement = self._cached(("get", for_update), build)
+        return self._execute(statement, {"id": entity_id}).mappings().first()
+
+    def _rows_where_in(self, column: str, values: Collection[int], order: str) -> Iterable[RowMapping]:
+        """Rows whose ``column`` is among ``values``, ``order`` being ``"id"`` or ``"newest"``."""
+
+        def build() -> Executable:
+            statement = select(self.table).where(
+                self.table.c[column].in_(bindparam("values", expanding=True))
+            )
+            return self._ordered(statement, order)
+
+        statement = self._cached(("in", column, order), build)
+        return self._execute(statement, {"values": _ids(values)}).mappings()
+
+    def _page_rows(self, page: PageRequest, order: str, **filters: int | None) -> Iterable[RowMapping]:
+        """One page of rows in ``order`` (``"id"`` ascending, or ``"newest"``), filtered by column values."""
+        columns = tuple(sorted(name for name, value in filters.items() if value is not None))
         cursor = page.after
-        if cursor is not None:
-            if cursor.created_at is None:
-                statement = statement.where(id_ < cursor.id)
-            else:
-                # A row-value comparison, which both databases can answer from
-                # the (…, created_at, id) indexes.
-                statement = statement.where(tuple_(created_at, id_) < (cursor.created_at, cursor.id))
-        elif page.offset:
-            statement = statement.offset(page.offset)
-        return statement.limit(page.limit)
+        position = "none" if cursor is None else "id" if cursor.created_at is None else "time"
+        with_offset = cursor is None and page.offset > 0
 
+        def build() -> Executable:
+            table = self.table
+            statement = select(table).where(*(table.c[name] == bindparam(f"f_{name}") for name in columns))
+            id_ = table.c.id
+            if position == "id":
+                after: BindParameter[int] = bindparam("after_id")
+                statement = statement.where(id_ > after if order == "id" else id_ < after)
+            elif position == "time":
+                # A row-value comparison, which both databases answer from the
+                # (…, created_at, id) indexes.
+                created_at = table.c.created_at
+                statement = statement.where(
+                    tuple_(created_at, id_)
+                    < tuple_(bindparam("after_time", type_=created_at.type), bindparam("after_id"))
+                )
+            statement = self._ordered(statement, order).limit(bindparam("limit"))
+            return statement.offset(bindparam("offset")) if with_offset else statement
+
+        statement = self._cached(("page", order, columns, position, with_offset), build)
+        params: dict[str, Any] = {f"f_{name}": filters[name] for name in columns}
+        params["limit"] = page.limit
+        if cursor is not None:
+            params["after_id"] = cursor.id
+            if cursor.created_at is not None:
+                params["after_time"] = cursor.created_at
+        if with_offset:
+            params["offset"] = page.offset
+        return self._execute(statement, params).mappings()
+
+    def _ordered(self, statement: Select[Any], order: str) -> Select[Any]:
+        if order == "id":
+            return statement.order_by(self.table.c.id)
+        return statement.order_by(self.table.c.created_at.desc(), self.table.c.id.desc())
+
+
+_STATEMENTS: dict[tuple[str, Hashable], Executable] = {}
 
 _WORDS = {
     "users": "User",
@@ -164,23 +212,18 @@ class SqlUserRepository(_SqlRepository):
 
     def get(self, user_id: int, *, for_update: bool = False) -> User | None:
         """Return the user, or ``None``; lock its row when ``for_update``."""
-        statement = select(users).where(users.c.id == user_id)
-        if for_update:
-            statement = statement.with_for_update(key_share=True)
-        row = self._execute(statement).mappings().first()
+        row = self._get_row(user_id, for_update=for_update)
         return user_from_row(row) if row is not None else None
 
     def get_many(self, user_ids: Collection[int]) -> dict[int, User]:
         """Return the users that exist among ``user_ids``, by id."""
         if not user_ids:
             return {}
-        rows = self._execute(select(users).where(users.c.id.in_(_ids(user_ids)))).mappings()
-        return {row["id"]: user_from_row(row) for row in rows}
+        return {row["id"]: user_from_row(row) for row in self._rows_where_in("id", user_ids, "id")}
 
     def list_page(self, page: PageRequest) -> Sequence[User]:
         """Return users by id, ascending."""
-        rows = self._execute(self._by_id(select(users), page)).mappings()
-        return [user_from_row(row) for row in rows]
+        return [user_from_row(row) for row in self._page_rows(page, "id")]
 
     def update(self, user: User) -> None:
         """Replace the stored user with the same id.
@@ -211,21 +254,19 @@ class SqlConstellationRepository(_SqlRepository):
 
     def get(self, constellation_id: int) -> Constellation | None:
         """Return the constellation, or ``None``."""
-        statement = select(constellations).where(constellations.c.id == constellation_id)
-        row = self._execute(statement).mappings().first()
+        row = self._get_row(constellation_id)
         return constellation_from_row(row) if row is not None else None
 
     def get_many(self, constellation_ids: Collection[int]) -> dict[int, Constellation]:
         """Return the constellations that exist among the ids, by id."""
         if not constellation_ids:
             return {}
-        statement = select(constellations).where(constellations.c.id.in_(_ids(constellation_ids)))
-        return {row["id"]: constellation_from_row(row) for row in self._execute(statement).mappings()}
+        rows = self._rows_where_in("id", constellation_ids, "id")
+        return {row["id"]: constellation_from_row(row) for row in rows}
 
     def list_page(self, page: PageRequest) -> Sequence[Constellation]:
         """Return constellations by id, ascending."""
-        rows = self._execute(self._by_id(select(constellations), page)).mappings()
-        return [constellation_from_row(row) for row in rows]
+        return [constellation_from_row(row) for row in self._page_rows(page, "id")]
 
     def update(self, constellation: Constellation) -> None:
         """Replace the stored constellation with the same id.
@@ -263,43 +304,31 @@ class SqlAttemptRepository(_SqlRepository):
 
     def get(self, attempt_id: int, *, for_update: bool = False) -> Attempt | None:
         """Return the attempt, or ``None``; lock its row when ``for_update``."""
-        statement = select(attempts).where(attempts.c.id == attempt_id)
-        if for_update:
-            statement = statement.with_for_update(key_share=True)
-        row = self._execute(statement).mappings().first()
+        row = self._get_row(attempt_id, for_update=for_update)
         return attempt_from_row(row) if row is not None else None
 
     def get_many(self, attempt_ids: Collection[int]) -> dict[int, Attempt]:
         """Return the attempts that exist among the ids, by id."""
         if not attempt_ids:
             return {}
-        statement = select(attempts).where(attempts.c.id.in_(_ids(attempt_ids)))
-        return {row["id"]: attempt_from_row(row) for row in self._execute(statement).mappings()}
+        return {row["id"]: attempt_from_row(row) for row in self._rows_where_in("id", attempt_ids, "id")}
 
     def list_page(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Attempt]:
         """Return attempts by id, ascending; only ``user_id``'s when given."""
-        statement = select(attempts)
-        if user_id is not None:
-            statement = statement.where(attempts.c.user_id == user_id)
-        return [attempt_from_row(row) for row in self._execute(self._by_id(statement, page)).mappings()]
+        return [attempt_from_row(row) for row in self._page_rows(page, "id", user_id=user_id)]
 
     def list_by_users(self, user_ids: Collection[int]) -> Sequence[Attempt]:
         """Return every attempt of these users, by id."""
         if not user_ids:
             return []
-        statement = select(attempts).where(attempts.c.user_id.in_(_ids(user_ids))).order_by(attempts.c.id)
-        return [attempt_from_row(row) for row in self._execute(statement).mappings()]
+        return [attempt_from_row(row) for row in self._rows_where_in("user_id", user_ids, "id")]
 
     def list_by_constellations(self, constellation_ids: Collection[int]) -> Sequence[Attempt]:
         """Return every attempt at these constellations, by id."""
         if not constellation_ids:
             return []
-        statement = (
-            select(attempts)
-            .where(attempts.c.constellation_id.in_(_ids(constellation_ids)))
-            .order_by(attempts.c.id)
-        )
-        return [attempt_from_row(row) for row in self._execute(statement).mappings()]
+        rows = self._rows_where_in("constellation_id", constellation_ids, "id")
+        return [attempt_from_row(row) for row in rows]
 
     def update(self, attempt: Attempt) -> None:
         """Replace the stored attempt with the same id.
@@ -345,10 +374,7 @@ class SqlSessionRepository(_SqlRepository):
 
     def get(self, session_id: int, *, for_update: bool = False) -> Session | None:
         """Return the session, or ``None``; lock its row when ``for_update``."""
-        statement = select(sessions).where(sessions.c.id == session_id)
-        if for_update:
-            statement = statement.with_for_update(key_share=True)
-        row = self._execute(statement).mappings().first()
+        row = self._get_row(session_id, for_update=for_update)
         return session_from_row(row) if row is not None else None
 
     def list_page(
@@ -362,29 +388,21 @@ class SqlSessionRepository(_SqlRepository):
 
         Only ``user_id``'s, or only ``attempt_id``'s, when given.
         """
-        statement = select(sessions)
-        if user_id is not None:
-            statement = statement.where(sessions.c.user_id == user_id)
-        if attempt_id is not None:
-            statement = statement.where(sessions.c.constellation_attempt_id == attempt_id)
-        rows = self._execute(self._newest_first(statement, page)).mappings()
+        rows = self._page_rows(page, "newest", user_id=user_id, constellation_attempt_id=attempt_id)
         return [session_from_row(row) for row in rows]
 
     def list_by_users(self, user_ids: Collection[int]) -> Sequence[Session]:
         """Return every session of these users, newest first."""
         if not user_ids:
             return []
-        statement = self._newest_first(select(sessions).where(sessions.c.user_id.in_(_ids(user_ids))))
-        return [session_from_row(row) for row in self._execute(statement).mappings()]
+        return [session_from_row(row) for row in self._rows_where_in("user_id", user_ids, "newest")]
 
     def list_by_attempts(self, attempt_ids: Collection[int]) -> Sequence[Session]:
         """Return every session of these attempts, newest first."""
         if not attempt_ids:
             return []
-        statement = self._newest_first(
-            select(sessions).where(sessions.c.constellation_attempt_id.in_(_ids(attempt_ids)))
-        )
-        return [session_from_row(row) for row in self._execute(statement).mappings()]
+        rows = self._rows_where_in("constellation_attempt_id", attempt_ids, "newest")
+        return [session_from_row(row) for row in rows]
 
     def update(self, session: Session) -> None:
         """Replace the stored session with the same id.
@@ -440,7 +458,7 @@ class SqlPostRepository(_SqlRepository):
 
     def get(self, post_id: int) -> Post | None:
         """Return the post, or ``None``."""
-        row = self._execute(select(posts).where(posts.c.id == post_id)).mappings().first()
+        row = self._get_row(post_id)
         return post_from_row(row) if row is not None else None
 
     def list_page(
@@ -454,29 +472,21 @@ class SqlPostRepository(_SqlRepository):
 
         Only ``user_id``'s, or only those about ``constellation_id``, when given.
         """
-        statement = select(posts)
-        if user_id is not None:
-            statement = statement.where(posts.c.user_id == user_id)
-        if constellation_id is not None:
-            statement = statement.where(posts.c.constellation_id == constellation_id)
-        rows = self._execute(self._newest_first(statement, page)).mappings()
+        rows = self._page_rows(page, "newest", user_id=user_id, constellation_id=constellation_id)
         return [post_from_row(row) for row in rows]
 
     def list_by_users(self, user_ids: Collection[int]) -> Sequence[Post]:
         """Return every post of these users, newest first."""
         if not user_ids:
             return []
-        statement = self._newest_first(select(posts).where(posts.c.user_id.in_(_ids(user_ids))))
-        return [post_from_row(row) for row in self._execute(statement).mappings()]
+        return [post_from_row(row) for row in self._rows_where_in("user_id", user_ids, "newest")]
 
     def list_by_constellations(self, constellation_ids: Collection[int]) -> Sequence[Post]:
         """Return every post about these constellations, newest first."""
         if not constellation_ids:
             return []
-        statement = self._newest_first(
-            select(posts).where(posts.c.constellation_id.in_(_ids(constellation_ids)))
-        )
-        return [post_from_row(row) for row in self._execute(statement).mappings()]
+        rows = self._rows_where_in("constellation_id", constellation_ids, "newest")
+        return [post_from_row(row) for row in rows]
 
     def delete(self, post_id: int) -> None:
         """Remove the post."""
