@@ -399,6 +399,22 @@ def test_patch_refuses_unknown_fields_and_null_title(uow_factory, clock):
     assert core.get_session(uow, session.id) == session
 
 
+def test_completing_before_the_start_contradicts_the_session(uow_factory, clock):
+    # One time given, the other stored or the moment of completion: a conflict, not a bad field.
+    uow = uow_factory()
+    later = core.create_session(uow, clock=clock, title="x", started_at="2099-01-01T00:00:00Z")
+    before = snapshot(uow)
+    with pytest.raises(Conflict):
+        core.complete_session(uow, later.id, clock=clock)
+    with pytest.raises(Conflict):
+        core.update_session(uow, later.id, {"completed_at": "2098-01-01T00:00:00Z"}, clock=clock)
+    with pytest.raises(Conflict):
+        core.create_session(
+            uow, clock=clock, title="y", status="completed", started_at="2099-01-01T00:00:00Z"
+        )
+    assert snapshot(uow) == before
+
+
 def test_delete_session_takes_back_minutes(world):
     uow = world.uow
     session = core.create_session(uow, clock=world.clock, user_id=world.user.id, title="x", minutes=10)

@@ -23,6 +23,8 @@ def _calls(w: World):
         (lambda uow: core.create_user(uow, None, clock=c), "display_name"),
         (lambda uow: core.create_user(uow, "bad\x00name", clock=c), "display_name"),
         (lambda uow: core.create_user(uow, "\ud800", clock=c), "display_name"),
+        # control characters that str.strip() would remove are refused, not stripped
+        (lambda uow: core.create_user(uow, "\x1fAda\x0b", clock=c), "display_name"),
         # constellations
         (lambda uow: core.create_constellation(uow, "Orion", 0, clock=c), "weight"),
         (lambda uow: core.create_constellation(uow, "Orion", 1001, clock=c), "weight"),

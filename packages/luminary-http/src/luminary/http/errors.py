@@ -13,7 +13,7 @@ import falcon
 
 from luminary.core import Conflict, LuminaryError, NotFound, ValidationFailed
 
-from .requests import QueryInvalid
+from .requests import BodyInvalid, QueryInvalid
 
 log = logging.getLogger("luminary.http")
 
@@ -31,6 +31,15 @@ def status_of(error: LuminaryError) -> int:
 def json_pointer(field: str) -> str:
     """The RFC 6901 pointer to a top-level member of the body."""
     return "/" + field.replace("~", "~0").replace("/", "~1")
+
+
+def _field_errors(ex: ValidationFailed) -> list[dict[str, str]]:
+    """The ``errors`` member of a problem: a query parameter, the whole body (``""``) or one member."""
+    if isinstance(ex, QueryInvalid):
+        return [{"parameter": e.field, "detail": e.message} for e in ex.errors]
+    if isinstance(ex, BodyInvalid):
+        return [{"pointer": "", "detail": e.message} for e in ex.errors]
+    return [{"pointer": json_pointer(e.field), "detail": e.message} for e in ex.errors]
 
 
 def _is_v2(req: falcon.Request) -> bool:
@@ -69,10 +78,7 @@ def handle_domain_error(
     status = status_of(ex)
     errors = None
     if isinstance(ex, ValidationFailed):
-        if isinstance(ex, QueryInvalid):
-            errors = [{"parameter": e.field, "detail": e.message} for e in ex.errors]
-        else:
-            errors = [{"pointer": json_pointer(e.field), "detail": e.message} for e in ex.errors]
+        errors = _field_errors(ex)
     _respond(req, resp, status, ex.message, falcon.code_to_http_status(status)[4:], errors)
 
 

@@ -13,6 +13,7 @@ import attrs
 import falcon
 
 from luminary import core
+from luminary.core.pagination import CURSOR_PATTERN
 
 from . import __version__, v2
 
@@ -92,7 +93,7 @@ def _ref(name: str) -> dict[str, str]:
 
 def _parameters(op: v2.Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": segment[1:-1], "in": "path", "required": True, "schema": {"type": "integer"}}
+        {"name": segment[1:-1], "in": "path", "required": True, "schema": v2.ID_SCHEMA}
         for segment in op.path.split("/")
         if segment.startswith("{")
     ]
@@ -110,7 +111,7 @@ def _parameters(op: v2.Operation) -> list[dict[str, Any]]:
                 "in": "query",
                 "required": False,
                 "description": "The next_cursor of the previous page.",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": CURSOR_PATTERN},
             },
         ]
     return params
@@ -157,10 +158,10 @@ def _operation(op: v2.Operation) -> dict[str, Any]:
         },
     }
     if op.body is not None:
-        entry["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": op.body}},
-        }
+        media: dict[str, Any] = {"schema": op.body}
+        if op.example is not None:
+            media["example"] = op.example
+        entry["requestBody"] = {"required": True, "content": {"application/json": media}}
     return entry
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import falcon
@@ -11,27 +12,45 @@ from luminary.core import PageRequest, ValidationFailed
 #: The largest request body accepted, in bytes.
 MAX_BODY = 64 * 1024
 
+#: An integer query parameter as sent: ASCII digits, perhaps after a minus sign, nothing else
+#: (``int()`` alone would also take `` 5``, ``+5``, ``1_0`` and non-ASCII digits).
+_INTEGER = re.compile(r"-?[0-9]+")
+_MISSING = object()
 
-def body_of(req: falcon.Request) -> dict[str, Any]:
-    """The request's JSON object; an empty body counts as ``{}``."""
-    media = req.get_media(default_when_empty={})
-    if not isinstance(media, dict):
-        raise ValidationFailed.field("body", "must be a JSON object")
-    return media
+
+class BodyInvalid(ValidationFailed):
+    """The body as a whole is wrong (missing, or not a JSON object), not one of its members."""
 
 
 class QueryInvalid(ValidationFailed):
     """Bad query parameters: the failing fields are parameters, not parts of the body."""
 
 
+def body_of(req: falcon.Request, *, required: bool = False) -> dict[str, Any]:
+    """The request's JSON object.
+
+    An empty body counts as ``{}``, unless ``required``: then it is refused.
+    """
+    media = req.get_media(default_when_empty=_MISSING)
+    if media is _MISSING:
+        if required:
+            raise BodyInvalid.field("body", "is required: send a JSON object")
+        return {}
+    if not isinstance(media, dict):
+        raise BodyInvalid.field("body", "must be a JSON object")
+    return media
+
+
 def _query_int(req: falcon.Request, name: str) -> object:
     raw = req.get_param(name)
     if raw is None:
         return None
+    if not _INTEGER.fullmatch(raw):
+        raise QueryInvalid.field(name, "must be an integer")
     try:
         return int(raw)
-    except ValueError:
-        raise QueryInvalid.field(name, "must be an integer") from None
+    except ValueError:  # more digits than Python converts
+        raise QueryInvalid.field(name, "is out of range") from None
 
 
 def page_of(req: falcon.Request, *, default_limit: int, max_limit: int, offsets: bool) -> PageRequest:

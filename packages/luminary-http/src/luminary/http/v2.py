@@ -14,6 +14,7 @@ unknown body fields are refused; errors are RFC 9457 problem details.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -44,19 +45,25 @@ def unstructure(value: Any) -> Any:
 
 # ---------------------------------------------------------------- request schemas
 
-_NO_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-# At least one character that is neither white space nor a control character,
-# so that the schema refuses exactly what the domain's validation refuses.
-_NOT_BLANK = f"^[^{_NO_CONTROL}]*[^\\s{_NO_CONTROL}][^{_NO_CONTROL}]*$"
-_ANY_TEXT = f"^[^{_NO_CONTROL}]*$"
+# The schemas mirror core's validation.text(), so that they refuse exactly what the
+# domain refuses. Character classes are spelled out: JSON Schema's ``\s`` is
+# ECMA-262's, which is not the set of characters ``str.strip()`` removes.
+#: Control characters, which text() refuses (tab, line feed and carriage return are allowed).
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+#: White space as Python's ``str.isspace()`` has it: what text() strips before its emptiness check.
+SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: At least one character that is neither white space nor a control character.
+NOT_BLANK = f"^[^{CONTROL}]*[^{SPACE}{CONTROL}][^{CONTROL}]*$"
+#: Any text without control characters, the empty string included.
+ANY_TEXT = f"^[^{CONTROL}]*$"
 
 
 def _name(maximum: int) -> dict[str, Any]:
-    return {"type": "string", "minLength": 1, "maxLength": maximum, "pattern": _NOT_BLANK}
+    return {"type": "string", "minLength": 1, "maxLength": maximum, "pattern": NOT_BLANK}
 
 
 def _text(maximum: int) -> dict[str, Any]:
-    return {"type": ["string", "null"], "maxLength": maximum, "pattern": _ANY_TEXT}
+    return {"type": ["string", "null"], "maxLength": maximum, "pattern": ANY_TEXT}
 
 
 def _nullable_name(maximum: int) -> dict[str, Any]:
@@ -90,7 +97,8 @@ ATTEMPT_CREATE = _object(
 )
 _SESSION_FIELDS: dict[str, Any] = {
     "title": _name(limits.TITLE_MAX),
-    "description": _text(limits.DESCRIPTION_MAX),
+    # Descriptions are stripped and must not be blank, like titles (validation.text's defaults).
+    "description": _nullable_name(limits.DESCRIPTION_MAX),
     "status": _STATUS,
     "difficulty": _nullable_name(limits.DIFFICULTY_MAX),
     "minutes": _integer(0, limits.MINUTES_MAX, nullable=True),
@@ -152,6 +160,7 @@ class Operation:
         many: The answer is a list: ``data`` is an array, with ``next_cursor``.
         paginated: The list takes ``limit`` and ``cursor``.
         location: For 201 answers, the path of the created object, ``{id}`` filled in.
+        example: A request body that the operation accepts, for the documentation.
     """
 
     method: str
@@ -166,6 +175,7 @@ class Operation:
     many: bool = False
     paginated: bool = False
     location: str | None = None
+    example: dict[str, Any] | None = None
 
 
 def _fields(ctx: Context, names: tuple[str, ...]) -> dict[str, Any]:
@@ -234,6 +244,7 @@ OPERATIONS: tuple[Operation, ...] = (
         USER_CREATE,
         201,
         location="/users/{id}",
+        example={"display_name": "Ada"},
     ),
     Operation(
         "GET",
@@ -253,6 +264,7 @@ OPERATIONS: tuple[Operation, ...] = (
         lambda c: core.update_user(c.uow(), c.params["user_id"], c.body, clock=c.clock),
         USER,
         USER_PATCH,
+        example={"display_name": "Ada Lovelace"},
     ),
     Operation(
         "DELETE",
@@ -344,14 +356,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "constellations",
         lambda c: core.create_constellation(
             c.uow(),
-            c.body.get("name"),
-            c.body.get("weight"),
-            clock=c.clock,  # type: ignore[arg-type]
+            c.body.get("name"),  # type: ignore[arg-type]
+            c.body.get("weight"),  # type: ignore[arg-type]
+            clock=c.clock,
         ),
         CONSTELLATION,
         CONSTELLATION_CREATE,
         201,
         location="/constellations/{id}",
+        example={"name": "Orion", "weight": 7},
     ),
     Operation(
         "GET",
@@ -371,6 +384,7 @@ OPERATIONS: tuple[Operation, ...] = (
         lambda c: core.update_constellation(c.uow(), c.params["constellation_id"], c.body, clock=c.clock),
         CONSTELLATION,
         CONSTELLATION_PATCH,
+        example={"name": "Ursa Major"},
     ),
     Operation(
         "DELETE",
@@ -412,14 +426,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "attempts",
         lambda c: core.start_attempt(
             c.uow(),
-            c.body.get("user_id"),
-            c.body.get("constellation_id"),
-            clock=c.clock,  # type: ignore[arg-type]
+            c.body.get("user_id"),  # type: ignore[arg-type]
+            c.body.get("constellation_id"),  # type: ignore[arg-type]
+            clock=c.clock,
         ),
         ATTEMPT,
         ATTEMPT_CREATE,
         201,
         location="/attempts/{id}",
+        example={"user_id": 1, "constellation_id": 1},
     ),
     Operation(
         "GET",
@@ -491,6 +506,7 @@ OPERATIONS: tuple[Operation, ...] = (
         SESSION_CREATE,
         201,
         location="/sessions/{id}",
+        example={"title": "Learn Flask", "status": "planned"},
     ),
     Operation(
         "GET",
@@ -510,6 +526,7 @@ OPERATIONS: tuple[Operation, ...] = (
         lambda c: core.update_session(c.uow(), c.params["session_id"], c.body, clock=c.clock),
         SESSION,
         SESSION_PATCH,
+        example={"status": "in_progress", "difficulty": "medium"},
     ),
     Operation(
         "DELETE",
@@ -561,6 +578,13 @@ OPERATIONS: tuple[Operation, ...] = (
         POST_CREATE,
         201,
         location="/posts/{id}",
+        example={
+            "user_id": 1,
+            "constellation_id": 1,
+            "post_type": "progress",
+            "message": "Two stars!",
+            "study_duration": 25,
+        },
     ),
     Operation(
         "GET",
@@ -611,8 +635,8 @@ class OperationsResource:
         def respond(req: falcon.Request, resp: falcon.Response, **params: int) -> None:
             body: dict[str, Any] = {}
             if op.body is not None:
-                body = body_of(req)
-                _refuse_unknown(body, op.body)
+                body = body_of(req, required=True)
+                check_body(body, op.body)
             result = op.call(Context(self.uow_factory, self.clock, req, params, body))
             resp.status = op.status
             if op.status == 204:
@@ -629,10 +653,33 @@ class OperationsResource:
         return respond
 
 
-def _refuse_unknown(body: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
-    unknown = sorted(set(body) - set(schema["properties"]))
-    if unknown:
-        raise ValidationFailed([core.FieldError(name, "is not a known field") for name in unknown])
+#: RFC 3339's date-time, which ``format: date-time`` stands for (core takes any ISO-8601 form).
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def check_body(body: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Refuse what the body schema refuses and core's validation would let through.
+
+    Core validates every value it is given, leniently where v1 needs it: it never
+    sees unknown fields (v1 ignores them), reads ``null`` as "not given" for some
+    fields, and takes any ISO-8601 timestamp. v2 refuses unknown fields, ``null``
+    where the schema has no null, and timestamps that are not RFC 3339.
+    """
+    properties: Mapping[str, Any] = schema["properties"]
+    errors = [core.FieldError(name, "is not a known field") for name in sorted(set(body) - set(properties))]
+    for name, value in body.items():
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+        if value is None and "null" not in types:
+            errors.append(core.FieldError(name, "must not be null"))
+        elif prop.get("format") == "date-time" and isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+            errors.append(core.FieldError(name, "must be an RFC 3339 date-time, like 2025-12-01T10:30:00Z"))
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def add_routes(app: falcon.App, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:

@@ -42,7 +42,9 @@ function operation(method, path, op, doc) {
                          el("th", {}, "")), ...rows));
   }
   if (op.requestBody) {
-    body.append(el("h4", {}, "Request body"), json(expand(op.requestBody.content["application/json"].schema, doc)));
+    const media = op.requestBody.content["application/json"];
+    body.append(el("h4", {}, "Request body"), json(expand(media.schema, doc)));
+    if (media.example !== undefined) body.append(el("h4", {}, "Example"), json(media.example));
   }
   body.append(el("h4", {}, "Responses"));
   for (const [status, response] of Object.entries(op.responses)) {
