@@ -142,7 +142,7 @@ class _SqlRepository:
             return self._ordered(statement, order)
 
         statement = self._cached(("in", column, order), build)
-        return self._execute(statement, {"values": _ids(values)}).mappings()
+        return self._execute(statement, {"values": _ids(values)}).mappings().all()
 
     def _page_rows(self, page: PageRequest, order: str, **filters: int | None) -> Iterable[RowMapping]:
         """One page of rows in ``order`` (``"id"`` ascending, or ``"newest"``), filtered by column values."""
@@ -178,7 +178,7 @@ class _SqlRepository:
                 params["after_time"] = cursor.created_at
         if with_offset:
             params["offset"] = page.offset
-        return self._execute(statement, params).mappings()
+        return self._execute(statement, params).mappings().all()
 
     def _ordered(self, statement: Select[Any], order: str) -> Select[Any]:
         if order == "id":
