@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import falcon
@@ -42,7 +42,8 @@ class AccessLog:
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
         if access_log.isEnabledFor(logging.INFO):
-            elapsed = (time.perf_counter() - req.context.get("started", time.perf_counter())) * 1000
+            started: float = req.context.get("started") or time.perf_counter()
+            elapsed = (time.perf_counter() - started) * 1000
             # The path as the client sent it (the app strips trailing slashes for routing).
             target = req.env.get("PATH_INFO", req.path)
             if req.query_string:
@@ -110,7 +111,9 @@ def _json_handler() -> falcon.media.JSONHandler:
     return falcon.media.JSONHandler(dumps=_dumps, loads=_loads)
 
 
-def create_app(uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None) -> falcon.App:
+def create_app(
+    uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None
+) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
 
     Args:
@@ -118,7 +121,8 @@ def create_app(uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None
         clock: The time source of every write; the system clock by default.
     """
     clock = clock or SystemClock()
-    app = falcon.App(middleware=[AccessLog(), BodyLimit()])
+    middleware: list[Any] = [AccessLog(), BodyLimit()]
+    app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     json_handler = _json_handler()
     # Bodies are JSON and nothing else: Falcon's form handlers would let a form through (415 instead).

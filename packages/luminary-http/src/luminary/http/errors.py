@@ -99,7 +99,7 @@ def handle_unexpected(
     _respond(req, resp, 500, "Internal server error", "Internal Server Error")
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     """Register the handlers; later registrations win, so the most specific goes last."""
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)

@@ -131,7 +131,10 @@ def _success(op: v2.Operation) -> dict[str, Any]:
             "required": ["data", "next_cursor"],
         }
     else:
-        envelope = {"type": "object", "properties": {"data": _ref(op.data)}, "required": ["data"]}
+        data: dict[str, Any] = _ref(op.data)
+        if op.nullable:
+            data = {"anyOf": [data, {"type": "null"}]}
+        envelope = {"type": "object", "properties": {"data": data}, "required": ["data"]}
     answer: dict[str, Any] = {
         "description": "Created." if op.status == 201 else "OK.",
         "content": {"application/json": {"schema": envelope}},
@@ -215,7 +218,7 @@ class DocsPage:
 META_PATHS = ("/api/v2/openapi.json", "/api/v2/docs", "/api/v2/docs/{name}")
 
 
-def add_routes(app: falcon.App) -> None:
+def add_routes(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     docs = DocsPage()
     app.add_route(META_PATHS[0], OpenApiDocument())
     app.add_route(META_PATHS[1], docs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import falcon
@@ -24,6 +25,11 @@ class BodyInvalid(ValidationFailed):
 
 class QueryInvalid(ValidationFailed):
     """Bad query parameters: the failing fields are parameters, not parts of the body."""
+
+
+def field(body: Mapping[str, Any], name: str) -> Any:
+    """A body member as sent (``None`` when absent): the use cases check its type."""
+    return body.get(name)
 
 
 def body_of(req: falcon.Request, *, required: bool = False) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import falcon
 from luminary import core
 from luminary.core import Attempt, Clock, Constellation, PageRequest, Post, Session, UnitOfWork, User
 
-from .requests import body_of, page_of
+from .requests import body_of, field, page_of
 
 PREFIXES = ("/api", "/api/v1")
 DEFAULT_LIMIT = 100
@@ -162,7 +162,7 @@ class Users(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
-        user = core.create_user(self.uow(), body.get("display_name"), clock=self.clock)
+        user = core.create_user(self.uow(), field(body, "display_name"), clock=self.clock)
         resp.media = user_full(core.get_user_detail(self.uow(), user.id))
         resp.status = falcon.HTTP_201
 
@@ -215,7 +215,9 @@ class Constellations(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
-        made = core.create_constellation(self.uow(), body.get("name"), body.get("weight"), clock=self.clock)
+        made = core.create_constellation(
+            self.uow(), field(body, "name"), field(body, "weight"), clock=self.clock
+        )
         resp.media = constellation_full(core.get_constellation_detail(self.uow(), made.id))
         resp.status = falcon.HTTP_201
 
@@ -226,7 +228,7 @@ class ConstellationItem(Resource):
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
         body = body_of(req)
-        changes = {k: body[k] for k in ("name", "weight") if k in body}
+        changes: dict[str, object] = {k: body[k] for k in ("name", "weight") if k in body}
         core.update_constellation(self.uow(), constellation_id, changes, clock=self.clock)
         resp.media = constellation_full(core.get_constellation_detail(self.uow(), constellation_id))
 
@@ -242,7 +244,7 @@ class UserAttempts(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         body = body_of(req)
-        attempt = core.start_attempt(self.uow(), user_id, body.get("constellation_id"), clock=self.clock)
+        attempt = core.start_attempt(self.uow(), user_id, field(body, "constellation_id"), clock=self.clock)
         resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt.id))
         resp.status = falcon.HTTP_201
 
@@ -329,7 +331,7 @@ class Posts(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
-        fields = {k: body.get(k) for k in POST_BODY_FIELDS}
+        fields: dict[str, Any] = {k: field(body, k) for k in POST_BODY_FIELDS}
         post = core.create_post(self.uow(), clock=self.clock, **fields)
         resp.media = post_full(core.get_post_detail(self.uow(), post.id))
         resp.status = falcon.HTTP_201
@@ -394,7 +396,9 @@ ROUTES: list[tuple[str, type[Resource]]] = [
 UNPREFIXED = {f"/users/{{user_id:{ID}}}/posts", f"/constellations/{{constellation_id:{ID}}}/posts"}
 
 
-def add_routes(app: falcon.App, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+def add_routes(
+    app: falcon.App[falcon.Request, falcon.Response], uow_factory: Callable[[], UnitOfWork], clock: Clock
+) -> None:
     """Mount every v1 route under each prefix (trailing slashes are stripped by the app)."""
     for path, resource_type in ROUTES:
         resource = resource_type(uow_factory, clock)

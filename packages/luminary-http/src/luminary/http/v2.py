@@ -24,10 +24,10 @@ import falcon
 from cattrs.preconf.json import make_converter
 
 from luminary import core
-from luminary.core import Clock, Slice, UnitOfWork, ValidationFailed
+from luminary.core import Clock, NotFound, Slice, UnitOfWork, ValidationFailed
 from luminary.core import validation as limits
 
-from .requests import body_of, page_of
+from .requests import body_of, field, page_of
 
 PREFIX = "/api/v2"
 DEFAULT_LIMIT = 50
@@ -158,6 +158,8 @@ class Operation:
         body: JSON Schema of the request body, if it takes one.
         status: Status of a successful answer.
         many: The answer is a list: ``data`` is an array, with ``next_cursor``.
+        nullable: ``data`` is ``null`` where there is nothing to show (a user's
+            current attempt, when they have none); 404 stays for a missing parent.
         paginated: The list takes ``limit`` and ``cursor``.
         location: For 201 answers, the path of the created object, ``{id}`` filled in.
         example: A request body that the operation accepts, for the documentation.
@@ -173,6 +175,7 @@ class Operation:
     body: dict[str, Any] | None = None
     status: int = 200
     many: bool = False
+    nullable: bool = False
     paginated: bool = False
     location: str | None = None
     example: dict[str, Any] | None = None
@@ -193,12 +196,21 @@ def _create_post(ctx: Context) -> core.Post:
     return core.create_post(
         ctx.uow(),
         clock=ctx.clock,
-        user_id=ctx.body.get("user_id"),  # type: ignore[arg-type]
-        constellation_id=ctx.body.get("constellation_id"),  # type: ignore[arg-type]
-        post_type=ctx.body.get("post_type"),  # type: ignore[arg-type]
-        message=ctx.body.get("message"),
-        study_duration=ctx.body.get("study_duration"),
+        user_id=field(ctx.body, "user_id"),
+        constellation_id=field(ctx.body, "constellation_id"),
+        post_type=field(ctx.body, "post_type"),
+        message=field(ctx.body, "message"),
+        study_duration=field(ctx.body, "study_duration"),
     )
+
+
+def _current_attempt(ctx: Context) -> core.Attempt | None:
+    try:
+        return core.current_attempt(ctx.uow(), ctx.params["user_id"]).attempt
+    except NotFound as exc:
+        if exc.entity == "User":
+            raise
+        return None  # the user is there, without a current attempt
 
 
 def _completed(ctx: Context) -> list[core.Constellation]:
@@ -239,7 +251,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "createUser",
         "Create a user",
         "users",
-        lambda c: core.create_user(c.uow(), c.body.get("display_name"), clock=c.clock),  # type: ignore[arg-type]
+        lambda c: core.create_user(c.uow(), field(c.body, "display_name"), clock=c.clock),
         USER,
         USER_CREATE,
         201,
@@ -300,8 +312,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "getUserCurrentAttempt",
         "The user's current attempt",
         "users",
-        lambda c: core.current_attempt(c.uow(), c.params["user_id"]).attempt,
+        _current_attempt,
         ATTEMPT,
+        nullable=True,
     ),
     Operation(
         "GET",
@@ -356,8 +369,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "constellations",
         lambda c: core.create_constellation(
             c.uow(),
-            c.body.get("name"),  # type: ignore[arg-type]
-            c.body.get("weight"),  # type: ignore[arg-type]
+            field(c.body, "name"),
+            field(c.body, "weight"),
             clock=c.clock,
         ),
         CONSTELLATION,
@@ -426,8 +439,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "attempts",
         lambda c: core.start_attempt(
             c.uow(),
-            c.body.get("user_id"),  # type: ignore[arg-type]
-            c.body.get("constellation_id"),  # type: ignore[arg-type]
+            field(c.body, "user_id"),
+            field(c.body, "constellation_id"),
             clock=c.clock,
         ),
         ATTEMPT,
@@ -682,7 +695,9 @@ def check_body(body: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
         raise ValidationFailed(errors)
 
 
-def add_routes(app: falcon.App, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+def add_routes(
+    app: falcon.App[falcon.Request, falcon.Response], uow_factory: Callable[[], UnitOfWork], clock: Clock
+) -> None:
     """Mount every operation of :data:`OPERATIONS`."""
     by_path: dict[str, list[Operation]] = {}
     for op in OPERATIONS:

@@ -1,0 +1,469 @@
+"""The OpenAPI 3.1 document of API v2, and the docs page that renders it.
+
+The document must be valid OpenAPI, describe exactly the routes the app serves
+(a route added without an operation fails here), give every operation its
+request and response schemas, and be true: the answers of a walk through every
+operation validate against the schemas it documents. Its request schemas must
+refuse exactly what core's validation refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import attrs
+import falcon
+import falcon.inspect
+import falcon.testing
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from luminary import core
+from luminary.core import ValidationFailed
+from luminary.core import validation as limits
+from luminary.core.pagination import CURSOR_PATTERN, Cursor
+from luminary.http import openapi, v2
+from luminary.http.app import create_app
+
+V2 = v2.PREFIX
+
+
+@pytest.fixture
+def client(uow_factory, clock) -> falcon.testing.TestClient:
+    core.seed_constellations(uow_factory(), clock=clock)
+    return falcon.testing.TestClient(create_app(uow_factory, clock=clock))
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return openapi.document()
+
+
+def test_the_app_serves_the_document_and_it_is_valid_openapi_3_1(client, doc):
+    result = client.simulate_get(f"{V2}/openapi.json")
+    assert result.status_code == 200
+    assert result.headers["content-type"] == "application/json"
+    assert result.json == doc
+    assert doc["openapi"] == "3.1.0"
+    validate(result.json)
+
+
+# ---------------------------------------------------------------- routes and paths
+
+
+def v2_routes(app: falcon.App) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers under /api/v2 with a responder of its own, but the docs."""
+    found = set()
+    for route in falcon.inspect.inspect_app(app).routes:
+        if not route.path.startswith(V2 + "/"):
+            continue
+        path = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", route.path)
+        if path in openapi.META_PATHS:
+            continue
+        found |= {(m.method, path) for m in route.methods if not m.internal}
+    return found
+
+
+def documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(method.upper(), path) for path, methods in doc["paths"].items() for method in methods}
+
+
+def test_the_document_describes_exactly_the_routes_of_the_app(uow_factory, doc):
+    app = create_app(uow_factory)
+    assert v2_routes(app) == documented(doc)
+    assert len(documented(doc)) == len(v2.OPERATIONS) == 36
+    # The docs are the only other routes under /api/v2.
+    others = {r.path for r in falcon.inspect.inspect_app(app).routes if r.path.startswith(V2)}
+    assert others - {p for _, p in documented(doc)} - {
+        re.sub(r"\{(\w+)\}", r"{\1:int}", p) for _, p in documented(doc)
+    } == set(openapi.META_PATHS)
+
+
+def test_a_route_added_without_an_operation_is_caught(uow_factory, doc):
+    class Friends:
+        def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+            resp.media = {}
+
+    class Archive:
+        def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.media = {}
+
+    app = create_app(uow_factory)
+    app.add_route(V2 + "/users/{user_id:int}/friends", Friends())
+    app.add_route(V2 + "/feed/archive", Archive())
+    assert v2_routes(app) - documented(doc) == {
+        ("GET", V2 + "/users/{user_id}/friends"),
+        ("PUT", V2 + "/feed/archive"),
+    }
+
+
+# ---------------------------------------------------------------- every operation is described
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            yield method.upper(), path, op
+
+
+def test_every_operation_has_request_and_response_schemas(doc):
+    schemas = doc["components"]["schemas"]
+    ids = [op["operationId"] for _, _, op in operations(doc)]
+    assert len(ids) == len(set(ids))
+    for method, path, op in operations(doc):
+        where = f"{method} {path}"
+        assert op["summary"], where
+        assert op["tags"], where
+        # Parameters: every path segment, and limit and cursor for paged lists.
+        names = re.findall(r"\{(\w+)\}", path)
+        path_params = [p for p in op["parameters"] if p["in"] == "path"]
+        assert [p["name"] for p in path_params] == names, where
+        for p in path_params:
+            assert p["required"] is True
+            assert p["schema"] == {"type": "integer", "minimum": 1, "maximum": limits.ID_MAX}
+        query = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+        if query:
+            assert set(query) == {"limit", "cursor"}, where
+            assert query["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": v2.MAX_LIMIT}
+            assert query["cursor"]["schema"] == {"type": "string", "pattern": CURSOR_PATTERN}
+        # Responses: the success with its schema (none for 204), and problem details otherwise.
+        statuses = set(op["responses"])
+        assert len(statuses) == 2, where
+        assert "default" in statuses, where
+        (success,) = statuses - {"default"}
+        assert success in {"200", "201", "204"}, where
+        if success == "204":
+            assert "content" not in op["responses"]["204"], where
+        else:
+            schema = op["responses"][success]["content"]["application/json"]["schema"]
+            assert schema["required"][0] == "data"
+            target = schema["properties"]["data"]
+            if "anyOf" in target:  # nothing to show is null
+                assert target["anyOf"][1] == {"type": "null"}, where
+                target = target["anyOf"][0]
+            ref = target.get("items", target)["$ref"]
+            assert ref.removeprefix("#/components/schemas/") in schemas, where
+            if target.get("type") == "array":
+                assert schema["required"] == ["data", "next_cursor"]
+        if success == "201":
+            assert "Location" in op["responses"]["201"]["headers"], where
+        problem = op["responses"]["default"]["content"]["application/problem+json"]["schema"]
+        assert problem == {"$ref": "#/components/schemas/Problem"}
+        # Request bodies: exactly the creates and the patches, closed objects with an example.
+        takes_body = method == "PATCH" or (
+            method == "POST" and not path.endswith(("stars", "complete", "cancel"))
+        )
+        assert ("requestBody" in op) == takes_body, where
+        if takes_body:
+            body = op["requestBody"]
+            assert body["required"] is True
+            media = body["content"]["application/json"]
+            assert media["schema"]["type"] == "object"
+            assert media["schema"]["additionalProperties"] is False
+            assert all("type" in p for p in media["schema"]["properties"].values())
+            assert _validator(media["schema"], doc).is_valid(media["example"]), where
+
+
+def test_every_component_describes_every_field_of_its_entity(doc):
+    schemas = doc["components"]["schemas"]
+    assert set(schemas) == {*openapi.COMPONENTS, "Problem"}
+    for name, cls in openapi.COMPONENTS.items():
+        fields = [f.name for f in attrs.fields(cls)]
+        assert list(schemas[name]["properties"]) == fields
+        assert schemas[name]["required"] == fields
+        assert schemas[name]["additionalProperties"] is False
+
+
+# ---------------------------------------------------------------- answers match the document
+
+
+def _validator(schema: dict[str, Any], doc: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator(
+        {**schema, "components": doc["components"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def test_the_format_checker_really_checks_date_times(doc):
+    # Without its optional dependency, jsonschema would accept any string as a date-time.
+    validator = _validator({"$ref": "#/components/schemas/Constellation"}, doc)
+    good = {"id": 1, "name": "Orion", "weight": 7, "created_at": "2025-12-01T10:30:00+00:00"}
+    assert validator.is_valid(good)
+    assert not validator.is_valid({**good, "created_at": "yesterday"})
+
+
+# The walk: every operation at least once, some of them answered with an error.
+# ``{name}`` in a path is an id remembered from an earlier answer.
+WALK: list[tuple[str, str, dict[str, Any] | None, int, str | None]] = [
+    ("POST", "/users", {"display_name": "Ada"}, 201, "ada"),
+    ("POST", "/users", {"display_name": "Grace"}, 201, "grace"),
+    ("POST", "/users", {"display_name": ""}, 400, None),
+    ("GET", "/users", None, 200, None),
+    ("GET", "/users?limit=1", None, 200, None),
+    ("GET", "/users/{ada}", None, 200, None),
+    ("PATCH", "/users/{ada}", {"display_name": "Ada Lovelace"}, 200, None),
+    ("PATCH", "/users/{ada}", {"nickname": "A"}, 400, None),
+    ("POST", "/constellations", {"name": "Orion", "weight": 2}, 201, "orion"),
+    ("GET", "/constellations", None, 200, None),
+    ("GET", "/constellations/{orion}", None, 200, None),
+    ("PATCH", "/constellations/{orion}", {"name": "Orion's Belt"}, 200, None),
+    ("POST", "/attempts", {"user_id": "{ada}", "constellation_id": "{orion}"}, 201, "attempt"),
+    ("POST", "/attempts", {"user_id": "{grace}", "constellation_id": "{orion}"}, 201, "graces"),
+    ("GET", "/users/{ada}/current_attempt", None, 200, None),
+    ("GET", "/attempts", None, 200, None),
+    ("GET", "/attempts/{attempt}", None, 200, None),
+    ("GET", "/users/{ada}/attempts", None, 200, None),
+    ("POST", "/sessions", {"title": "Learn Flask", "status": "planned"}, 201, "flask"),
+    (
+        "POST",
+        "/sessions",
+        {"constellation_attempt_id": "{attempt}", "title": "Stars", "minutes": 25, "description": "Belt"},
+        201,
+        "study",
+    ),
+    ("PATCH", "/sessions/{flask}", {"status": "in_progress", "difficulty": "medium"}, 200, None),
+    ("POST", "/sessions/{study}/complete", None, 200, None),
+    ("GET", "/sessions", None, 200, None),
+    ("GET", "/sessions?limit=1", None, 200, None),
+    ("GET", "/sessions/{study}", None, 200, None),
+    ("GET", "/users/{ada}/sessions", None, 200, None),
+    ("GET", "/attempts/{attempt}/sessions", None, 200, None),
+    ("GET", "/users/{ada}/total_minutes", None, 200, None),
+    ("POST", "/sessions/{study}/cancel", None, 200, None),
+    ("POST", "/attempts/{attempt}/stars", None, 200, None),
+    ("POST", "/attempts/{attempt}/stars", None, 200, None),
+    ("POST", "/attempts/{attempt}/stars", None, 409, None),
+    ("POST", "/attempts/{graces}/complete", None, 200, None),
+    ("GET", "/users/{ada}/completed_constellations", None, 200, None),
+    ("GET", "/users/{ada}/current_attempt", None, 200, None),
+    ("GET", "/users/{missing}/current_attempt", None, 404, None),
+    (
+        "POST",
+        "/posts",
+        {"user_id": "{ada}", "constellation_id": "{orion}", "post_type": "completion"},
+        201,
+        "post",
+    ),
+    (
+        "POST",
+        "/posts",
+        {"user_id": "{grace}", "constellation_id": "{orion}", "post_type": "progress", "message": "Hi"},
+        201,
+        "hello",
+    ),
+    ("GET", "/posts", None, 200, None),
+    ("GET", "/posts/{post}", None, 200, None),
+    ("GET", "/feed?limit=1", None, 200, None),
+    ("GET", "/users/{ada}/posts", None, 200, None),
+    ("GET", "/constellations/{orion}/posts", None, 200, None),
+    ("DELETE", "/constellations/{orion}", None, 409, None),
+    ("DELETE", "/posts/{hello}", None, 204, None),
+    ("DELETE", "/sessions/{flask}", None, 204, None),
+    ("DELETE", "/attempts/{graces}", None, 204, None),
+    ("DELETE", "/users/{ada}", None, 204, None),
+    ("DELETE", "/constellations/{orion}", None, 204, None),
+    ("GET", "/users/{ada}", None, 404, None),
+    ("PUT", "/users/{grace}", None, 405, None),
+]
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", "{x}", path.split("?")[0])
+
+
+def test_the_walk_visits_every_operation(doc):
+    visited = {(m, _template(p)) for m, p, _, status, _ in WALK if status < 400}
+    assert visited == {(m, _template(p.removeprefix(V2))) for m, p in documented(doc)}
+
+
+def test_answers_of_a_walk_through_every_operation_match_the_document(client, doc):
+    ids = {"missing": 999}
+    templates = {(m, _template(p.removeprefix(V2))): (m, p) for m, p in documented(doc)}
+    for method, path, body, status, name in WALK:
+        concrete = path.format(**ids)
+        sent = {k: ids[v[1:-1]] if str(v).startswith("{") else v for k, v in (body or {}).items()}
+        result = client.simulate_request(method, V2 + concrete, json=sent if body is not None else None)
+        assert result.status_code == status, (method, concrete, result.text)
+        if (method, _template(path)) not in templates:
+            # Not an operation (a wrong method): still problem details.
+            assert result.headers["content-type"] == "application/problem+json"
+            assert _validator({"$ref": "#/components/schemas/Problem"}, doc).is_valid(result.json)
+            continue
+        _, documented_path = templates[(method, _template(path))]
+        op = doc["paths"][documented_path][method.lower()]
+        if str(status) in op["responses"]:
+            response = op["responses"][str(status)]
+            if status == 204:
+                assert result.content == b""
+                continue
+            content_type = "application/json"
+        else:
+            response = op["responses"]["default"]
+            content_type = "application/problem+json"
+        assert result.headers["content-type"] == content_type
+        schema = response["content"][content_type]["schema"]
+        errors = [e.message for e in _validator(schema, doc).iter_errors(result.json)]
+        assert not errors, (method, concrete, errors, result.json)
+        for header in response.get("headers", {}):
+            assert result.headers[header.lower()], (method, concrete, header)
+        if name:
+            ids[name] = result.json["data"]["id"]
+
+
+# ---------------------------------------------------------------- request schemas mirror core
+
+
+def _property(schema: dict[str, Any], name: str, doc: dict[str, Any]) -> Draft202012Validator:
+    return _validator(schema["properties"][name], doc)
+
+
+def test_the_white_space_class_is_pythons_and_the_control_class_is_cores():
+    space = re.compile(f"[{v2.SPACE}]")
+    control = re.compile(f"[{v2.CONTROL}]")
+    for code in range(0x110000):
+        c = chr(code)
+        assert bool(space.match(c)) == c.isspace(), hex(code)
+        is_control = (code < 32 and c not in "\t\n\r") or code == 127
+        assert bool(control.match(c)) == is_control, hex(code)
+
+
+NAME_TEXT = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000\ufeff\x00\x01\x7fa.é"),
+        st.characters(codec="utf-8"),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=NAME_TEXT, short=st.booleans())
+def test_name_schemas_refuse_exactly_what_core_refuses(doc, value, short):
+    maximum = 5 if short else limits.NAME_MAX
+    schema = v2._name(maximum)
+    try:
+        limits.text(value, "name", maximum=maximum)
+        accepted = True
+    except ValidationFailed:
+        accepted = False
+    assert _validator(schema, doc).is_valid(value) == accepted, repr(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=NAME_TEXT)
+def test_the_message_schema_refuses_exactly_what_core_refuses(doc, value):
+    try:
+        limits.text(value, "message", maximum=limits.MESSAGE_MAX, minimum=0, strip=False)
+        accepted = True
+    except ValidationFailed:
+        accepted = False
+    assert _property(v2.POST_CREATE, "message", doc).is_valid(value) == accepted, repr(value)
+
+
+def test_the_schemas_of_every_text_field_follow_cores_limits(doc):
+    fields = [
+        (v2.USER_CREATE, "display_name", limits.NAME_MAX),
+        (v2.CONSTELLATION_CREATE, "name", limits.NAME_MAX),
+        (v2.SESSION_CREATE, "title", limits.TITLE_MAX),
+        (v2.SESSION_CREATE, "description", limits.DESCRIPTION_MAX),
+        (v2.SESSION_CREATE, "difficulty", limits.DIFFICULTY_MAX),
+    ]
+    for schema, name, maximum in fields:
+        validator = _property(schema, name, doc)
+        for value in ["x" * maximum, " x ", "x\ty"]:
+            assert validator.is_valid(value), (name, value)
+            limits.text(value, name, maximum=maximum)
+        for value in ["x" * (maximum + 1), "", " \n ", "x\x00"]:
+            assert not validator.is_valid(value), (name, value)
+            with pytest.raises(ValidationFailed):
+                limits.text(value, name, maximum=maximum)
+
+
+def test_the_schemas_of_every_integer_field_follow_cores_limits(doc):
+    fields = [
+        (v2.CONSTELLATION_CREATE, "weight", 1, limits.WEIGHT_MAX),
+        (v2.SESSION_CREATE, "minutes", 0, limits.MINUTES_MAX),
+        (v2.POST_CREATE, "study_duration", 0, limits.MINUTES_MAX),
+        (v2.ATTEMPT_CREATE, "user_id", 1, limits.ID_MAX),
+    ]
+    for schema, name, low, high in fields:
+        validator = _property(schema, name, doc)
+        for value in [low, high, float(low)]:
+            assert validator.is_valid(value)
+            assert limits.integer(value, name, minimum=low, maximum=high) == low or value == high
+        for value in [low - 1, high + 1, True, 1.5, "1"]:
+            assert not validator.is_valid(value), (name, value)
+            with pytest.raises(ValidationFailed):
+                limits.integer(value, name, minimum=low, maximum=high)
+
+
+@settings(max_examples=300, deadline=None)
+@given(token=st.from_regex(CURSOR_PATTERN, fullmatch=True))
+def test_every_string_the_cursor_pattern_admits_is_a_cursor(token):
+    cursor = Cursor.decode(token)
+    assert 0 <= cursor.id <= limits.ID_MAX
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    when=st.none() | st.datetimes(timezones=st.just(UTC)),
+    id_=st.integers(min_value=1, max_value=limits.ID_MAX),
+)
+def test_every_cursor_matches_the_pattern_and_comes_back(when, id_):
+    cursor = Cursor(when, id_)
+    token = cursor.encode()
+    assert re.fullmatch(CURSOR_PATTERN.strip("^$"), token), token
+    assert Cursor.decode(token) == cursor
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(max_size=40))
+def test_strings_outside_the_cursor_pattern_are_refused(token):
+    if re.fullmatch(CURSOR_PATTERN.strip("^$"), token):
+        Cursor.decode(token)
+    else:
+        with pytest.raises(ValidationFailed):
+            Cursor.decode(token)
+
+
+def test_the_latest_cursor_stands_for_the_last_instant():
+    assert Cursor.decode("999999999999999999_9999999999999999999") == Cursor(
+        datetime.max.replace(tzinfo=UTC), limits.ID_MAX
+    )
+
+
+# ---------------------------------------------------------------- the docs page
+
+
+def _asset(name: str) -> bytes:
+    return (resources.files("luminary.http") / "assets" / name).read_bytes()
+
+
+def test_the_docs_page_and_its_assets_are_served_from_the_package(client):
+    for path in (f"{V2}/docs", f"{V2}/docs/"):
+        page = client.simulate_get(path)
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.content == _asset("docs.html")
+    html = page.text
+    assert "docs.js" in html
+    assert "docs.css" in html
+    script = client.simulate_get(f"{V2}/docs/docs.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert script.content == _asset("docs.js")
+    assert b"/api/v2/openapi.json" in script.content
+    style = client.simulate_get(f"{V2}/docs/docs.css")
+    assert style.status_code == 200
+    assert style.headers["content-type"].startswith("text/css")
+    assert style.content == _asset("docs.css")
+    for missing in ("docs.html", "app.py", "..%2Fapp.py", "nothing.js"):
+        result = client.simulate_get(f"{V2}/docs/{missing}")
+        assert result.status_code == 404
+        assert result.headers["content-type"] == "application/problem+json"
