@@ -5,9 +5,11 @@
    10 posts per user) and one with 10x the users, sessions and posts.
 2. Starts ``luminary serve`` on each, and a bare Falcon app under the same
    waitress settings: the ceiling.
-3. Drives each with 16 keep-alive connections on loopback and prints requests
-   per second, p50, p99 and errors per endpoint, and each as a percentage of the
-   ceiling measured in the same run.
+3. Drives each with 16 keep-alive connections on loopback, in rounds: every
+   stretch of a scenario follows a stretch of the ceiling, and the scenario's
+   share of the ceiling is the median over its rounds. It prints requests per
+   second, p50, p99 and errors per endpoint, that share, and how the feed and a
+   user's page fare at 10x data against 1x.
 
 Figures from one run are compared with each other only: the machine is shared.
 """
@@ -28,6 +30,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import attrs
 
 from luminary.core import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
@@ -217,9 +221,20 @@ def write_mix(attempts: list[int], users: list[int]) -> Step:
     return step
 
 
-async def drive(
-    port: int, step: Step, seconds: float, *, per_connection_arg: bool = False
-) -> dict[str, float]:
+@attrs.define
+class Sample:
+    """What one measured stretch of load produced."""
+
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+async def drive(port: int, step: Step, seconds: float) -> Sample:
     connections = [await Connection.open(port) for _ in range(CONNECTIONS)]
     samples: list[tuple[int, float]] = []
     deadline = time.perf_counter() + seconds
@@ -235,20 +250,24 @@ async def drive(
     elapsed = time.perf_counter() - started
     for c in connections:
         c.close()
-    latencies = sorted(s[1] for s in samples)
-    errors = sum(1 for status, _ in samples if status >= 400)
-    return {
-        "requests": len(samples),
-        "rps": len(samples) / elapsed,
-        "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
-        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else 0.0,
-        "errors": errors,
-    }
+    return Sample(
+        elapsed, [latency for _, latency in samples], sum(1 for status, _ in samples if status >= 400)
+    )
 
 
-def measure(port: int, step: Step, seconds: float) -> dict[str, float]:
-    asyncio.run(drive(port, step, min(1.0, seconds / 3)))  # warm-up, not counted
+def measure(port: int, step: Step, seconds: float) -> Sample:
     return asyncio.run(drive(port, step, seconds))
+
+
+def summary(samples: list[Sample]) -> dict[str, float]:
+    """Throughput as the median of the rounds; latencies over every request of every round."""
+    latencies = sorted(latency for s in samples for latency in s.latencies)
+    return {
+        "rps": statistics.median(s.rps for s in samples),
+        "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
+        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else 0.0,
+        "errors": sum(s.errors for s in samples),
+    }
 
 
 # ---------------------------------------------------------------- report
@@ -262,6 +281,7 @@ def main() -> None:
         "--seconds", type=float, default=5.0, help="measured seconds per scenario (default 5)"
     )
     parser.add_argument("--threads", type=int, default=8, help="waitress threads (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
     parser.add_argument("--users", type=int, default=50, help="users of the 1x database (default 50)")
     args = parser.parse_args()
 
@@ -277,11 +297,6 @@ def main() -> None:
                 flush=True,
             )
             urls[scale] = url
-
-        rows: list[tuple[str, dict[str, float]]] = []
-        with ceiling(args.threads) as port:
-            top = measure(port, get("/"), args.seconds)
-        rows.append(("ceiling: bare Falcon, constant JSON", top))
 
         users = list(range(1, args.users + 1))
         big_attempts = list(range(args.users * 1 + 1, args.users + 1 + CONNECTIONS))
@@ -299,28 +314,50 @@ def main() -> None:
             ("GET /api/feed/ at 10x", 10, get("/api/feed/")),
             ("GET /api/users/{id}/ at 10x", 10, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
         ]
-        results: dict[str, dict[str, float]] = {}
-        for scale in (1, 10):
-            with luminary(urls[scale], args.threads) as port:
-                for name, s, step in scenarios:
-                    if s == scale:
-                        results[name] = measure(port, step, args.seconds)
-                        rows.append((name, results[name]))
+        # The machine is shared: each stretch of a scenario is paired with a
+        # stretch of the ceiling just before it, and a scenario's share of the
+        # ceiling is the median of its rounds' ratios.
+        stretch = args.seconds / args.rounds
+        samples: dict[str, list[Sample]] = {name: [] for name, _, _ in scenarios}
+        ceilings: dict[str, list[Sample]] = {name: [] for name, _, _ in scenarios}
+        with contextlib.ExitStack() as servers:
+            top_port = servers.enter_context(ceiling(args.threads))
+            ports = {scale: servers.enter_context(luminary(urls[scale], args.threads)) for scale in (1, 10)}
+            measure(top_port, get("/"), 1.0)  # warm-up, not counted
+            for _, scale, step in scenarios:
+                measure(ports[scale], step, 1.0)
+            for _ in range(args.rounds):
+                for name, scale, step in scenarios:
+                    ceilings[name].append(measure(top_port, get("/"), stretch))
+                    samples[name].append(measure(ports[scale], step, stretch))
 
-    width = max(len(name) for name, _ in rows)
+    all_ceilings = [c for cs in ceilings.values() for c in cs]
+    rows = [("ceiling: bare Falcon, constant JSON", summary(all_ceilings), 1.0)]
+    for name, _, _ in scenarios:
+        ratio = statistics.median(s.rps / c.rps for s, c in zip(samples[name], ceilings[name], strict=True))
+        rows.append((name, summary(samples[name]), ratio))
+    width = max(len(name) for name, _, _ in rows)
     print()
-    print(
-        f"{'scenario':<{width}}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'% ceiling':>9}"
-    )
-    for name, r in rows:
-        share = 100 * r["rps"] / top["rps"]
+    header = f"{'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'% ceiling':>9}"
+    print(f"{'scenario':<{width}}  {header}")
+    for name, r, ratio in rows:
         figures = f"{r['rps']:>8.0f}  {r['p50']:>7.1f}  {r['p99']:>7.1f}  {r['errors']:>6.0f}"
-        print(f"{name:<{width}}  {figures}  {share:>8.1f}%")
+        print(f"{name:<{width}}  {figures}  {100 * ratio:>8.1f}%")
     print()
     for base in ("GET /api/feed/", "GET /api/users/{id}/"):
-        ratio = results[f"{base} at 10x"]["rps"] / results[base]["rps"]
-        print(f"{base}: 10x data / 1x data = {ratio:.2f}")
-    setup = f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads"
+        # Rounds of 1x and 10x ran minutes apart at most; compare their ratios to the ceiling.
+        by_round = [
+            (s10.rps / c10.rps) / (s1.rps / c1.rps)
+            for s1, c1, s10, c10 in zip(
+                samples[base],
+                ceilings[base],
+                samples[f"{base} at 10x"],
+                ceilings[f"{base} at 10x"],
+                strict=True,
+            )
+        ]
+        print(f"{base}: 10x data / 1x data = {statistics.median(by_round):.2f}")
+    setup = f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads, {args.rounds} rounds"
     print(
         f"\n{setup}, {args.seconds:.0f}s per scenario, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
