@@ -34,6 +34,7 @@ from pathlib import Path
 import attrs
 
 from luminary.core import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+from luminary.http.cli import DEFAULT_THREADS
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
 HERE = Path(__file__).parent
@@ -280,7 +281,12 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=5.0, help="measured seconds per scenario (default 5)"
     )
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads (default 8)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help=f"waitress threads (default {DEFAULT_THREADS}, as luminary serve)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
     parser.add_argument("--users", type=int, default=50, help="users of the 1x database (default 50)")
     args = parser.parse_args()
