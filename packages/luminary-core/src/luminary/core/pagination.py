@@ -37,7 +37,6 @@ MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
 
 T = TypeVar("T")
-T2 = TypeVar("T2")
 
 
 #: Every cursor has this form, and every string of this form is a cursor: the id of
@@ -173,7 +172,3 @@ class Slice(Generic[T]):
             items = rows[: page.limit]
             return cls(items, key(items[-1]).encode())
         return cls(rows, None)
-
-    def map(self, fn: Callable[[Sequence[T]], Sequence[T2]]) -> Slice[T2]:
-        """Return a slice of ``fn(items)`` with the same cursor."""
-        return Slice(fn(self.items), self.next_cursor)
