@@ -59,6 +59,20 @@ SESSION = {
     "created_at",
     "updated_at",
 }
+#: The Learning Sessions document's nine session fields.
+DOCUMENT_SESSION = {
+    "id",
+    "title",
+    "description",
+    "status",
+    "difficulty",
+    "started_at",
+    "completed_at",
+    "created_at",
+    "updated_at",
+}
+#: The session at ``/api/sessions``: API v2's object, the document's fields and three more.
+LEARNING_SESSION = DOCUMENT_SESSION | {"user_id", "constellation_attempt_id", "minutes"}
 POST = {
     "id",
     "user_id",
@@ -203,6 +217,23 @@ def check_session(j: Json) -> None:
     check_timestamp(j["created_at"])
     check_timestamp(j["updated_at"])
     assert datetime.fromisoformat(j["updated_at"]) >= datetime.fromisoformat(j["created_at"])
+
+
+def check_learning_session(j: Json) -> None:
+    assert set(j) == LEARNING_SESSION
+    assert is_id(j["id"])
+    assert isinstance(j["title"], str)
+    assert j["title"]
+    assert j["status"] in STATUSES
+    for key in ("description", "difficulty"):
+        assert j[key] is None or isinstance(j[key], str)
+    for key in ("user_id", "constellation_attempt_id"):
+        assert j[key] is None or is_id(j[key])
+    assert j["minutes"] is None or is_count(j["minutes"])
+    check_timestamp(j["started_at"], nullable=True)
+    check_timestamp(j["completed_at"], nullable=j["status"] != "completed")
+    check_timestamp(j["created_at"])
+    check_timestamp(j["updated_at"])
 
 
 def check_post(j: Json) -> None:

@@ -210,7 +210,9 @@ def test_completed_constellations(world):
     again = core.start_attempt(uow, world.user.id, 1, clock=world.clock)
     core.complete_attempt(uow, again.id, clock=world.clock)
     result = core.completed_constellations(uow, world.user.id)
-    assert [d.constellation.name for d in result.constellations] == ["Triangulum"]
+    # One entry per completed attempt; ``distinct`` has each constellation once.
+    assert [d.constellation.name for d in result.constellations] == ["Triangulum", "Triangulum"]
+    assert [d.constellation.name for d in result.distinct] == ["Triangulum"]
     assert result.user.id == world.user.id
 
 

@@ -18,7 +18,7 @@ def _calls(w: World):
         # users
         (lambda uow: core.create_user(uow, "", clock=c), "display_name"),
         (lambda uow: core.create_user(uow, "   ", clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, "x" * 101, clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, "x" * 1001, clock=c), "display_name"),
         (lambda uow: core.create_user(uow, 42, clock=c), "display_name"),
         (lambda uow: core.create_user(uow, None, clock=c), "display_name"),
         (lambda uow: core.create_user(uow, "bad\x00name", clock=c), "display_name"),
@@ -82,6 +82,12 @@ def _calls(w: World):
         (
             lambda uow: core.create_post(
                 uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=False
+            ),
+            "study_duration",
+        ),
+        (
+            lambda uow: core.create_post(
+                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=2**31
             ),
             "study_duration",
         ),

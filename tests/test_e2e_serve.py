@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
 
 import pytest
@@ -104,6 +106,90 @@ def test_the_ios_app_flow(database_url):
     access_lines = [line for line in server.output if '"GET /api/feed/' in line]
     assert access_lines, "one access-log line per request"
     assert server.process.returncode == 0, "SIGTERM stops the server cleanly"
+
+
+def test_the_ios_app_and_the_learning_sessions_document_on_one_server(database_url):
+    """The app's calls and the Learning Sessions document's examples, replayed against one server."""
+    with serve(database_url) as server:
+        api = server.client()
+        # The app finds a returning student by name in the whole user list: the 151st too.
+        for i in range(150):
+            assert api.request("POST", "/api/users/", {"display_name": f"Student {i}"})[0] == 201
+        status, ada = api.request("POST", "/api/users/", {"display_name": "Ada " + "L" * 300})
+        assert status == 201  # the app's sign-up field has no length limit
+        raw = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        raw.request("GET", "/api/users/")
+        response = raw.getresponse()
+        assert response.getheader("Transfer-Encoding") == "chunked"  # longer than one batch: streamed
+        users = json.loads(response.read())["users"]
+        raw.close()
+        assert len(users) == 151
+        assert [u["id"] for u in users if u["display_name"] == ada["display_name"]] == [ada["id"]]
+
+        uid, triangulum = ada["id"], 1
+        sessions = []
+        for _ in range(2):  # Triangulum twice: both completions count
+            aid = api.request(
+                "POST", f"/api/users/{uid}/constellation_attempts/", {"constellation_id": triangulum}
+            )[1]["id"]
+            status, session = api.request(
+                "POST", "/api/sessions/", {"user_id": uid, "constellation_attempt_id": aid, "minutes": 25}
+            )
+            assert (status, session["is_completed"], session["user"]["id"]) == (201, False, uid)
+            status, session = api.request("PUT", f"/api/sessions/{session['id']}/complete/")
+            assert (status, session["is_completed"], session["status"]) == (200, True, "completed")
+            sessions.append(session)
+            assert api.request("PUT", f"/api/constellation_attempts/{aid}/complete")[0] == 200
+        status, cancelled = api.request("PUT", f"/api/sessions/{sessions[1]['id']}/cancel")
+        assert (status, cancelled["status"], cancelled["is_completed"]) == (200, "cancelled", False)
+        completed = api.request("GET", f"/api/users/{uid}/completed_constellations/")[1]
+        assert completed["num_completed"] == 2
+        assert [c["name"] for c in completed["completed_constellations"]] == ["Triangulum", "Triangulum"]
+        status, post = api.request(
+            "POST",
+            "/api/posts/",
+            {
+                "user_id": uid,
+                "constellation_id": triangulum,
+                "post_type": "completion",
+                "study_duration": 3000,
+            },
+        )
+        assert (status, post["study_duration"]) == (201, 3000)  # a whole attempt's minutes
+
+        # The Learning Sessions document, at the path it names.
+        status, created = api.request("POST", "/api/sessions/", {"title": "Learn Flask", "status": "planned"})
+        assert status == 201
+        learning = created["data"]
+        assert (learning["title"], learning["status"], learning["description"]) == (
+            "Learn Flask",
+            "planned",
+            None,
+        )
+        assert learning["created_at"].endswith("+00:00")
+        sid = learning["id"]
+        status, listed = api.request("GET", "/api/sessions/")
+        assert status == 200
+        assert listed["data"][0]["id"] == sid
+        status, patched = api.request(
+            "PATCH", f"/api/sessions/{sid}", {"status": "in_progress", "difficulty": "medium"}
+        )
+        assert (status, patched["data"]["status"], patched["data"]["difficulty"]) == (
+            200,
+            "in_progress",
+            "medium",
+        )
+        assert api.request("GET", f"/api/v1/sessions/{sid}") == (200, patched)
+        status, error = api.request("POST", "/api/sessions/", {"title": ""})
+        assert status == 400
+        assert set(error) == {"error"}
+        assert "title" in error["error"]
+        assert api.request("DELETE", f"/api/sessions/{sid}") == (204, None)
+        assert api.request("GET", f"/api/sessions/{sid}") == (404, {"error": "Session not found"})
+        # The app's study sessions were not touched.
+        assert api.request("GET", f"/api/users/{uid}/total_minutes")[1]["total_minutes"] == 25
+        api.close()
+    assert server.process.returncode == 0
 
 
 def test_sixteen_clients_keep_counters_exact(database_url):

@@ -368,7 +368,7 @@ def test_the_message_schema_refuses_exactly_what_core_refuses(doc, value):
 
 def test_the_schemas_of_every_text_field_follow_cores_limits(doc):
     fields = [
-        (v2.USER_CREATE, "display_name", limits.NAME_MAX),
+        (v2.USER_CREATE, "display_name", limits.DISPLAY_NAME_MAX),
         (v2.CONSTELLATION_CREATE, "name", limits.NAME_MAX),
         (v2.SESSION_CREATE, "title", limits.TITLE_MAX),
         (v2.SESSION_CREATE, "description", limits.DESCRIPTION_MAX),
@@ -389,7 +389,7 @@ def test_the_schemas_of_every_integer_field_follow_cores_limits(doc):
     fields = [
         (v2.CONSTELLATION_CREATE, "weight", 1, limits.WEIGHT_MAX),
         (v2.SESSION_CREATE, "minutes", 0, limits.MINUTES_MAX),
-        (v2.POST_CREATE, "study_duration", 0, limits.MINUTES_MAX),
+        (v2.POST_CREATE, "study_duration", 0, limits.STUDY_DURATION_MAX),
         (v2.ATTEMPT_CREATE, "user_id", 1, limits.ID_MAX),
     ]
     for schema, name, low, high in fields:

@@ -7,12 +7,14 @@ trailing slash. Errors have their own module, ``test_http_v1_errors``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
+import falcon.testing
 import pytest
 
 from http_v1_support import (
@@ -24,6 +26,7 @@ from http_v1_support import (
     V1World,
     check_attempt,
     check_constellation,
+    check_learning_session,
     check_post,
     check_session,
     check_user,
@@ -48,8 +51,18 @@ def call(world: V1World, method: str, path: str, body: Any = None, status: int =
     """
     result = world.client.simulate_request(method, path.format(**world.ids), json=world.resolve(body))
     assert result.status_code == status, (method, path, result.status, result.text)
+    if status == 204:
+        assert result.content == b""
+        return None
     assert result.headers["content-type"].startswith("application/json")
     return result.json
+
+
+def data(world: V1World, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+    """Like :func:`call`, for the Learning Sessions routes: the ``data`` of a ``{"data": …}`` answer."""
+    answer = call(world, method, path, body, status)
+    assert set(answer) == {"data"}, answer
+    return answer["data"]
 
 
 # ---------------------------------------------------------------- every route, every spelling
@@ -169,17 +182,23 @@ def _created_session(j: Json, w: V1World) -> None:
 
 
 def _sessions(j: Json, w: V1World) -> None:
-    assert listed(j, "sessions", check_session) == [w.s4, w.s3, w.s2, w.s1]
+    assert listed(j, "data", check_learning_session) == [w.s4, w.s3, w.s2, w.s1]
 
 
 def _s1(j: Json, w: V1World) -> None:
-    check_session(j)
-    assert (j["id"], j["minutes"], j["status"]) == (w.s1, 10, "planned")
+    assert set(j) == {"data"}
+    check_learning_session(j["data"])
+    assert (j["data"]["id"], j["data"]["minutes"], j["data"]["status"]) == (w.s1, 10, "planned")
 
 
 def _s1_hard(j: Json, w: V1World) -> None:
-    check_session(j)
-    assert (j["id"], j["difficulty"]) == (w.s1, "hard")
+    assert set(j) == {"data"}
+    check_learning_session(j["data"])
+    assert (j["data"]["id"], j["data"]["difficulty"]) == (w.s1, "hard")
+
+
+def _no_content(j: None, w: V1World) -> None:
+    assert j is None
 
 
 def _a1_sessions(j: Json, w: V1World) -> None:
@@ -255,7 +274,7 @@ ROUTES: list[tuple[str, str, Json | None, int, Check]] = [
     ("GET", "/sessions", None, 200, _sessions),
     ("GET", "/sessions/{s1}", None, 200, _s1),
     ("PATCH", "/sessions/{s1}", {"difficulty": "hard"}, 200, _s1_hard),
-    ("DELETE", "/sessions/{s1}", None, 200, _message),
+    ("DELETE", "/sessions/{s1}", None, 204, _no_content),
     ("GET", "/constellation_attempts/{a1}/sessions", None, 200, _a1_sessions),
     ("PUT", "/sessions/{s1}/complete", None, 200, _s1_completed),
     ("PUT", "/sessions/{s1}/cancel", None, 200, _s1_cancelled),
@@ -337,7 +356,7 @@ LISTS: list[tuple[str, str, Callable[[Json], None], list[str]]] = [
     ("/api/constellations", "constellations", check_constellation, ["triangulum", "delphinus", "big_dipper"]),
     ("/api/constellation_attempts", "constellation_attempts", check_attempt, ["a1", "a2", "a3"]),
     ("/api/users/{ada}/constellation_attempts", "constellation_attempts", check_attempt, ["a1", "a2"]),
-    ("/api/sessions", "sessions", check_session, ["s4", "s3", "s2", "s1"]),
+    ("/api/sessions", "data", check_learning_session, ["s4", "s3", "s2", "s1"]),
     ("/api/constellation_attempts/{a1}/sessions", "sessions", check_session, ["s2", "s1"]),
     ("/api/posts", "posts", check_post, ["p3", "p2", "p1"]),
     ("/api/feed", "posts", check_post, ["p3", "p2", "p1"]),
@@ -363,19 +382,21 @@ def test_list_order_limit_and_offset(world, path, key, check, names):
     assert ids(f"?offset={len(expected)}") == []
     assert ids("?limit=500") == expected
     assert ids("?offset=0&limit=100") == expected
+    assert ids(f"?limit={2**63 - 1}") == expected
 
 
 @pytest.mark.parametrize(("path", "key", "check", "names"), LISTS)
 def test_list_refuses_bad_page_parameters(world, path, key, check, names):
     with world.unchanged():
         for query, field in [
-            ("limit=501", "limit"),
+            (f"limit={2**63}", "limit"),
             ("limit=0", "limit"),
             ("limit=-1", "limit"),
             ("limit=abc", "limit"),
             ("limit=", "limit"),
             ("offset=-1", "offset"),
             ("offset=abc", "offset"),
+            ("offset=1000001", "offset"),
         ]:
             result = world.client.simulate_get(path.format(**world.ids) + "?" + query)
             assert field in error_of(result, 400), query
@@ -409,21 +430,56 @@ def test_newest_first_means_by_creation_time_not_by_id(world):
     assert call(world, "GET", f"/api/posts/{post.id}")["created_at"] == "2025-11-30T08:00:00+00:00"
 
 
-def test_lists_default_to_100_items_and_allow_500(uow_factory, clock):
+def test_lists_answer_every_item_and_stream_past_one_batch(uow_factory, clock):
+    """The app finds a returning student by name in the whole list: the 101st too."""
     uow = uow_factory
-    ids = [core.create_user(uow(), f"Student {i}", clock=clock).id for i in range(101)]
+    ids = [core.create_user(uow(), f"Student {i}", clock=clock).id for i in range(2 * v1.NESTED_BATCH + 50)]
     client = make_client(uow_factory, clock)
 
-    def users(query: str = "") -> list[int]:
+    def users(query: str = "", *, streamed: bool) -> list[int]:
         result = client.simulate_get("/api/users/" + query)
         assert result.status_code == 200
-        return [u["id"] for u in result.json["users"]]
+        assert ("content-length" not in result.headers) is streamed, query
+        assert result.headers["content-type"] == "application/json"
+        return listed(result.json, "users", check_user)
 
-    assert users() == ids[:100]
-    assert users("?offset=100") == ids[100:]
-    assert users("?limit=500") == ids
-    assert users("?limit=101&offset=1") == ids[1:]
-    assert "limit" in error_of(client.simulate_get("/api/users/?limit=501"), 400)
+    every = users(streamed=True)
+    assert every == ids
+    names = [u["display_name"] for u in client.simulate_get("/api/users").json["users"]]
+    assert "Student 100" in names
+    assert "Student 249" in names
+    assert users("?offset=99&limit=3", streamed=False) == ids[99:102]
+    assert users("?limit=101", streamed=True) == ids[:101]
+    assert users("?limit=100", streamed=False) == ids[:100]
+    assert users("?offset=150", streamed=False) == ids[150:]
+    assert users("?offset=50&limit=151", streamed=True) == ids[50:201]
+    assert users(f"?offset={len(ids)}", streamed=False) == []
+
+
+@pytest.mark.parametrize(("path", "key", "check", "names"), LISTS)
+def test_a_list_read_in_batches_of_one_is_the_list_read_at_once(world, monkeypatch, path, key, check, names):
+    queries = ["", "?limit=2", "?offset=1", "?offset=1&limit=1", "?limit=3", "?offset=2&limit=5"]
+    path = path.format(**world.ids)
+    whole = [world.client.simulate_get(path + query) for query in queries]
+    monkeypatch.setattr(v1, "BATCH", 1)
+    monkeypatch.setattr(v1, "NESTED_BATCH", 1)
+    for query, expected in zip(queries, whole, strict=True):
+        result = world.client.simulate_get(path + query)
+        assert result.status_code == expected.status_code == 200
+        assert result.content == expected.content, query  # byte for byte
+        listed(result.json, key, check)
+
+
+def test_a_stream_ends_the_list_when_its_owner_is_deleted_meanwhile(world, monkeypatch):
+    monkeypatch.setattr(v1, "BATCH", 1)
+    environ = falcon.testing.create_environ(path=f"/api/users/{world.ada}/posts")
+    answer = world.client.app(environ, lambda status, headers: None)
+    chunks = iter(answer)
+    first = next(chunks)
+    core.delete_user(world.uow_factory(), world.ada)
+    rest = b"".join(chunks)
+    answer.close()
+    assert json.loads(first + rest) == {"posts": [json.loads(first[len(b'{"posts":[') :])]}
 
 
 # ---------------------------------------------------------------- the full shapes, value by value
@@ -491,7 +547,11 @@ def test_attempt_bundles_user_constellation_and_sessions(world):
 
 
 def test_session_carries_the_learning_fields(world):
-    s1 = call(world, "GET", "/api/sessions/{s1}")
+    [s1] = [
+        s
+        for s in call(world, "GET", "/api/constellation_attempts/{a1}/sessions")["sessions"]
+        if s["id"] == world.s1
+    ]
     check_session(s1)
     timestamps = {"created_at", "updated_at"}
     assert {k: v for k, v in s1.items() if k not in timestamps} == {
@@ -518,7 +578,7 @@ def test_session_carries_the_learning_fields(world):
     assert s1["created_at"].startswith("2025-12-01T10:30:00")
     assert s1["created_at"].endswith("+00:00")
 
-    s4 = call(world, "GET", "/api/sessions/{s4}")
+    s4 = call(world, "PUT", "/api/sessions/{s4}/cancel")
     check_session(s4)
     assert (s4["user_id"], s4["user"], s4["constellation_attempt_id"], s4["constellation_attempt"]) == (
         None,
@@ -586,12 +646,23 @@ def test_total_minutes_and_completed_constellations(world):
     assert done["num_completed"] == 2
     for constellation in done["completed_constellations"]:
         check_constellation(constellation)
-    # A constellation completed twice counts once.
+    # One entry per completed attempt, in attempt order: a constellation completed twice counts twice,
+    # as in the original and on the app's profile.
     again = call(
         world, "POST", "/api/users/{ada}/constellation_attempts", {"constellation_id": world.triangulum}, 201
     )
     call(world, "PUT", f"/api/constellation_attempts/{again['id']}/complete")
-    assert call(world, "GET", "/api/users/{ada}/completed_constellations")["num_completed"] == 2
+    done = call(world, "GET", "/api/users/{ada}/completed_constellations")
+    assert [c["id"] for c in done["completed_constellations"]] == [
+        world.triangulum,
+        world.delphinus,
+        world.triangulum,
+    ]
+    assert done["num_completed"] == 3
+    assert done["completed_constellations"][0] == done["completed_constellations"][2]
+    # API v2 lists each completed constellation once.
+    v2_done = world.client.simulate_get(f"/api/v2/users/{world.ada}/completed_constellations").json["data"]
+    assert [c["id"] for c in v2_done] == [world.triangulum, world.delphinus]
 
 
 def test_delete_user_removes_their_attempts_sessions_and_posts(world):
@@ -608,7 +679,7 @@ def test_delete_user_removes_their_attempts_sessions_and_posts(world):
     assert [a["id"] for a in call(world, "GET", "/api/constellation_attempts")["constellation_attempts"]] == [
         world.a3
     ]
-    assert [s["id"] for s in call(world, "GET", "/api/sessions")["sessions"]] == [world.s4]
+    assert [s["id"] for s in data(world, "GET", "/api/sessions")] == [world.s4]
     assert [p["id"] for p in call(world, "GET", "/api/feed")["posts"]] == [world.p2]
     triangulum = call(world, "GET", "/api/constellations/{triangulum}")
     assert [a["id"] for a in triangulum["user_attempts"]] == [world.a3]
@@ -802,7 +873,7 @@ def test_session_flow_moves_total_minutes(world):
     assert call(world, "PUT", f"/api/sessions/{sid}/complete/") == completed
     assert total(world) == 30
 
-    assert call(world, "PATCH", f"/api/sessions/{sid}", {"minutes": 45})["minutes"] == 45
+    assert data(world, "PATCH", f"/api/sessions/{sid}", {"minutes": 45})["minutes"] == 45
     assert total(world) == 45
 
     cancelled = call(world, "PUT", f"/api/sessions/{sid}/cancel/")
@@ -816,11 +887,12 @@ def test_session_flow_moves_total_minutes(world):
     assert call(world, "PUT", f"/api/sessions/{sid}/cancel") == cancelled
     assert total(world) == 0
 
-    assert call(world, "PATCH", f"/api/sessions/{sid}/", {"status": "completed"})["is_completed"] is True
+    assert data(world, "PATCH", f"/api/sessions/{sid}/", {"status": "completed"})["status"] == "completed"
     assert total(world) == 45
-    assert call(world, "DELETE", f"/api/sessions/{sid}") == {"message": "Session deleted successfully!"}
+    assert call(world, "DELETE", f"/api/sessions/{sid}", status=204) is None
     assert total(world) == 0
-    assert error_of(world.client.simulate_get(f"/api/sessions/{sid}"), 404) == "Session not found!"
+    assert error_of(world.client.simulate_get(f"/api/sessions/{sid}"), 404) == "Session not found"
+    assert error_of(world.client.simulate_put(f"/api/sessions/{sid}/complete"), 404) == "Session not found!"
 
 
 def test_a_session_created_completed_counts_at_once(world):
@@ -836,10 +908,10 @@ def test_a_session_created_completed_counts_at_once(world):
 def test_a_session_without_minutes_counts_from_its_start(world):
     # The clock reads 2025-12-01T10:30:00.xxx, an hour and a half after the start.
     body = {"title": "Reading", "user_id": world.ada, "started_at": "2025-12-01T09:00:00Z"}
-    session = call(world, "POST", "/api/sessions", body, 201)
-    assert (session["started_at"], session["minutes"], session["constellation_attempt"]) == (
+    session = data(world, "POST", "/api/sessions", body, 201)
+    assert (session["started_at"], session["minutes"], session["constellation_attempt_id"]) == (
         "2025-12-01T09:00:00+00:00",
-        0,
+        None,
         None,
     )
     completed = call(world, "PUT", f"/api/sessions/{session['id']}/complete")
@@ -854,28 +926,27 @@ def test_a_learning_session_needs_only_a_title(world):
         "description": "Routing and templates",
         "difficulty": "easy",
     }
-    session = call(world, "POST", "/api/sessions", body, 201)
-    check_session(session)
+    session = data(world, "POST", "/api/sessions", body, 201)
+    check_learning_session(session)
     assert {k: session[k] for k in body} == body
-    assert {
-        k: session[k] for k in ("user_id", "user", "constellation_attempt_id", "constellation_attempt")
-    } == (dict.fromkeys(("user_id", "user", "constellation_attempt_id", "constellation_attempt")))
-    assert (session["minutes"], session["is_completed"]) == (0, False)
-    in_progress = call(world, "POST", "/api/sessions", {"title": "Go", "status": "in_progress"}, 201)
-    assert (in_progress["status"], in_progress["is_completed"]) == ("in_progress", False)
+    assert {k: session[k] for k in ("user_id", "constellation_attempt_id", "minutes")} == (
+        dict.fromkeys(("user_id", "constellation_attempt_id", "minutes"))
+    )
+    in_progress = data(world, "POST", "/api/sessions", {"title": "Go", "status": "in_progress"}, 201)
+    assert in_progress["status"] == "in_progress"
 
 
 def test_patch_changes_only_the_given_fields(world):
-    before = call(world, "GET", "/api/sessions/{s4}")
-    after = call(world, "PATCH", "/api/sessions/{s4}/", {"status": "in_progress", "difficulty": "medium"})
-    check_session(after)
+    before = data(world, "GET", "/api/sessions/{s4}")
+    after = data(world, "PATCH", "/api/sessions/{s4}/", {"status": "in_progress", "difficulty": "medium"})
+    check_learning_session(after)
     assert (after["status"], after["difficulty"]) == ("in_progress", "medium")
     assert after["updated_at"] > before["updated_at"]
     unchanged = {k for k in before if k not in {"status", "difficulty", "updated_at"}}
     assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
-    assert call(world, "GET", "/api/sessions/{s4}") == after
+    assert data(world, "GET", "/api/sessions/{s4}") == after
 
-    edited = call(
+    edited = data(
         world,
         "PATCH",
         "/api/sessions/{s4}",
@@ -892,12 +963,12 @@ def test_patch_changes_only_the_given_fields(world):
     )
     # An empty patch is a no-op.
     with world.unchanged():
-        assert call(world, "PATCH", "/api/sessions/{s4}", {}) == edited
+        assert data(world, "PATCH", "/api/sessions/{s4}", {}) == edited
 
 
 def test_sessions_are_listed_newest_first_with_the_new_one_on_top(world):
     made = call(world, "POST", "/api/sessions", {"constellation_attempt_id": world.a1}, 201)
-    assert next(s["id"] for s in call(world, "GET", "/api/sessions")["sessions"]) == made["id"]
+    assert next(s["id"] for s in data(world, "GET", "/api/sessions")) == made["id"]
     on_a1 = call(world, "GET", "/api/constellation_attempts/{a1}/sessions/")["sessions"]
     assert [s["id"] for s in on_a1] == [made["id"], world.s2, world.s1]
 
@@ -933,7 +1004,6 @@ UNKNOWN_FIELDS = [
     ("PUT", "/api/constellations/{big_dipper}", {"name": "Plough"}, 200),
     ("POST", "/api/users/{ada}/constellation_attempts", {"constellation_id": "{big_dipper}"}, 201),
     ("POST", "/api/sessions", {"constellation_attempt_id": "{a1}", "minutes": 5}, 201),
-    ("PATCH", "/api/sessions/{s1}", {"minutes": 12}, 200),
     (
         "POST",
         "/api/posts",
@@ -975,7 +1045,7 @@ def test_readyz_tells_when_the_store_does_not_answer(clock):
 
 
 def test_values_at_the_limits_are_accepted_and_read_back(world):
-    name = "Zoë ✨ " + "n" * 94
+    name = "Zoë ✨ " + "n" * 994  # 1000 characters: the app's sign-up field has no limit
     user = call(world, "POST", "/api/users", {"display_name": name}, 201)
     assert user["display_name"] == name
     assert call(world, "GET", f"/api/users/{user['id']}")["display_name"] == name
@@ -993,19 +1063,19 @@ def test_values_at_the_limits_are_accepted_and_read_back(world):
         "started_at": "0001-01-01T00:00:00+00:00",
         "completed_at": "9999-12-31T23:59:59.999999+00:00",
     }
-    session = call(world, "POST", "/api/sessions", body, 201)
+    session = data(world, "POST", "/api/sessions", body, 201)
     assert {k: session[k] for k in body} == body
-    assert call(world, "GET", f"/api/sessions/{session['id']}") == session
-    assert call(world, "PATCH", f"/api/sessions/{session['id']}", {"minutes": 0})["minutes"] == 0
+    assert data(world, "GET", f"/api/sessions/{session['id']}") == session
+    assert data(world, "PATCH", f"/api/sessions/{session['id']}", {"minutes": 0})["minutes"] == 0
     # A 5.0 from a client that writes every number as a float is the integer 5.
-    assert call(world, "PATCH", f"/api/sessions/{session['id']}", {"minutes": 5.0})["minutes"] == 5
+    assert data(world, "PATCH", f"/api/sessions/{session['id']}", {"minutes": 5.0})["minutes"] == 5
 
     post_body = {
         "user_id": user["id"],
         "constellation_id": world.triangulum,
         "post_type": "progress",
-        "message": "m" * 10_000,
-        "study_duration": 1440,
+        "message": "m" * 60_000,
+        "study_duration": 2**31 - 1,  # an attempt's sessions summed
     }
     post = call(world, "POST", "/api/posts", post_body, 201)
     assert {k: post[k] for k in post_body} == post_body

@@ -684,7 +684,7 @@ def test_a_body_is_required_and_must_be_an_object(world, method, path, body):
 MALFORMED = [
     ("POST", "/api/v2/users", {}, {"/display_name"}),
     ("POST", "/api/v2/users", {"display_name": "   "}, {"/display_name"}),
-    ("POST", "/api/v2/users", {"display_name": "x" * 101}, {"/display_name"}),
+    ("POST", "/api/v2/users", {"display_name": "x" * 1001}, {"/display_name"}),
     ("POST", "/api/v2/constellations", {"name": "", "weight": True}, {"/name", "/weight"}),
     ("POST", "/api/v2/constellations", {"name": "Orion", "weight": 1001}, {"/weight"}),
     ("PATCH", "/api/v2/constellations/{big_dipper}", {"weight": 0}, {"/weight"}),

@@ -85,3 +85,82 @@ def test_alembic_runs_from_the_repository_root(tmp_path):
     url = f"sqlite:///{tmp_path / 'learning_env.db'}"
     assert set(TABLES) <= table_names(url)
     assert drift(url) == []
+
+
+def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            result = connection.exec_driver_sql(sql)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def test_0002_widens_the_v1_limits_keeping_every_row_and_id(empty_database_url):
+    """Names up to 1000 characters and study durations up to 2^31−1; no row lost, no id reused."""
+    url = empty_database_url
+    upgrade(url, "0001")
+    now = "'2025-12-01 10:30:00'"
+    _rows(
+        url,
+        "INSERT INTO constellations (name, weight, created_at) VALUES ('Triangulum', 3, " + now + ")",
+    )
+    for name in ("Ada", "Grace", "Temp"):
+        _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('{name}', 0, {now})")
+    _rows(url, "DELETE FROM users WHERE display_name = 'Temp'")  # id 3 was handed out, then freed
+    _rows(
+        url,
+        "INSERT INTO posts (user_id, constellation_id, post_type, message, study_duration, created_at) "
+        f"VALUES (1, 1, 'completion', 'Done', 1440, {now})",
+    )
+    with pytest.raises(Exception, match="study_duration"):
+        _rows(
+            url,
+            "INSERT INTO posts (user_id, constellation_id, post_type, study_duration, created_at) "
+            f"VALUES (1, 1, 'completion', 1441, {now})",
+        )
+
+    upgrade(url)
+    assert drift(url) == []
+    assert _rows(url, "SELECT id, display_name FROM users ORDER BY id") == [(1, "Ada"), (2, "Grace")]
+    assert _rows(url, "SELECT id, study_duration, message FROM posts") == [(1, 1440, "Done")]
+    long_name = "N" * 1000
+    _rows(
+        url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('{long_name}', 0, {now})"
+    )
+    assert _rows(url, "SELECT id FROM users WHERE length(display_name) = 1000") == [(4,)]  # not 3 again
+    _rows(
+        url,
+        "INSERT INTO posts (user_id, constellation_id, post_type, study_duration, created_at) "
+        f"VALUES (2, 1, 'completion', {2**31 - 1}, {now})",
+    )
+    for too_much in (
+        f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('{'N' * 1001}', 0, {now})",
+        "INSERT INTO posts (user_id, constellation_id, post_type, study_duration, created_at) "
+        f"VALUES (2, 1, 'completion', -1, {now})",
+    ):
+        with pytest.raises(Exception, match=r"display_name|study_duration"):
+            _rows(url, too_much)
+
+    # Going back would have to cut what 0002 allows: refused, and nothing changes.
+    before = _rows(url, "SELECT id, display_name FROM users ORDER BY id")
+    with pytest.raises(RuntimeError, match="1 users have display names over 100 characters and 1 posts"):
+        downgrade(url, "0001")
+    assert _rows(url, "SELECT id, display_name FROM users ORDER BY id") == before
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+    _rows(url, "DELETE FROM posts WHERE study_duration > 1440")
+    _rows(url, "UPDATE users SET display_name = 'Nina' WHERE id = 4")
+    downgrade(url, "0001")
+    assert _rows(url, "SELECT id, display_name FROM users ORDER BY id") == [
+        (1, "Ada"),
+        (2, "Grace"),
+        (4, "Nina"),
+    ]
+    upgrade(url)
+    assert drift(url) == []

@@ -62,7 +62,7 @@ class User:
 
     Attributes:
         id: Identifier assigned by the repository (0 until stored).
-        display_name: The name shown to other students, 1–100 characters.
+        display_name: The name shown to other students, 1–1000 characters.
         current_attempt_id: The attempt the student is working on, if any.
         total_minutes: Minutes of all the student's completed sessions. The
             use cases keep it equal to that sum after every commit.
@@ -171,7 +171,7 @@ class Post:
         constellation_id: The constellation the post is about.
         post_type: See :class:`PostType`.
         message: Free text, if any.
-        study_duration: Minutes studied (0–1440), if given.
+        study_duration: Minutes studied on the attempt (0–2^31−1), if given.
         created_at: When the post was made.
     """
 

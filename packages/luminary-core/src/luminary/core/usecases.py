@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import cast
 
 import attrs
@@ -36,9 +37,11 @@ from .ports import UnitOfWork
 from .validation import (
     DESCRIPTION_MAX,
     DIFFICULTY_MAX,
+    DISPLAY_NAME_MAX,
     MESSAGE_MAX,
     MINUTES_MAX,
     NAME_MAX,
+    STUDY_DURATION_MAX,
     TITLE_MAX,
     WEIGHT_MAX,
     Fields,
@@ -211,15 +214,23 @@ class PostDetail:
 
 @attrs.frozen
 class CompletedConstellations:
-    """The constellations a user has completed at least once.
+    """What a user has completed.
 
     Attributes:
         user: The user.
-        constellations: Each completed constellation, by id, with its details.
+        constellations: One entry per completed attempt, in the order the
+            attempts were started: a constellation completed twice is there
+            twice, each time with its details.
     """
 
     user: User
     constellations: Sequence[ConstellationDetail]
+
+    @property
+    def distinct(self) -> list[ConstellationDetail]:
+        """Each completed constellation once, by id."""
+        unique = {d.constellation.id: d for d in self.constellations}
+        return [unique[cid] for cid in sorted(unique)]
 
 
 @attrs.frozen
@@ -420,13 +431,13 @@ def create_user(uow: UnitOfWork, display_name: str, *, clock: Clock) -> User:
 
     Args:
         uow: The unit of work to run in.
-        display_name: 1–100 characters, surrounding spaces removed.
+        display_name: 1–1000 characters, surrounding spaces removed.
         clock: Gives ``created_at``.
 
     Raises:
         ValidationFailed: Naming ``display_name``.
     """
-    name = text(display_name, "display_name", maximum=NAME_MAX)
+    name = text(display_name, "display_name", maximum=DISPLAY_NAME_MAX)
     with uow:
         user = uow.users.add(User(display_name=name, created_at=clock.now()))
         uow.commit()
@@ -472,7 +483,7 @@ def update_user(uow: UnitOfWork, user_id: int, changes: Mapping[str, object], *,
     Args:
         uow: The unit of work to run in.
         user_id: The user to change.
-        changes: ``display_name`` (1–100 characters), or nothing.
+        changes: ``display_name`` (1–1000 characters), or nothing.
         clock: Unused today; kept so every write takes a clock.
 
     Raises:
@@ -481,7 +492,9 @@ def update_user(uow: UnitOfWork, user_id: int, changes: Mapping[str, object], *,
     """
     _refuse_unknown(changes, USER_FIELDS)
     name = (
-        text(changes["display_name"], "display_name", maximum=NAME_MAX) if "display_name" in changes else None
+        text(changes["display_name"], "display_name", maximum=DISPLAY_NAME_MAX)
+        if "display_name" in changes
+        else None
     )
     with uow:
         user = _user(uow, user_id, for_update=True)
@@ -525,17 +538,21 @@ def total_minutes(uow: UnitOfWork, user_id: int) -> MinutesSummary:
 
 
 def completed_constellations(uow: UnitOfWork, user_id: int) -> CompletedConstellations:
-    """Return the constellations the user has completed at least once, by id.
+    """Return what the user has completed: one constellation per completed attempt.
 
     Raises:
         NotFound: No such user.
     """
     with uow.reading():
         user = _user(uow, user_id)
-        done = {a.constellation_id for a in uow.attempts.list_by_users([user.id]) if a.is_completed}
-        found = uow.constellations.get_many(done) if done else {}
-        constellations = [found[cid] for cid in sorted(found)]
-        return CompletedConstellations(user, _describe_constellations(uow, constellations))
+        attempts = uow.attempts.list_by_users([user.id])
+        done = sorted((a for a in attempts if a.is_completed), key=attrgetter("id"))
+        found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
+        details = {
+            d.constellation.id: d
+            for d in _describe_constellations(uow, [found[cid] for cid in sorted(found)])
+        }
+        return CompletedConstellations(user, [details[a.constellation_id] for a in done])
 
 
 def sync_minutes(uow: UnitOfWork) -> SyncReport:
@@ -1144,7 +1161,7 @@ def create_post(
         duration = (
             None
             if study_duration is None
-            else integer(study_duration, "study_duration", minimum=0, maximum=MINUTES_MAX)
+            else integer(study_duration, "study_duration", minimum=0, maximum=STUDY_DURATION_MAX)
         )
     fields.check()
     with uow:

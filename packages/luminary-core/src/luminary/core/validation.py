@@ -23,9 +23,11 @@ from .errors import FieldError, ValidationFailed
 __all__ = [
     "DESCRIPTION_MAX",
     "DIFFICULTY_MAX",
+    "DISPLAY_NAME_MAX",
     "MESSAGE_MAX",
     "MINUTES_MAX",
     "NAME_MAX",
+    "STUDY_DURATION_MAX",
     "TITLE_MAX",
     "WEIGHT_MAX",
     "Fields",
@@ -37,13 +39,21 @@ __all__ = [
     "timestamp",
 ]
 
+#: A constellation's name.
 NAME_MAX = 100
+#: A student's display name. The app's sign-up field has no length limit; this one
+#: keeps every list that names students bounded.
+DISPLAY_NAME_MAX = 1000
 TITLE_MAX = 200
 DIFFICULTY_MAX = 50
 DESCRIPTION_MAX = 10_000
-MESSAGE_MAX = 10_000
+#: A post's message, typed in the app without a limit: as much as a request body carries.
+MESSAGE_MAX = 60_000
 WEIGHT_MAX = 1000
+#: One session's minutes: at most a day.
 MINUTES_MAX = 1440
+#: A post's study duration sums an attempt's sessions: any 32-bit non-negative integer.
+STUDY_DURATION_MAX = 2**31 - 1
 #: Identifiers are 64-bit signed integers in every store.
 ID_MAX = 2**63 - 1
 

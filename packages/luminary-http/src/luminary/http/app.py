@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import falcon
-import falcon.media
-import orjson
 
 from luminary.core import Clock, SystemClock, UnitOfWork
 
-from . import errors, openapi, v1, v2
+from . import errors, media, openapi, v1, v2
 from .requests import MAX_BODY
 
 access_log = logging.getLogger("luminary.access")
@@ -78,39 +74,6 @@ class Ready:
         resp.media = {"status": "ready"}
 
 
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _loads(text: str) -> Any:
-    # Falcon turns ValueError into 400; deep nesting and NaN/Infinity must be 400s too.
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-def _isoformat(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _dumps(obj: Any) -> bytes:
-    try:
-        return orjson.dumps(obj)
-    except TypeError:
-        # Text orjson refuses (a lone surrogate echoed back in an error, say):
-        # the standard library escapes it instead.
-        return json.dumps(obj, separators=(",", ":"), default=_isoformat).encode()
-
-
-def _json_handler() -> falcon.media.JSONHandler:
-    # orjson writes the answers: encoding was the largest single cost of a feed page.
-    # Requests are read by the standard library, whose errors are kinder to clients.
-    return falcon.media.JSONHandler(dumps=_dumps, loads=_loads)
-
-
 def create_app(
     uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None
 ) -> falcon.App[falcon.Request, falcon.Response]:
@@ -124,7 +87,7 @@ def create_app(
     middleware: list[Any] = [AccessLog(), BodyLimit()]
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
-    json_handler = _json_handler()
+    json_handler = media.json_handler()
     # Bodies are JSON and nothing else: Falcon's form handlers would let a form through (415 instead).
     app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler})
     app.resp_options.media_handlers.update(

@@ -6,9 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import falcon
 
-from luminary.core import PageRequest, ValidationFailed
+from luminary.core import FieldError, PageRequest, ValidationFailed
+from luminary.core.pagination import MAX_OFFSET
+from luminary.core.validation import ID_MAX
 
 #: The largest request body accepted, in bytes.
 MAX_BODY = 64 * 1024
@@ -47,7 +50,7 @@ def body_of(req: falcon.Request, *, required: bool = False) -> dict[str, Any]:
     return media
 
 
-def _query_int(req: falcon.Request, name: str) -> object:
+def _query_int(req: falcon.Request, name: str) -> int | None:
     raw = req.get_param(name)
     if raw is None:
         return None
@@ -72,3 +75,42 @@ def page_of(req: falcon.Request, *, default_limit: int, max_limit: int, offsets:
         )
     except ValidationFailed as exc:
         raise QueryInvalid(exc.errors) from None
+
+
+@attrs.frozen
+class Window:
+    """The part of a v1 list a request asks for: every item unless it says otherwise.
+
+    Attributes:
+        limit: At most this many items; ``None`` for all of them.
+        offset: Skip this many items first.
+    """
+
+    limit: int | None = None
+    offset: int = 0
+
+
+def _bounded(req: falcon.Request, name: str, minimum: int, maximum: int) -> int | None:
+    value = _query_int(req, name)
+    if value is None:
+        return None
+    if not minimum <= value <= maximum:
+        raise QueryInvalid.field(name, f"must be between {minimum} and {maximum}")
+    return value
+
+
+def window_of(req: falcon.Request) -> Window:
+    """A v1 list's ``limit`` (1 or more, optional) and ``offset`` (0 to 1,000,000, default 0)."""
+    errors: list[FieldError] = []
+    limit = offset = None
+    try:
+        limit = _bounded(req, "limit", 1, ID_MAX)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    try:
+        offset = _bounded(req, "offset", 0, MAX_OFFSET)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise QueryInvalid(errors)
+    return Window(limit=limit, offset=offset or 0)

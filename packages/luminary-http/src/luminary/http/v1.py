@@ -3,28 +3,55 @@
 Bare JSON objects, lists wrapped under a plural key, errors as
 ``{"error": "..."}``. Each resource parses the request, calls one use case and
 shapes the answer; the shapes below follow the contract key for key.
+
+Lists answer every item unless ``?limit=`` says otherwise, as the original did:
+the app has no paging. They are read in batches, each in its own read
+transaction, and a list longer than one batch is sent as it is encoded
+(chunked), so that memory does not grow with the size of the answer.
+
+``/api/sessions`` serves two clients: the Learning Sessions API (``{"data": …}``
+answers) and the app's study sessions (bare objects). :func:`is_study_session_body`
+is the one rule that tells their ``POST`` bodies apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import falcon
 
 from luminary import core
-from luminary.core import Attempt, Clock, Constellation, PageRequest, Post, Session, UnitOfWork, User
+from luminary.core import (
+    Attempt,
+    Clock,
+    Constellation,
+    Cursor,
+    NotFound,
+    PageRequest,
+    Post,
+    Session,
+    Slice,
+    UnitOfWork,
+    User,
+)
 
-from .requests import body_of, field, page_of
+from .media import dumps
+from .requests import Window, body_of, field, window_of
+from .v2 import unstructure
 
 PREFIXES = ("/api", "/api/v1")
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 500
+#: Items read per transaction while a list is sent. A user carries their attempts,
+#: sessions and posts, a constellation its attempts and posts: fewer per batch.
+BATCH = 500
+NESTED_BATCH = 100
 SESSION_BODY_FIELDS = ("user_id", "constellation_attempt_id", *sorted(core.SESSION_FIELDS))
 POST_BODY_FIELDS = ("user_id", "constellation_id", "post_type", "message", "study_duration")
 
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- shapes
@@ -147,18 +174,74 @@ class Resource:
         self.uow = uow_factory
         self.clock = clock
 
-    def page(self, req: falcon.Request) -> PageRequest:
-        return page_of(req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, offsets=True)
+    def answer_list(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        key: str,
+        read: Callable[[UnitOfWork, PageRequest], Slice[T]],
+        shape: Callable[[T], Json],
+        *,
+        nested: bool = False,
+    ) -> None:
+        """Answer ``{key: [...]}`` with every item ``read`` finds, or the window the query asks for.
+
+        The first batch is read here, so that a missing parent is a 404 before
+        anything is sent; a list longer than one batch is streamed.
+        """
+        window = window_of(req)
+        batch = NESTED_BATCH if nested else BATCH
+        first = read(self.uow(), PageRequest(limit=_batch_size(window.limit, batch), offset=window.offset))
+        resp.content_type = falcon.MEDIA_JSON
+        head = b'{"' + key.encode() + b'":['
+        if first.next_cursor is None or window.limit == len(first.items):
+            resp.data = head + _encoded(first.items, shape) + b"]}"
+        else:
+            resp.stream = _stream(head, first, lambda page: read(self.uow(), page), shape, window, batch)
 
 
-def _listed(key: str, items: Sequence[Json]) -> Json:
-    return {key: list(items)}
+def _batch_size(remaining: int | None, batch: int) -> int:
+    return batch if remaining is None else min(batch, remaining)
+
+
+def _encoded(items: Sequence[T], shape: Callable[[T], Json]) -> bytes:
+    return b",".join(dumps(shape(item)) for item in items)
+
+
+def _stream(
+    head: bytes,
+    found: Slice[T],
+    read: Callable[[PageRequest], Slice[T]],
+    shape: Callable[[T], Json],
+    window: Window,
+    batch: int,
+) -> Iterator[bytes]:
+    """The chunks of a long list: one per batch, each batch read in its own transaction.
+
+    An error after the first chunk cannot change the status any more: it
+    propagates, and the server ends the connection without finishing the
+    answer, so a client never takes a cut list for a whole one.
+    """
+    remaining = window.limit
+    yield head + _encoded(found.items, shape)
+    while True:
+        if remaining is not None:
+            remaining -= len(found.items)
+        if found.next_cursor is None or remaining == 0:
+            break
+        page = PageRequest(limit=_batch_size(remaining, batch), after=Cursor.decode(found.next_cursor))
+        try:
+            found = read(page)
+        except NotFound:
+            break  # the user, attempt or constellation listed from was deleted meanwhile
+        if found.items:
+            yield b"," + _encoded(found.items, shape)
+    yield b"]}"
 
 
 class Users(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = core.list_user_details(self.uow(), self.page(req))
-        resp.media = _listed("users", [user_full(d) for d in found.items])
+        self.answer_list(req, resp, "users", core.list_user_details, user_full, nested=True)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
@@ -210,8 +293,9 @@ class SyncMinutes(Resource):
 
 class Constellations(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = core.list_constellation_details(self.uow(), self.page(req))
-        resp.media = _listed("constellations", [constellation_full(d) for d in found.items])
+        self.answer_list(
+            req, resp, "constellations", core.list_constellation_details, constellation_full, nested=True
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
@@ -239,8 +323,10 @@ class ConstellationItem(Resource):
 
 class UserAttempts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        found = core.list_attempt_details(self.uow(), self.page(req), user_id=user_id)
-        resp.media = _listed("constellation_attempts", [attempt_full(d) for d in found.items])
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.AttemptDetail]:
+            return core.list_attempt_details(uow, page, user_id=user_id)
+
+        self.answer_list(req, resp, "constellation_attempts", read, attempt_full)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         body = body_of(req)
@@ -251,8 +337,7 @@ class UserAttempts(Resource):
 
 class Attempts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = core.list_attempt_details(self.uow(), self.page(req))
-        resp.media = _listed("constellation_attempts", [attempt_full(d) for d in found.items])
+        self.answer_list(req, resp, "constellation_attempts", core.list_attempt_details, attempt_full)
 
 
 class AttemptItem(Resource):
@@ -280,36 +365,75 @@ class AttemptComplete(Resource):
 
 class AttemptSessions(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
-        found = core.list_session_details(self.uow(), self.page(req), attempt_id=attempt_id)
-        resp.media = _listed("sessions", [session_full(d) for d in found.items])
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.SessionDetail]:
+            return core.list_session_details(uow, page, attempt_id=attempt_id)
+
+        self.answer_list(req, resp, "sessions", read, session_full)
+
+
+def is_study_session_body(body: Mapping[str, Any]) -> bool:
+    """Whether a ``POST /api/sessions`` body is the app's study session (the one rule).
+
+    The app always sends ``constellation_attempt_id`` (with ``user_id`` and
+    ``minutes``); a learning session of the Learning Sessions document never
+    does. A body with that member, whatever its value, is a study session and
+    is answered with the bare v1 session; any other body is a learning session,
+    answered ``{"data": session}``.
+    """
+    return "constellation_attempt_id" in body
+
+
+def learning_session(session: Session) -> Json:
+    """The Learning Sessions document's session object (the same object as API v2's)."""
+    json: Json = unstructure(session)
+    return json
 
 
 class Sessions(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = core.list_session_details(self.uow(), self.page(req))
-        resp.media = _listed("sessions", [session_full(d) for d in found.items])
+        self.answer_list(req, resp, "data", core.list_sessions, learning_session)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
         fields = {k: body[k] for k in SESSION_BODY_FIELDS if k in body}
         session = core.create_session(self.uow(), clock=self.clock, **fields)
-        resp.media = session_full(core.get_session_detail(self.uow(), session.id))
         resp.status = falcon.HTTP_201
+        if is_study_session_body(body):
+            resp.media = session_full(core.get_session_detail(self.uow(), session.id))
+        else:
+            resp.media = {"data": learning_session(session)}
+            resp.location = f"{req.path}/{session.id}"
 
 
 class SessionItem(Resource):
+    """One learning session, as the Learning Sessions document serves it."""
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
-        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+        with _session_not_found():
+            resp.media = {"data": learning_session(core.get_session(self.uow(), session_id))}
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
         body = body_of(req)
         changes = {k: body[k] for k in core.SESSION_FIELDS if k in body}
-        core.update_session(self.uow(), session_id, changes, clock=self.clock)
-        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+        with _session_not_found():
+            session = core.update_session(self.uow(), session_id, changes, clock=self.clock)
+        resp.media = {"data": learning_session(session)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
-        core.delete_session(self.uow(), session_id)
-        resp.media = {"message": "Session deleted successfully!"}
+        with _session_not_found():
+            core.delete_session(self.uow(), session_id)
+        resp.status = falcon.HTTP_204
+
+
+@contextmanager
+def _session_not_found() -> Iterator[None]:
+    # The Learning Sessions document's wording; the app's calls keep "Session not found!".
+    try:
+        yield
+    except NotFound as exc:
+        if exc.entity == "Session":
+            raise NotFound("Session", exc.id, message="Session not found") from None
+        raise
 
 
 class SessionComplete(Resource):
@@ -326,8 +450,7 @@ class SessionCancel(Resource):
 
 class Posts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = core.list_post_details(self.uow(), self.page(req))
-        resp.media = _listed("posts", [post_full(d) for d in found.items])
+        self.answer_list(req, resp, "posts", core.list_post_details, post_full)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
@@ -348,20 +471,23 @@ class PostItem(Resource):
 
 class UserPosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        found = core.list_post_details(self.uow(), self.page(req), user_id=user_id)
-        resp.media = _listed("posts", [post_full(d) for d in found.items])
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.PostDetail]:
+            return core.list_post_details(uow, page, user_id=user_id)
+
+        self.answer_list(req, resp, "posts", read, post_full)
 
 
 class ConstellationPosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
-        found = core.list_post_details(self.uow(), self.page(req), constellation_id=constellation_id)
-        resp.media = _listed("posts", [post_full(d) for d in found.items])
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.PostDetail]:
+            return core.list_post_details(uow, page, constellation_id=constellation_id)
+
+        self.answer_list(req, resp, "posts", read, post_full)
 
 
 class Feed(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        found = core.feed_details(self.uow(), self.page(req))
-        resp.media = _listed("posts", [post_full(d) for d in found.items])
+        self.answer_list(req, resp, "posts", core.feed_details, post_full)
 
 
 # Any integer reaches the use case, which answers "User not found!" for ids nothing has.

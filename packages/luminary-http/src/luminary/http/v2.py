@@ -86,8 +86,8 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     return schema
 
 
-USER_CREATE = _object({"display_name": _name(limits.NAME_MAX)}, ("display_name",))
-USER_PATCH = _object({"display_name": _name(limits.NAME_MAX)})
+USER_CREATE = _object({"display_name": _name(limits.DISPLAY_NAME_MAX)}, ("display_name",))
+USER_PATCH = _object({"display_name": _name(limits.DISPLAY_NAME_MAX)})
 CONSTELLATION_CREATE = _object(
     {"name": _name(limits.NAME_MAX), "weight": _integer(1, limits.WEIGHT_MAX)}, ("name", "weight")
 )
@@ -120,7 +120,7 @@ POST_CREATE = _object(
         "constellation_id": ID_SCHEMA,
         "post_type": {"type": "string", "enum": [t.value for t in core.PostType]},
         "message": _text(limits.MESSAGE_MAX),
-        "study_duration": _integer(0, limits.MINUTES_MAX, nullable=True),
+        "study_duration": _integer(0, limits.STUDY_DURATION_MAX, nullable=True),
     },
     ("user_id", "constellation_id", "post_type"),
 )
@@ -215,7 +215,7 @@ def _current_attempt(ctx: Context) -> core.Attempt | None:
 
 def _completed(ctx: Context) -> list[core.Constellation]:
     result = core.completed_constellations(ctx.uow(), ctx.params["user_id"])
-    return [d.constellation for d in result.constellations]
+    return [d.constellation for d in result.distinct]
 
 
 def _deleted(fn: Callable[[UnitOfWork, int], object], param: str) -> Callable[[Context], None]:

@@ -57,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 
 from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+from luminary.core.validation import DISPLAY_NAME_MAX, STUDY_DURATION_MAX
 
 __all__ = [
     "Id",
@@ -164,7 +165,7 @@ users = Table(
     "users",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("display_name", String(100), nullable=False),
+    Column("display_name", String(DISPLAY_NAME_MAX), nullable=False),
     Column("current_attempt_id", Id, nullable=True),
     Column("total_minutes", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
@@ -176,7 +177,7 @@ users = Table(
         ondelete="SET NULL",
         use_alter=True,
     ),
-    CheckConstraint(_length_between("display_name", 1, 100), name="display_name_length"),
+    CheckConstraint(_length_between("display_name", 1, DISPLAY_NAME_MAX), name="display_name_length"),
     CheckConstraint("total_minutes >= 0", name="total_minutes_not_negative"),
     Index(None, "current_attempt_id"),
     sqlite_autoincrement=True,
@@ -252,7 +253,7 @@ posts = Table(
     Column("study_duration", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint(_one_of("post_type", POST_TYPES), name="post_type_known"),
-    CheckConstraint("study_duration BETWEEN 0 AND 1440", name="study_duration_range"),
+    CheckConstraint(f"study_duration BETWEEN 0 AND {STUDY_DURATION_MAX}", name="study_duration_range"),
     Index(None, "user_id", "created_at", "id"),
     Index(None, "constellation_id", "created_at", "id"),
     Index(None, "created_at", "id"),
