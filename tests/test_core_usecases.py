@@ -214,6 +214,11 @@ def test_completed_constellations(world):
     assert [d.constellation.name for d in result.constellations] == ["Triangulum", "Triangulum"]
     assert [d.constellation.name for d in result.distinct] == ["Triangulum"]
     assert result.user.id == world.user.id
+    light = core.completions(uow, world.user.id)
+    assert light.user == result.user
+    assert light.constellations == [d.constellation for d in result.constellations]
+    with pytest.raises(NotFound):
+        core.completions(uow, 999)
 
 
 def test_attempt_lists_and_details(world):
@@ -225,6 +230,21 @@ def test_attempt_lists_and_details(world):
     assert [a.id for a in core.list_attempts(uow, PageRequest(), user_id=other.id).items] == [theirs.id]
     with pytest.raises(NotFound):
         core.list_attempts(uow, PageRequest(), user_id=999)
+    # At one constellation, page by page.
+    again = core.start_attempt(uow, other.id, 1, clock=world.clock)
+    at_triangulum = core.list_attempts(uow, PageRequest(limit=1), constellation_id=1)
+    assert [a.id for a in at_triangulum.items] == [world.attempt.id]
+    assert at_triangulum.next_cursor is not None
+    rest = core.list_attempts(
+        uow, PageRequest(limit=5, after=core.Cursor.decode(at_triangulum.next_cursor)), constellation_id=1
+    )
+    assert ([a.id for a in rest.items], rest.next_cursor) == ([again.id], None)
+    assert [a.id for a in core.list_attempts(uow, PageRequest(), constellation_id=2).items] == [theirs.id]
+    both = core.list_attempts(uow, PageRequest(), user_id=other.id, constellation_id=1)
+    assert [a.id for a in both.items] == [again.id]
+    with pytest.raises(NotFound):
+        core.list_attempts(uow, PageRequest(), constellation_id=999)
+    core.delete_attempt(uow, again.id)
     detail = core.get_attempt_detail(uow, world.attempt.id)
     assert detail.user.id == world.user.id
     assert detail.constellation.name == "Triangulum"

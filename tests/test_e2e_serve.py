@@ -112,18 +112,22 @@ def test_the_ios_app_and_the_learning_sessions_document_on_one_server(database_u
     """The app's calls and the Learning Sessions document's examples, replayed against one server."""
     with serve(database_url) as server:
         api = server.client()
-        # The app finds a returning student by name in the whole user list: the 151st too.
-        for i in range(150):
-            assert api.request("POST", "/api/users/", {"display_name": f"Student {i}"})[0] == 201
+        # The app finds a returning student by name in the whole user list: the 301st too. Names
+        # may be long (the app's sign-up field has no limit), which makes this list long enough
+        # (over 256 KiB) to be sent in chunks.
+        for i in range(300):
+            name = f"Student {i} ".ljust(1000, "x")
+            assert api.request("POST", "/api/users/", {"display_name": name})[0] == 201
         status, ada = api.request("POST", "/api/users/", {"display_name": "Ada " + "L" * 300})
-        assert status == 201  # the app's sign-up field has no length limit
+        assert status == 201
         raw = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         raw.request("GET", "/api/users/")
         response = raw.getresponse()
-        assert response.getheader("Transfer-Encoding") == "chunked"  # longer than one batch: streamed
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        assert response.getheader("Content-Length") is None
         users = json.loads(response.read())["users"]
         raw.close()
-        assert len(users) == 151
+        assert len(users) == 301
         assert [u["id"] for u in users if u["display_name"] == ada["display_name"]] == [ada["id"]]
 
         uid, triangulum = ada["id"], 1

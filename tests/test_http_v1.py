@@ -36,7 +36,8 @@ from http_v1_support import (
 )
 from luminary import core
 from luminary.core import ManualClock
-from luminary.http import v1
+from luminary.http import streaming, v1
+from luminary.http.media import dumps
 
 
 @pytest.fixture
@@ -430,30 +431,36 @@ def test_newest_first_means_by_creation_time_not_by_id(world):
     assert call(world, "GET", f"/api/posts/{post.id}")["created_at"] == "2025-11-30T08:00:00+00:00"
 
 
-def test_lists_answer_every_item_and_stream_past_one_batch(uow_factory, clock):
+def test_lists_answer_every_item_read_batch_by_batch(uow_factory, clock, monkeypatch):
     """The app finds a returning student by name in the whole list: the 101st too."""
     uow = uow_factory
     ids = [core.create_user(uow(), f"Student {i}", clock=clock).id for i in range(2 * v1.NESTED_BATCH + 50)]
     client = make_client(uow_factory, clock)
 
-    def users(query: str = "", *, streamed: bool) -> list[int]:
+    def users(query: str = "") -> tuple[list[int], falcon.testing.Result]:
         result = client.simulate_get("/api/users/" + query)
         assert result.status_code == 200
-        assert ("content-length" not in result.headers) is streamed, query
         assert result.headers["content-type"] == "application/json"
-        return listed(result.json, "users", check_user)
+        return listed(result.json, "users", check_user), result
 
-    every = users(streamed=True)
-    assert every == ids
-    names = [u["display_name"] for u in client.simulate_get("/api/users").json["users"]]
+    every, whole = users()
+    assert every == ids  # three reads of 100 users
+    assert int(whole.headers["content-length"]) == len(whole.content)  # short enough to send whole
+    names = [u["display_name"] for u in whole.json["users"]]
     assert "Student 100" in names
     assert "Student 249" in names
-    assert users("?offset=99&limit=3", streamed=False) == ids[99:102]
-    assert users("?limit=101", streamed=True) == ids[:101]
-    assert users("?limit=100", streamed=False) == ids[:100]
-    assert users("?offset=150", streamed=False) == ids[150:]
-    assert users("?offset=50&limit=151", streamed=True) == ids[50:201]
-    assert users(f"?offset={len(ids)}", streamed=False) == []
+    assert users("?offset=99&limit=3")[0] == ids[99:102]
+    assert users("?limit=101")[0] == ids[:101]
+    assert users("?limit=100")[0] == ids[:100]
+    assert users("?offset=150")[0] == ids[150:]
+    assert users("?offset=50&limit=151")[0] == ids[50:201]
+    assert users(f"?offset={len(ids)}")[0] == []
+
+    # Past streaming.STREAM_AFTER bytes the answer is sent in chunks: no Content-Length, same bytes.
+    monkeypatch.setattr(streaming, "STREAM_AFTER", 1024)
+    _, chunked = users()
+    assert "content-length" not in chunked.headers
+    assert chunked.content == whole.content
 
 
 @pytest.mark.parametrize(("path", "key", "check", "names"), LISTS)
@@ -463,15 +470,18 @@ def test_a_list_read_in_batches_of_one_is_the_list_read_at_once(world, monkeypat
     whole = [world.client.simulate_get(path + query) for query in queries]
     monkeypatch.setattr(v1, "BATCH", 1)
     monkeypatch.setattr(v1, "NESTED_BATCH", 1)
+    monkeypatch.setattr(streaming, "STREAM_AFTER", 0)
     for query, expected in zip(queries, whole, strict=True):
         result = world.client.simulate_get(path + query)
         assert result.status_code == expected.status_code == 200
+        assert "content-length" not in result.headers
         assert result.content == expected.content, query  # byte for byte
         listed(result.json, key, check)
 
 
 def test_a_stream_ends_the_list_when_its_owner_is_deleted_meanwhile(world, monkeypatch):
     monkeypatch.setattr(v1, "BATCH", 1)
+    monkeypatch.setattr(streaming, "STREAM_AFTER", 0)
     environ = falcon.testing.create_environ(path=f"/api/users/{world.ada}/posts")
     answer = world.client.app(environ, lambda status, headers: None)
     chunks = iter(answer)
@@ -479,7 +489,55 @@ def test_a_stream_ends_the_list_when_its_owner_is_deleted_meanwhile(world, monke
     core.delete_user(world.uow_factory(), world.ada)
     rest = b"".join(chunks)
     answer.close()
-    assert json.loads(first + rest) == {"posts": [json.loads(first[len(b'{"posts":[') :])]}
+    # The first batch (Ada's newest post) was read before the deletion; the list then ends, whole JSON.
+    assert [p["id"] for p in json.loads(first + rest)["posts"]] == [world.p3]
+
+
+def _constellation(d: core.ConstellationDetail) -> Json:
+    """The full constellation of the API reference, built from core's detail."""
+    c = d.constellation
+    return {
+        "id": c.id,
+        "name": c.name,
+        "weight": c.weight,
+        "user_attempts": [v1.attempt_simple(a) for a in d.attempts],
+        "posts": [v1.post_simple(p) for p in d.posts],
+    }
+
+
+@pytest.mark.parametrize("batch", [None, 1, 2])
+def test_a_constellation_is_sent_with_every_attempt_and_post_byte_for_byte(world, monkeypatch, batch):
+    """A constellation carries every attempt at it and post about it, read in batches, streamed."""
+    for _ in range(3):
+        core.create_post(
+            world.uow_factory(),
+            clock=world.clock,
+            user_id=world.grace,
+            constellation_id=world.triangulum,
+            post_type="progress",
+        )
+    uow = world.uow_factory
+    details = core.list_constellation_details(uow(), core.PageRequest(limit=10)).items
+    done = core.completed_constellations(uow(), world.grace)
+    expected = {
+        "/api/constellations": {"constellations": [_constellation(d) for d in details]},
+        "/api/constellations/{triangulum}": _constellation(details[0]),
+        "/api/users/{grace}/completed_constellations": {
+            "user_id": world.grace,
+            "display_name": "Grace",
+            "completed_constellations": [_constellation(d) for d in done.constellations],
+            "num_completed": 1,
+        },
+    }
+    if batch is not None:
+        monkeypatch.setattr(v1, "BATCH", batch)
+        monkeypatch.setattr(v1, "NESTED_BATCH", batch)
+        monkeypatch.setattr(streaming, "STREAM_AFTER", 0)
+    for path, answer in expected.items():
+        result = world.client.simulate_get(path.format(**world.ids))
+        assert result.status_code == 200
+        assert result.content == dumps(answer), path
+    assert len(expected["/api/constellations/{triangulum}"]["posts"]) == 5
 
 
 # ---------------------------------------------------------------- the full shapes, value by value

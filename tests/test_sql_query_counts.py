@@ -146,6 +146,9 @@ READS: dict[str, Callable[[Callable[[], Any], World], Any]] = {
     "list_constellation_details": lambda uow, w: core.list_constellation_details(uow(), PAGE),
     "list_attempts": lambda uow, w: core.list_attempts(uow(), PAGE),
     "list_attempts (user)": lambda uow, w: core.list_attempts(uow(), PAGE, user_id=w.user_id),
+    "list_attempts (constellation)": lambda uow, w: core.list_attempts(
+        uow(), PAGE, constellation_id=w.constellation_id
+    ),
     "list_attempt_details": lambda uow, w: core.list_attempt_details(uow(), PAGE),
     "list_sessions": lambda uow, w: core.list_sessions(uow(), PAGE),
     "list_sessions (user)": lambda uow, w: core.list_sessions(uow(), PAGE, user_id=w.user_id),

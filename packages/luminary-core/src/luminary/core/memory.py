@@ -262,9 +262,16 @@ class InMemoryAttemptRepository(_Repository):
         """Return the attempts that exist among the ids, by id."""
         return {i: self._rows[i] for i in attempt_ids if i in self._rows}
 
-    def list_page(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Attempt]:
-        """Return attempts by id, ascending; only ``user_id``'s when given."""
-        rows = self._where(lambda a: user_id is None or a.user_id == user_id)
+    def list_page(
+        self, page: PageRequest, *, user_id: int | None = None, constellation_id: int | None = None
+    ) -> Sequence[Attempt]:
+        """Return attempts by id, ascending; only ``user_id``'s, or at ``constellation_id``, when given."""
+        rows = self._where(
+            lambda a: (
+                (user_id is None or a.user_id == user_id)
+                and (constellation_id is None or a.constellation_id == constellation_id)
+            )
+        )
         return _by_id(rows, page)
 
     def list_by_users(self, user_ids: Collection[int]) -> Sequence[Attempt]:

@@ -118,8 +118,10 @@ class AttemptRepository(Protocol):
         """Return the attempts that exist among the ids, by id."""
         ...
 
-    def list_page(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Attempt]:
-        """Return attempts by id, ascending; only ``user_id``'s when given."""
+    def list_page(
+        self, page: PageRequest, *, user_id: int | None = None, constellation_id: int | None = None
+    ) -> Sequence[Attempt]:
+        """Return attempts by id, ascending; only ``user_id``'s, or at ``constellation_id``, when given."""
         ...
 
     def list_by_users(self, user_ids: Collection[int]) -> Sequence[Attempt]:

@@ -59,6 +59,7 @@ __all__ = [
     "USER_FIELDS",
     "AttemptDetail",
     "CompletedConstellations",
+    "Completions",
     "ConstellationDetail",
     "MinutesSummary",
     "PostDetail",
@@ -70,6 +71,7 @@ __all__ = [
     "complete_attempt",
     "complete_session",
     "completed_constellations",
+    "completions",
     "create_constellation",
     "create_post",
     "create_session",
@@ -231,6 +233,20 @@ class CompletedConstellations:
         """Each completed constellation once, by id."""
         unique = {d.constellation.id: d for d in self.constellations}
         return [unique[cid] for cid in sorted(unique)]
+
+
+@attrs.frozen
+class Completions:
+    """What a user has completed, without the constellations' attempts and posts.
+
+    Attributes:
+        user: The user.
+        constellations: One constellation per completed attempt, in the order
+            the attempts were started.
+    """
+
+    user: User
+    constellations: Sequence[Constellation]
 
 
 @attrs.frozen
@@ -545,8 +561,7 @@ def completed_constellations(uow: UnitOfWork, user_id: int) -> CompletedConstell
     """
     with uow.reading():
         user = _user(uow, user_id)
-        attempts = uow.attempts.list_by_users([user.id])
-        done = sorted((a for a in attempts if a.is_completed), key=attrgetter("id"))
+        done = _completed_attempts(uow, user)
         found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
         details = {
             d.constellation.id: d
@@ -576,6 +591,24 @@ def sync_minutes(uow: UnitOfWork) -> SyncReport:
                 uow.users.update(attrs.evolve(user, total_minutes=recomputed))
         uow.commit()
     return SyncReport(corrections)
+
+
+def completions(uow: UnitOfWork, user_id: int) -> Completions:
+    """Return what the user has completed: one constellation per completed attempt, no details.
+
+    Raises:
+        NotFound: No such user.
+    """
+    with uow.reading():
+        user = _user(uow, user_id)
+        done = _completed_attempts(uow, user)
+        found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
+        return Completions(user, [found[a.constellation_id] for a in done])
+
+
+def _completed_attempts(uow: UnitOfWork, user: User) -> list[Attempt]:
+    attempts = uow.attempts.list_by_users([user.id])
+    return sorted((a for a in attempts if a.is_completed), key=attrgetter("id"))
 
 
 def _stale_totals(uow: UnitOfWork) -> dict[int, tuple[int, int]]:
@@ -757,15 +790,23 @@ def get_attempt(uow: UnitOfWork, attempt_id: int) -> Attempt:
         return _attempt(uow, attempt_id)
 
 
-def list_attempts(uow: UnitOfWork, page: PageRequest, *, user_id: int | None = None) -> Slice[Attempt]:
-    """Return a page of attempts, by id; only the user's when ``user_id`` is given.
+def list_attempts(
+    uow: UnitOfWork,
+    page: PageRequest,
+    *,
+    user_id: int | None = None,
+    constellation_id: int | None = None,
+) -> Slice[Attempt]:
+    """Return a page of attempts, by id; only the user's, or only those at a constellation, when given.
 
     Raises:
-        NotFound: ``user_id`` names no user.
+        NotFound: ``user_id`` or ``constellation_id`` names nothing.
     """
     with uow.reading():
         uid = None if user_id is None else _user(uow, user_id).id
-        return Slice.cut(uow.attempts.list_page(page.probe(), user_id=uid), page, _by_id)
+        cid = None if constellation_id is None else _constellation(uow, constellation_id).id
+        rows = uow.attempts.list_page(page.probe(), user_id=uid, constellation_id=cid)
+        return Slice.cut(rows, page, _by_id)
 
 
 def get_attempt_detail(uow: UnitOfWork, attempt_id: int) -> AttemptDetail:

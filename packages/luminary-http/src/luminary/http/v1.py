@@ -5,9 +5,10 @@ Bare JSON objects, lists wrapped under a plural key, errors as
 shapes the answer; the shapes below follow the contract key for key.
 
 Lists answer every item unless ``?limit=`` says otherwise, as the original did:
-the app has no paging. They are read in batches, each in its own read
-transaction, and a list longer than one batch is sent as it is encoded
-(chunked), so that memory does not grow with the size of the answer.
+the app has no paging. Lists, and the attempts and posts a constellation
+carries, are read in batches and sent as they are encoded
+(:mod:`luminary.http.streaming`), so that memory does not grow with the size
+of the answer.
 
 ``/api/sessions`` serves two clients: the Learning Sessions API (``{"data": …}``
 answers) and the app's study sessions (bare objects). :func:`is_study_session_body`
@@ -16,7 +17,7 @@ is the one rule that tells their ``POST`` bodies apart.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,7 +29,6 @@ from luminary.core import (
     Attempt,
     Clock,
     Constellation,
-    Cursor,
     NotFound,
     PageRequest,
     Post,
@@ -40,6 +40,7 @@ from luminary.core import (
 
 from .media import dumps
 from .requests import Window, body_of, field, window_of
+from .streaming import batches, json_array, respond
 from .v2 import unstructure
 
 PREFIXES = ("/api", "/api/v1")
@@ -114,17 +115,6 @@ def user_full(d: core.UserDetail) -> Json:
     }
 
 
-def constellation_full(d: core.ConstellationDetail) -> Json:
-    c = d.constellation
-    return {
-        "id": c.id,
-        "name": c.name,
-        "weight": c.weight,
-        "user_attempts": [attempt_simple(a) for a in d.attempts],
-        "posts": [post_simple(p) for p in d.posts],
-    }
-
-
 def attempt_full(d: core.AttemptDetail) -> Json:
     json = attempt_simple(d.attempt)
     json["user"] = user_simple(d.user)
@@ -184,59 +174,44 @@ class Resource:
         *,
         nested: bool = False,
     ) -> None:
-        """Answer ``{key: [...]}`` with every item ``read`` finds, or the window the query asks for.
-
-        The first batch is read here, so that a missing parent is a 404 before
-        anything is sent; a list longer than one batch is streamed.
-        """
+        """Answer ``{key: [...]}`` with every item ``read`` finds, or the window the query asks for."""
         window = window_of(req)
-        batch = NESTED_BATCH if nested else BATCH
-        first = read(self.uow(), PageRequest(limit=_batch_size(window.limit, batch), offset=window.offset))
-        resp.content_type = falcon.MEDIA_JSON
-        head = b'{"' + key.encode() + b'":['
-        if first.next_cursor is None or window.limit == len(first.items):
-            resp.data = head + _encoded(first.items, shape) + b"]}"
-        else:
-            resp.stream = _stream(head, first, lambda page: read(self.uow(), page), shape, window, batch)
+        found = batches(lambda page: read(self.uow(), page), window, NESTED_BATCH if nested else BATCH)
+        respond(resp, _document(key, json_array(found, _encoder(shape))))
+
+    def constellation(self, constellation: Constellation) -> Iterator[bytes]:
+        """The full constellation, its attempts and posts read in batches."""
+
+        def attempts(page: PageRequest) -> Slice[Attempt]:
+            return core.list_attempts(self.uow(), page, constellation_id=constellation.id)
+
+        def posts(page: PageRequest) -> Slice[Post]:
+            return core.list_posts(self.uow(), page, constellation_id=constellation.id)
+
+        yield dumps(constellation_simple(constellation))[:-1] + b',"user_attempts":'
+        yield from json_array(batches(attempts, Window(), BATCH, owned=True), _encoder(attempt_simple))
+        yield b',"posts":'
+        yield from json_array(batches(posts, Window(), BATCH, owned=True), _encoder(post_simple))
+        yield b"}"
+
+    def constellations(self, items: Iterable[Constellation]) -> Iterator[bytes]:
+        """A JSON array of full constellations."""
+        opening = b"["
+        for constellation in items:
+            yield opening
+            opening = b","
+            yield from self.constellation(constellation)
+        yield b"[]" if opening == b"[" else b"]"
 
 
-def _batch_size(remaining: int | None, batch: int) -> int:
-    return batch if remaining is None else min(batch, remaining)
+def _encoder(shape: Callable[[T], Json]) -> Callable[[T], bytes]:
+    return lambda item: dumps(shape(item))
 
 
-def _encoded(items: Sequence[T], shape: Callable[[T], Json]) -> bytes:
-    return b",".join(dumps(shape(item)) for item in items)
-
-
-def _stream(
-    head: bytes,
-    found: Slice[T],
-    read: Callable[[PageRequest], Slice[T]],
-    shape: Callable[[T], Json],
-    window: Window,
-    batch: int,
-) -> Iterator[bytes]:
-    """The chunks of a long list: one per batch, each batch read in its own transaction.
-
-    An error after the first chunk cannot change the status any more: it
-    propagates, and the server ends the connection without finishing the
-    answer, so a client never takes a cut list for a whole one.
-    """
-    remaining = window.limit
-    yield head + _encoded(found.items, shape)
-    while True:
-        if remaining is not None:
-            remaining -= len(found.items)
-        if found.next_cursor is None or remaining == 0:
-            break
-        page = PageRequest(limit=_batch_size(remaining, batch), after=Cursor.decode(found.next_cursor))
-        try:
-            found = read(page)
-        except NotFound:
-            break  # the user, attempt or constellation listed from was deleted meanwhile
-        if found.items:
-            yield b"," + _encoded(found.items, shape)
-    yield b"]}"
+def _document(key: str, array: Iterator[bytes]) -> Iterator[bytes]:
+    yield b'{"' + key.encode() + b'":'
+    yield from array
+    yield b"}"
 
 
 class Users(Resource):
@@ -271,13 +246,15 @@ class UserTotalMinutes(Resource):
 
 class UserCompletedConstellations(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        result = core.completed_constellations(self.uow(), user_id)
-        resp.media = {
-            "user_id": result.user.id,
-            "display_name": result.user.display_name,
-            "completed_constellations": [constellation_full(d) for d in result.constellations],
-            "num_completed": len(result.constellations),
-        }
+        done = core.completions(self.uow(), user_id)
+
+        def pieces() -> Iterator[bytes]:
+            user = {"user_id": done.user.id, "display_name": done.user.display_name}
+            yield dumps(user)[:-1] + b',"completed_constellations":'
+            yield from self.constellations(done.constellations)
+            yield b',"num_completed":' + dumps(len(done.constellations)) + b"}"
+
+        respond(resp, pieces())
 
 
 class UserCurrentAttempt(Resource):
@@ -293,28 +270,30 @@ class SyncMinutes(Resource):
 
 class Constellations(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.answer_list(
-            req, resp, "constellations", core.list_constellation_details, constellation_full, nested=True
-        )
+        def every(page: PageRequest) -> Slice[Constellation]:
+            return core.list_constellations(self.uow(), page)
+
+        found = batches(every, window_of(req), NESTED_BATCH)
+        respond(resp, _document("constellations", self.constellations(c for batch in found for c in batch)))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
         made = core.create_constellation(
             self.uow(), field(body, "name"), field(body, "weight"), clock=self.clock
         )
-        resp.media = constellation_full(core.get_constellation_detail(self.uow(), made.id))
+        respond(resp, self.constellation(made))
         resp.status = falcon.HTTP_201
 
 
 class ConstellationItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
-        resp.media = constellation_full(core.get_constellation_detail(self.uow(), constellation_id))
+        respond(resp, self.constellation(core.get_constellation(self.uow(), constellation_id)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
         body = body_of(req)
         changes: dict[str, object] = {k: body[k] for k in ("name", "weight") if k in body}
-        core.update_constellation(self.uow(), constellation_id, changes, clock=self.clock)
-        resp.media = constellation_full(core.get_constellation_detail(self.uow(), constellation_id))
+        updated = core.update_constellation(self.uow(), constellation_id, changes, clock=self.clock)
+        respond(resp, self.constellation(updated))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
         core.delete_constellation(self.uow(), constellation_id)

@@ -313,9 +313,12 @@ class SqlAttemptRepository(_SqlRepository):
             return {}
         return {row["id"]: attempt_from_row(row) for row in self._rows_where_in("id", attempt_ids, "id")}
 
-    def list_page(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Attempt]:
-        """Return attempts by id, ascending; only ``user_id``'s when given."""
-        return [attempt_from_row(row) for row in self._page_rows(page, "id", user_id=user_id)]
+    def list_page(
+        self, page: PageRequest, *, user_id: int | None = None, constellation_id: int | None = None
+    ) -> Sequence[Attempt]:
+        """Return attempts by id, ascending; only ``user_id``'s, or at ``constellation_id``, when given."""
+        rows = self._page_rows(page, "id", user_id=user_id, constellation_id=constellation_id)
+        return [attempt_from_row(row) for row in rows]
 
     def list_by_users(self, user_ids: Collection[int]) -> Sequence[Attempt]:
         """Return every attempt of these users, by id."""
