@@ -154,16 +154,22 @@ def ceiling(threads: int) -> contextlib.AbstractContextManager[int]:
 class Connection:
     """One keep-alive HTTP/1.1 connection speaking just enough of the protocol."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.port = port
         self.reader = reader
         self.writer = writer
+        self.closed = False
 
     @classmethod
     async def open(cls, port: int) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
+        return cls(port, reader, writer)
 
     async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+        if self.closed:  # waitress ends the connection after a chunked answer: open another
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.closed = False
         data = b"" if body is None else json.dumps(body).encode()
         head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(data)}\r\n"
         if data:
@@ -172,15 +178,34 @@ class Connection:
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
         length = 0
+        chunked = False
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = value.strip().lower() == b"chunked"
+            elif name == b"connection":
+                self.closed = value.strip().lower() == b"close"
+        if chunked:  # long v1 lists are streamed
+            return status, await self._chunks()
         payload = await self.reader.readexactly(length) if length else b""
         return status, payload
+
+    async def _chunks(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                while await self.reader.readline() not in (b"\r\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readexactly(2)
 
     def close(self) -> None:
         self.writer.close()
@@ -199,14 +224,20 @@ def get(path: str | Callable[[int], str]) -> Step:
     return step
 
 
-def write_mix(attempts: list[int], users: list[int]) -> Step:
-    """Create a session, complete it, add a star: three requests per step."""
+def write_mix(attempts: list[tuple[int, int]]) -> Step:
+    """As the app does: log a session on an attempt, complete it, add a star; three requests per step.
+
+    ``attempts`` holds (user id, attempt id) pairs.
+    """
 
     async def step(conn: Connection, n: int) -> list[tuple[int, float]]:
         results = []
+        user_id, attempt_id = attempts[n % len(attempts)]
         t0 = time.perf_counter()
         status, body = await conn.request(
-            "POST", "/api/sessions/", {"user_id": users[n % len(users)], "title": "Bench", "minutes": 5}
+            "POST",
+            "/api/sessions/",
+            {"user_id": user_id, "constellation_attempt_id": attempt_id, "minutes": 5},
         )
         results.append((status, time.perf_counter() - t0))
         if status == 201:
@@ -215,7 +246,7 @@ def write_mix(attempts: list[int], users: list[int]) -> Step:
             status, _ = await conn.request("PUT", f"/api/sessions/{sid}/complete")
             results.append((status, time.perf_counter() - t0))
         t0 = time.perf_counter()
-        status, _ = await conn.request("PUT", f"/api/constellation_attempts/{attempts[n % len(attempts)]}/")
+        status, _ = await conn.request("PUT", f"/api/constellation_attempts/{attempt_id}/")
         results.append((status, time.perf_counter() - t0))
         return results
 
@@ -305,7 +336,8 @@ def main() -> None:
             urls[scale] = url
 
         users = list(range(1, args.users + 1))
-        big_attempts = list(range(args.users * 1 + 1, args.users + 1 + CONNECTIONS))
+        # The attempts at the big constellation, one per connection, as seed() made them.
+        big_attempts = [(1 + c % args.users, args.users + 1 + c) for c in range(CONNECTIONS)]
         scenarios: list[tuple[str, int, Step]] = [
             ("GET /api/feed/", 1, get("/api/feed/")),
             ("GET /api/users/", 1, get("/api/users/")),
@@ -316,7 +348,7 @@ def main() -> None:
                 get(lambda n: f"/api/users/{users[n % len(users)]}/total_minutes/"),
             ),
             ("GET /api/constellations/", 1, get("/api/constellations/")),
-            ("write mix (session, complete, star)", 1, write_mix(big_attempts, users)),
+            ("write mix (session, complete, star)", 1, write_mix(big_attempts)),
             ("GET /api/feed/ at 10x", 10, get("/api/feed/")),
             ("GET /api/users/{id}/ at 10x", 10, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
         ]

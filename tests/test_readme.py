@@ -1,0 +1,68 @@
+"""The README's curl examples run as written against a fresh ``luminary serve``.
+
+The tour comes first, then the learning-session examples, on one server: the
+learning sessions must not touch what the tour made (its completed session and
+its minutes). Needs ``curl`` and ``bash``, as the README does.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("luminary.http", reason="luminary-http is not installed")
+
+from served import serve
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (shutil.which("curl") and shutil.which("bash")), reason="needs curl and bash"),
+]
+
+
+def _curl_blocks() -> dict[str, str]:
+    """The README's shell blocks that talk to the server, by the heading above them."""
+    blocks: dict[str, str] = {}
+    for heading, body in re.findall(r"^## (.+?)\n(.*?)(?=^## |\Z)", README.read_text(), re.S | re.M):
+        for block in re.findall(r"```sh\n(.*?)```", body, re.S):
+            if "localhost:8000" in block:
+                blocks[heading] = block
+    return blocks
+
+
+def _run(block: str, port: int) -> list[str]:
+    # Each answer on a line of its own (curl -s prints none after a body).
+    prelude = 'set -euo pipefail\ncurl() { command curl "$@"; echo; }\n'
+    script = prelude + block.replace("localhost:8000", f"localhost:{port}")
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines() if line]
+
+
+def test_the_tour_then_the_learning_sessions_as_written(tmp_path):
+    blocks = _curl_blocks()
+    assert set(blocks) == {"A tour with curl", "Learning sessions"}
+    with serve(f"sqlite:///{tmp_path / 'readme.db'}") as server:
+        tour = _run(blocks["A tour with curl"], server.port)
+        assert tour[-1] == '{"user_id":1,"display_name":"Ada","total_minutes":25}'
+        learning = _run(blocks["Learning sessions"], server.port)
+        assert learning[0].startswith('{"data":{"id":2,"title":"Learn Flask","status":"planned"')
+        assert '"status":"in_progress","user_id":null' in learning[-4]
+        assert '"difficulty":"medium"' in learning[-4]
+        assert learning[-3] == learning[-4]  # read back as changed
+        assert learning[-2] == '{"error":"title: must not be empty"}'
+        assert learning[-1] == "204"
+        api = server.client()
+        # The tour's session and minutes are as the tour left them.
+        status, minutes = api.request("GET", "/api/users/1/total_minutes")
+        assert (status, minutes["total_minutes"]) == (200, 25)
+        status, sessions = api.request("GET", "/api/constellation_attempts/1/sessions")
+        assert [(s["id"], s["status"], s["minutes"]) for s in sessions["sessions"]] == [(1, "completed", 25)]
+        api.close()
