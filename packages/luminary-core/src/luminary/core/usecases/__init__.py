@@ -1,0 +1,157 @@
+"""Use cases: one function per operation of the two APIs.
+
+Each use case takes a :class:`~luminary.core.ports.UnitOfWork`, opens it, loads
+what it needs, applies the rules of :mod:`luminary.core.rules`, saves, and
+commits. Writes also take a :class:`~luminary.core.clock.Clock`. Input arrives
+raw (as a caller sent it) and is validated here; a failure raises a
+:class:`~luminary.core.errors.LuminaryError` and changes nothing.
+
+Reads come in two forms: flat entities (``get_user``, ``list_sessions`` …) and
+*details* that bundle an entity with its relations (``get_user_detail`` …),
+loaded with a fixed number of queries whatever the amount of data.
+
+One module per area (:mod:`.users`, :mod:`.constellations`, :mod:`.attempts`,
+:mod:`.sessions`, :mod:`.posts`); the details are the read side of API v1, in
+:mod:`.views`. Everything is importable from here and from ``luminary.core``.
+
+Use cases that only read enter the unit of work with ``uow.reading()``, so
+that storage may let them run side by side with writers.
+
+Locks are taken in one order — session, attempt, user — so that concurrent
+writers never deadlock, and a counter is only changed on a row read with
+``for_update=True``.
+"""
+
+from __future__ import annotations
+
+from .attempts import (
+    add_star,
+    complete_attempt,
+    delete_attempt,
+    get_attempt,
+    list_attempts,
+    start_attempt,
+)
+from .constellations import (
+    CONSTELLATION_FIELDS,
+    DEFAULT_CONSTELLATIONS,
+    create_constellation,
+    delete_constellation,
+    get_constellation,
+    list_constellations,
+    seed_constellations,
+    update_constellation,
+)
+from .posts import (
+    create_post,
+    delete_post,
+    feed,
+    get_post,
+    list_posts,
+)
+from .sessions import (
+    SESSION_FIELDS,
+    cancel_session,
+    complete_session,
+    create_session,
+    delete_session,
+    get_session,
+    list_sessions,
+    update_session,
+)
+from .users import (
+    USER_FIELDS,
+    MinutesSummary,
+    SyncReport,
+    create_user,
+    delete_user,
+    get_user,
+    list_users,
+    sync_minutes,
+    total_minutes,
+    update_user,
+)
+from .views import (
+    AttemptDetail,
+    CompletedConstellations,
+    Completions,
+    ConstellationDetail,
+    PostDetail,
+    SessionDetail,
+    UserDetail,
+    completed_constellations,
+    completions,
+    current_attempt,
+    feed_details,
+    get_attempt_detail,
+    get_constellation_detail,
+    get_post_detail,
+    get_session_detail,
+    get_user_detail,
+    list_attempt_details,
+    list_constellation_details,
+    list_post_details,
+    list_session_details,
+    list_user_details,
+)
+
+__all__ = [
+    "AttemptDetail",
+    "CONSTELLATION_FIELDS",
+    "CompletedConstellations",
+    "Completions",
+    "ConstellationDetail",
+    "DEFAULT_CONSTELLATIONS",
+    "MinutesSummary",
+    "PostDetail",
+    "SESSION_FIELDS",
+    "SessionDetail",
+    "SyncReport",
+    "USER_FIELDS",
+    "UserDetail",
+    "add_star",
+    "cancel_session",
+    "complete_attempt",
+    "complete_session",
+    "completed_constellations",
+    "completions",
+    "create_constellation",
+    "create_post",
+    "create_session",
+    "create_user",
+    "current_attempt",
+    "delete_attempt",
+    "delete_constellation",
+    "delete_post",
+    "delete_session",
+    "delete_user",
+    "feed",
+    "feed_details",
+    "get_attempt",
+    "get_attempt_detail",
+    "get_constellation",
+    "get_constellation_detail",
+    "get_post",
+    "get_post_detail",
+    "get_session",
+    "get_session_detail",
+    "get_user",
+    "get_user_detail",
+    "list_attempt_details",
+    "list_attempts",
+    "list_constellation_details",
+    "list_constellations",
+    "list_post_details",
+    "list_posts",
+    "list_session_details",
+    "list_sessions",
+    "list_user_details",
+    "list_users",
+    "seed_constellations",
+    "start_attempt",
+    "sync_minutes",
+    "total_minutes",
+    "update_constellation",
+    "update_session",
+    "update_user",
+]

@@ -1,0 +1,125 @@
+"""Loading what a use case works on: by id, or a page, with the errors callers expect.
+
+Shared by the use-case modules; not part of the public API.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+
+from .. import rules
+from ..entities import Attempt, Constellation, Post, Session, User
+from ..errors import NotFound, ValidationFailed
+from ..pagination import Cursor, PageRequest, Slice
+from ..ports import UnitOfWork
+from ..validation import (
+    Fields,
+    identifier,
+)
+
+
+def group_by(items: Iterable[object], key: str) -> dict[int, list[object]]:
+    grouped: dict[int, list[object]] = defaultdict(list)
+    for item in items:
+        grouped[getattr(item, key)].append(item)
+    return grouped
+
+
+def by_id(item: User | Constellation | Attempt) -> Cursor:
+    return Cursor(None, item.id)
+
+
+def newest(item: Session | Post) -> Cursor:
+    return Cursor(item.created_at, item.id)
+
+
+def load_user(uow: UnitOfWork, user_id: object, *, for_update: bool = False, field: str = "user_id") -> User:
+    uid = lookup_id(user_id, field)
+    user = uow.users.get(uid, for_update=for_update)
+    if user is None:
+        raise NotFound("User", uid)
+    return user
+
+
+def load_constellation(
+    uow: UnitOfWork, constellation_id: object, *, field: str = "constellation_id"
+) -> Constellation:
+    cid = lookup_id(constellation_id, field)
+    constellation = uow.constellations.get(cid)
+    if constellation is None:
+        raise NotFound("Constellation", cid)
+    return constellation
+
+
+def load_attempt(
+    uow: UnitOfWork, attempt_id: object, *, for_update: bool = False, field: str = "attempt_id"
+) -> Attempt:
+    aid = lookup_id(attempt_id, field)
+    attempt = uow.attempts.get(aid, for_update=for_update)
+    if attempt is None:
+        raise NotFound("Constellation attempt", aid)
+    return attempt
+
+
+def load_session(uow: UnitOfWork, session_id: object, *, for_update: bool = False) -> Session:
+    sid = lookup_id(session_id, "session_id")
+    session = uow.sessions.get(sid, for_update=for_update)
+    if session is None:
+        raise NotFound("Session", sid)
+    return session
+
+
+def load_post(uow: UnitOfWork, post_id: object) -> Post:
+    pid = lookup_id(post_id, "post_id")
+    post = uow.posts.get(pid)
+    if post is None:
+        raise NotFound("Post", pid)
+    return post
+
+
+def lookup_id(value: object, field: str) -> int:
+    """An id of something to look up: a malformed or out-of-range id finds nothing."""
+    try:
+        return identifier(value, field)
+    except ValidationFailed:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # Well-formed but beyond any stored id (0, negative, 10**30): nothing has it.
+            return 0
+        raise
+
+
+def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int) -> None:
+    """Add ``delta`` to the user's total, on the locked row (rule 4)."""
+    if user_id is None or delta == 0:
+        return
+    user = uow.users.get(user_id, for_update=True)
+    if user is not None:
+        uow.users.update(rules.with_minutes(user, delta))
+
+
+def refuse_unknown(values: Mapping[str, object], known: Collection[str]) -> None:
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        fields = Fields()
+        for name in unknown:
+            fields.add(name, "is not a known field")
+        fields.check()
+
+
+def session_page(
+    uow: UnitOfWork, page: PageRequest, user_id: int | None, attempt_id: int | None
+) -> Slice[Session]:
+    uid = None if user_id is None else load_user(uow, user_id).id
+    aid = None if attempt_id is None else load_attempt(uow, attempt_id).id
+    rows = uow.sessions.list_page(page.probe(), user_id=uid, attempt_id=aid)
+    return Slice.cut(rows, page, newest)
+
+
+def post_page(
+    uow: UnitOfWork, page: PageRequest, user_id: int | None, constellation_id: int | None
+) -> Slice[Post]:
+    uid = None if user_id is None else load_user(uow, user_id).id
+    cid = None if constellation_id is None else load_constellation(uow, constellation_id).id
+    rows = uow.posts.list_page(page.probe(), user_id=uid, constellation_id=cid)
+    return Slice.cut(rows, page, newest)

@@ -1,0 +1,168 @@
+"""Use cases on the constellation catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import attrs
+
+from ..clock import Clock
+from ..entities import Constellation
+from ..errors import Conflict
+from ..pagination import PageRequest, Slice
+from ..ports import UnitOfWork
+from ..validation import (
+    NAME_MAX,
+    WEIGHT_MAX,
+    Fields,
+    integer,
+    text,
+)
+from ._loading import (
+    by_id,
+    load_constellation,
+    refuse_unknown,
+)
+
+__all__ = [
+    "CONSTELLATION_FIELDS",
+    "DEFAULT_CONSTELLATIONS",
+    "create_constellation",
+    "delete_constellation",
+    "get_constellation",
+    "list_constellations",
+    "seed_constellations",
+    "update_constellation",
+]
+
+
+#: The constellations a new Luminary starts with: (name, weight).
+DEFAULT_CONSTELLATIONS: tuple[tuple[str, int], ...] = (
+    ("Triangulum", 3),
+    ("Delphinus", 5),
+    ("Big Dipper", 7),
+)
+
+
+#: The constellation fields :func:`update_constellation` may change.
+CONSTELLATION_FIELDS = frozenset({"name", "weight"})
+
+
+def create_constellation(uow: UnitOfWork, name: str, weight: int, *, clock: Clock) -> Constellation:
+    """Create a constellation.
+
+    Args:
+        uow: The unit of work to run in.
+        name: 1–100 characters.
+        weight: Number of stars, 1–1000.
+        clock: Gives ``created_at``.
+
+    Raises:
+        ValidationFailed: Naming ``name`` and/or ``weight``.
+    """
+    fields = Fields()
+    with fields:
+        checked_name = text(name, "name", maximum=NAME_MAX)
+    with fields:
+        checked_weight = integer(weight, "weight", minimum=1, maximum=WEIGHT_MAX)
+    fields.check()
+    with uow:
+        constellation = uow.constellations.add(
+            Constellation(name=checked_name, weight=checked_weight, created_at=clock.now())
+        )
+        uow.commit()
+    return constellation
+
+
+def seed_constellations(
+    uow: UnitOfWork,
+    *,
+    clock: Clock,
+    defaults: Iterable[tuple[str, int]] = DEFAULT_CONSTELLATIONS,
+) -> Sequence[Constellation]:
+    """Add the default constellations to a store that has none.
+
+    Returns:
+        The constellations added; empty when the store already had some.
+    """
+    with uow:
+        if uow.constellations.count():
+            return []
+        now = clock.now()
+        added = [uow.constellations.add(Constellation(name=n, weight=w, created_at=now)) for n, w in defaults]
+        uow.commit()
+    return added
+
+
+def get_constellation(uow: UnitOfWork, constellation_id: int) -> Constellation:
+    """Return the constellation.
+
+    Raises:
+        NotFound: No such constellation.
+    """
+    with uow.reading():
+        return load_constellation(uow, constellation_id, field="constellation_id")
+
+
+def list_constellations(uow: UnitOfWork, page: PageRequest) -> Slice[Constellation]:
+    """Return a page of constellations, by id."""
+    with uow.reading():
+        return Slice.cut(uow.constellations.list_page(page.probe()), page, by_id)
+
+
+def update_constellation(
+    uow: UnitOfWork, constellation_id: int, changes: Mapping[str, object], *, clock: Clock
+) -> Constellation:
+    """Rename a constellation or change its weight.
+
+    Args:
+        uow: The unit of work to run in.
+        constellation_id: The constellation to change.
+        changes: Any of ``name`` and ``weight``; absent fields keep their value.
+        clock: Unused today; kept so every write takes a clock.
+
+    Raises:
+        NotFound: No such constellation.
+        ValidationFailed: A field is malformed or unknown.
+        Conflict: The weight would change while attempts refer to the
+            constellation (their stars are counted against it).
+    """
+    refuse_unknown(changes, CONSTELLATION_FIELDS)
+    fields = Fields()
+    updates: dict[str, object] = {}
+    if "name" in changes:
+        with fields:
+            updates["name"] = text(changes["name"], "name", maximum=NAME_MAX)
+    if "weight" in changes:
+        with fields:
+            updates["weight"] = integer(changes["weight"], "weight", minimum=1, maximum=WEIGHT_MAX)
+    fields.check()
+    with uow:
+        constellation = load_constellation(uow, constellation_id)
+        if updates.get("weight", constellation.weight) != constellation.weight and (
+            uow.attempts.exists_for_constellation(constellation.id)
+        ):
+            raise Conflict("Cannot change the weight of a constellation that has attempts!")
+        updated = attrs.evolve(constellation, **updates)  # type: ignore[arg-type]
+        if updated != constellation:
+            uow.constellations.update(updated)
+        uow.commit()
+    return updated
+
+
+def delete_constellation(uow: UnitOfWork, constellation_id: int) -> Constellation:
+    """Remove a constellation nothing refers to (rule 5).
+
+    Raises:
+        NotFound: No such constellation.
+        Conflict: Attempts or posts still refer to it.
+    """
+    with uow:
+        constellation = load_constellation(uow, constellation_id)
+        if uow.attempts.exists_for_constellation(constellation.id) or uow.posts.exists_for_constellation(
+            constellation.id
+        ):
+            raise Conflict("Cannot delete a constellation that has attempts or posts!")
+        uow.constellations.delete(constellation.id)
+        uow.commit()
+    return constellation

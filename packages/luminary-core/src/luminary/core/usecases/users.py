@@ -1,0 +1,195 @@
+"""Use cases on users: sign-up, reads, renames, deletion, and their minutes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from ..clock import Clock
+from ..entities import User
+from ..pagination import PageRequest, Slice
+from ..ports import UnitOfWork
+from ..validation import (
+    DISPLAY_NAME_MAX,
+    text,
+)
+from ._loading import (
+    by_id,
+    load_user,
+    refuse_unknown,
+)
+
+__all__ = [
+    "MinutesSummary",
+    "SyncReport",
+    "USER_FIELDS",
+    "create_user",
+    "delete_user",
+    "get_user",
+    "list_users",
+    "sync_minutes",
+    "total_minutes",
+    "update_user",
+]
+
+
+#: The user fields :func:`update_user` may change.
+USER_FIELDS = frozenset({"display_name"})
+
+
+@attrs.frozen
+class MinutesSummary:
+    """A user's minute count.
+
+    Attributes:
+        user_id: The user.
+        display_name: Their name.
+        total_minutes: Minutes of their completed sessions.
+    """
+
+    user_id: int
+    display_name: str
+    total_minutes: int
+
+
+@attrs.frozen
+class SyncReport:
+    """What :func:`sync_minutes` corrected.
+
+    Attributes:
+        corrections: For each user whose total was wrong, ``(stored, recomputed)``.
+    """
+
+    corrections: Mapping[int, tuple[int, int]]
+
+    @property
+    def users_updated(self) -> int:
+        """How many users had their total corrected."""
+        return len(self.corrections)
+
+
+def create_user(uow: UnitOfWork, display_name: str, *, clock: Clock) -> User:
+    """Sign a student up.
+
+    Args:
+        uow: The unit of work to run in.
+        display_name: 1–1000 characters, surrounding spaces removed.
+        clock: Gives ``created_at``.
+
+    Raises:
+        ValidationFailed: Naming ``display_name``.
+    """
+    name = text(display_name, "display_name", maximum=DISPLAY_NAME_MAX)
+    with uow:
+        user = uow.users.add(User(display_name=name, created_at=clock.now()))
+        uow.commit()
+    return user
+
+
+def get_user(uow: UnitOfWork, user_id: int) -> User:
+    """Return the user.
+
+    Raises:
+        NotFound: No such user.
+    """
+    with uow.reading():
+        return load_user(uow, user_id)
+
+
+def list_users(uow: UnitOfWork, page: PageRequest) -> Slice[User]:
+    """Return a page of users, by id."""
+    with uow.reading():
+        return Slice.cut(uow.users.list_page(page.probe()), page, by_id)
+
+
+def update_user(uow: UnitOfWork, user_id: int, changes: Mapping[str, object], *, clock: Clock) -> User:
+    """Change a user's display name.
+
+    Args:
+        uow: The unit of work to run in.
+        user_id: The user to change.
+        changes: ``display_name`` (1–1000 characters), or nothing.
+        clock: Unused today; kept so every write takes a clock.
+
+    Raises:
+        NotFound: No such user.
+        ValidationFailed: A field is malformed or unknown.
+    """
+    refuse_unknown(changes, USER_FIELDS)
+    name = (
+        text(changes["display_name"], "display_name", maximum=DISPLAY_NAME_MAX)
+        if "display_name" in changes
+        else None
+    )
+    with uow:
+        user = load_user(uow, user_id, for_update=True)
+        if name is None or name == user.display_name:
+            return user
+        updated = attrs.evolve(user, display_name=name)
+        uow.users.update(updated)
+        uow.commit()
+    return updated
+
+
+def delete_user(uow: UnitOfWork, user_id: int) -> User:
+    """Remove a user with their attempts, sessions and posts (rule 5).
+
+    Returns:
+        The user as it was.
+
+    Raises:
+        NotFound: No such user.
+    """
+    with uow:
+        user = load_user(uow, user_id)
+        # Children first, the user last: the same order as every other writer.
+        uow.sessions.delete_by_user(user.id)
+        uow.posts.delete_by_user(user.id)
+        uow.attempts.delete_by_user(user.id)
+        uow.users.delete(user.id)
+        uow.commit()
+    return user
+
+
+def total_minutes(uow: UnitOfWork, user_id: int) -> MinutesSummary:
+    """Return the user's total minutes.
+
+    Raises:
+        NotFound: No such user.
+    """
+    with uow.reading():
+        user = load_user(uow, user_id)
+    return MinutesSummary(user.id, user.display_name, user.total_minutes)
+
+
+def sync_minutes(uow: UnitOfWork) -> SyncReport:
+    """Recompute every user's total minutes from their completed sessions (rule 4).
+
+    Totals are kept right by every use case; this repairs data changed behind
+    Luminary's back and reports what it corrected.
+    """
+    with uow:
+        stale = _stale_totals(uow)
+        if not stale:
+            return SyncReport({})
+        # Lock the users to correct, then recompute: a concurrent session change
+        # either committed before the lock (and is in the sums) or waits for it.
+        for user_id in sorted(stale):
+            uow.users.get(user_id, for_update=True)
+        corrections = _stale_totals(uow)
+        for user_id, (_, recomputed) in corrections.items():
+            user = uow.users.get(user_id, for_update=True)
+            if user is not None:
+                uow.users.update(attrs.evolve(user, total_minutes=recomputed))
+        uow.commit()
+    return SyncReport(corrections)
+
+
+def _stale_totals(uow: UnitOfWork) -> dict[int, tuple[int, int]]:
+    sums = uow.sessions.completed_minutes_by_user()
+    return {
+        uid: (stored, sums.get(uid, 0))
+        for uid, stored in uow.users.total_minutes().items()
+        if stored != sums.get(uid, 0)
+    }
