@@ -22,6 +22,7 @@ from luminary.core import (
     Session,
     SessionStatus,
     User,
+    rules,
 )
 
 T0 = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
@@ -328,7 +329,7 @@ def test_deletes_remove_only_their_rows_and_ignore_absent_ones(uow):
         repository.delete(123_456)  # absent: nothing happens
 
 
-def test_completed_minutes_by_user_counts_only_completed_sessions(uow):
+def test_minutes_by_user_sums_the_sessions_of_the_statuses_asked_for(uow):
     ada, bob, cy = add_user(uow, "Ada"), add_user(uow, "Bob"), add_user(uow, "Cy")
     done = SessionStatus.COMPLETED
     add_session(uow, ada, status=done, minutes=30)
@@ -338,7 +339,10 @@ def test_completed_minutes_by_user_counts_only_completed_sessions(uow):
     add_session(uow, bob, status=done, minutes=None)
     add_session(uow, None, status=done, minutes=60)
     add_session(uow, cy, status=SessionStatus.IN_PROGRESS, minutes=5)
-    assert uow.sessions.completed_minutes_by_user() == {ada.id: 45, bob.id: 0}
+    assert uow.sessions.minutes_by_user(rules.COUNTED_STATUSES) == {ada.id: 45, bob.id: 0}
+    assert uow.sessions.minutes_by_user(set()) == {}
+    both = {SessionStatus.COMPLETED, SessionStatus.CANCELLED}
+    assert uow.sessions.minutes_by_user(both) == {ada.id: 145, bob.id: 0}
     assert uow.users.total_minutes() == {ada.id: 0, bob.id: 0, cy.id: 0}
 
 

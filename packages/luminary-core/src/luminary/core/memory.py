@@ -31,7 +31,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from .entities import Attempt, Constellation, Post, Session, User
+from .entities import Attempt, Constellation, Post, Session, SessionStatus, User
 from .pagination import PageRequest
 from .ports import (
     AttemptRepository,
@@ -363,11 +363,12 @@ class InMemorySessionRepository(_Repository):
         for session in self._where(lambda s: s.user_id == user_id):
             self._table.remove(session.id)
 
-    def completed_minutes_by_user(self) -> dict[int, int]:
-        """Return, for each user with completed sessions, the sum of their minutes."""
+    def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
+        """Return, for each user with sessions in one of ``statuses``, the sum of their minutes."""
+        wanted = set(statuses)
         totals: dict[int, int] = {}
         for s in self._rows.values():
-            if s.is_completed and s.user_id is not None:
+            if s.status in wanted and s.user_id is not None:
                 totals[s.user_id] = totals.get(s.user_id, 0) + (s.minutes or 0)
         return totals
 

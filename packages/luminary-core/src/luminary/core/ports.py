@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol
 
-from .entities import Attempt, Constellation, Post, Session, User
+from .entities import Attempt, Constellation, Post, Session, SessionStatus, User
 from .pagination import PageRequest
 
 __all__ = [
@@ -201,8 +201,13 @@ class SessionRepository(Protocol):
         """Remove every session of the user."""
         ...
 
-    def completed_minutes_by_user(self) -> dict[int, int]:
-        """Return, for each user with completed sessions, the sum of their minutes."""
+    def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
+        """Return, for each user with sessions in one of ``statuses``, the sum of their minutes.
+
+        Sessions without a user or without minutes add nothing. Core passes
+        :data:`~luminary.core.rules.COUNTED_STATUSES`: which sessions count is
+        decided there, not here.
+        """
         ...
 
 

@@ -30,6 +30,7 @@ from .errors import Conflict
 from .validation import MINUTES_MAX
 
 __all__ = [
+    "COUNTED_STATUSES",
     "add_star",
     "complete_attempt",
     "complete_session",
@@ -97,9 +98,17 @@ def complete_session(session: Session, now: datetime) -> Session:
     )
 
 
+#: The statuses whose minutes count towards a user's total: the one place that says so.
+#: Storage sums by it (``SessionRepository.minutes_by_user``) when totals are recomputed.
+COUNTED_STATUSES = frozenset({SessionStatus.COMPLETED})
+
+
 def counted_minutes(session: Session | None) -> int:
-    """The minutes a session adds to its user's total: its minutes once completed, else 0."""
-    if session is None or not session.is_completed or session.user_id is None:
+    """The minutes a session adds to its user's total: its minutes once completed, else 0.
+
+    A session without a user counts for nobody.
+    """
+    if session is None or session.status not in COUNTED_STATUSES or session.user_id is None:
         return 0
     return session.minutes or 0
 

@@ -436,11 +436,13 @@ class SqlSessionRepository(_SqlRepository):
         """Remove every session of the user."""
         self._delete_where(sessions.c.user_id == user_id)
 
-    def completed_minutes_by_user(self) -> dict[int, int]:
-        """Return, for each user with completed sessions, the sum of their minutes."""
+    def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
+        """Return, for each user with sessions in one of ``statuses``, the sum of their minutes."""
+        if not statuses:
+            return {}
         statement = (
             select(sessions.c.user_id, func.coalesce(func.sum(sessions.c.minutes), 0).label("minutes"))
-            .where(sessions.c.status == SessionStatus.COMPLETED.value, sessions.c.user_id.is_not(None))
+            .where(sessions.c.status.in_(sorted(s.value for s in statuses)), sessions.c.user_id.is_not(None))
             .group_by(sessions.c.user_id)
         )
         return {row["user_id"]: int(row["minutes"]) for row in self._execute(statement).mappings()}

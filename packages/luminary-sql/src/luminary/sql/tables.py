@@ -29,7 +29,9 @@ Design points:
 * Every list order has an index: ``(parent_id, id)`` for lists by id,
   ``(parent_id, created_at, id)`` for newest-first lists. The leading column
   also serves the foreign-key checks on delete.
-* CHECK constraints repeat the domain's bounds, as a last line of defence.
+* CHECK constraints repeat the domain's bounds, as a last line of defence; they
+  take them from :mod:`luminary.core.validation`, so a bound is written once
+  (a migration records the values of its day).
 """
 
 from __future__ import annotations
@@ -57,7 +59,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 
 from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
-from luminary.core.validation import DISPLAY_NAME_MAX, STUDY_DURATION_MAX
+from luminary.core.validation import (
+    DIFFICULTY_MAX,
+    DISPLAY_NAME_MAX,
+    MINUTES_MAX,
+    NAME_MAX,
+    STUDY_DURATION_MAX,
+    TITLE_MAX,
+    WEIGHT_MAX,
+)
 
 __all__ = [
     "Id",
@@ -187,11 +197,11 @@ constellations = Table(
     "constellations",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("name", String(100), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
     Column("weight", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    CheckConstraint(_length_between("name", 1, 100), name="name_length"),
-    CheckConstraint("weight BETWEEN 1 AND 1000", name="weight_range"),
+    CheckConstraint(_length_between("name", 1, NAME_MAX), name="name_length"),
+    CheckConstraint(f"weight BETWEEN 1 AND {WEIGHT_MAX}", name="weight_range"),
     sqlite_autoincrement=True,
 )
 
@@ -204,7 +214,8 @@ attempts = Table(
     Column("stars_completed", Integer, nullable=False, server_default="0"),
     Column("completed_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
-    CheckConstraint("stars_completed BETWEEN 0 AND 1000", name="stars_completed_range"),
+    # Stars never exceed the weight, so never the largest weight either.
+    CheckConstraint(f"stars_completed BETWEEN 0 AND {WEIGHT_MAX}", name="stars_completed_range"),
     Index(None, "user_id", "id"),
     Index(None, "constellation_id", "id"),
     sqlite_autoincrement=True,
@@ -224,18 +235,18 @@ sessions = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=True),
     Column("constellation_attempt_id", Id, ForeignKey("constellation_attempts.id"), nullable=True),
-    Column("title", String(200), nullable=False),
+    Column("title", String(TITLE_MAX), nullable=False),
     Column("description", Text, nullable=True),
     Column("status", String(20), nullable=False),
-    Column("difficulty", String(50), nullable=True),
+    Column("difficulty", String(DIFFICULTY_MAX), nullable=True),
     Column("minutes", Integer, nullable=True),
     Column("started_at", UtcDateTime, nullable=True),
     Column("completed_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
-    CheckConstraint(_length_between("title", 1, 200), name="title_length"),
+    CheckConstraint(_length_between("title", 1, TITLE_MAX), name="title_length"),
     CheckConstraint(_one_of("status", SESSION_STATUSES), name="status_known"),
-    CheckConstraint("minutes BETWEEN 0 AND 1440", name="minutes_range"),
+    CheckConstraint(f"minutes BETWEEN 0 AND {MINUTES_MAX}", name="minutes_range"),
     Index(None, "user_id", "created_at", "id"),
     Index(None, "constellation_attempt_id", "created_at", "id"),
     Index(None, "created_at", "id"),

@@ -90,7 +90,10 @@ def lookup_id(value: object, field: str) -> int:
 
 
 def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int) -> None:
-    """Add ``delta`` to the user's total, on the locked row (rule 4)."""
+    """Add ``delta`` to the user's total, on the locked row (rule 4).
+
+    Every change of a stored ``total_minutes`` goes through here.
+    """
     if user_id is None or delta == 0:
         return
     user = uow.users.get(user_id, for_update=True)

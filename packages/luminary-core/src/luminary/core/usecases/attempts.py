@@ -14,6 +14,7 @@ from ._loading import (
     load_attempt,
     load_constellation,
     load_user,
+    move_minutes,
 )
 
 __all__ = [
@@ -126,10 +127,7 @@ def delete_attempt(uow: UnitOfWork, attempt_id: int) -> Attempt:
         removed = uow.sessions.delete_by_attempt(attempt.id)
         lost = sum(rules.counted_minutes(s) for s in removed if s.user_id == attempt.user_id)
         uow.attempts.delete(attempt.id)
-        user = uow.users.get(attempt.user_id, for_update=True)
-        if user is not None:
-            updated = rules.with_minutes(rules.release_attempt(user, attempt.id), -lost)
-            if updated != user:
-                uow.users.update(updated)
+        _release(uow, attempt)
+        move_minutes(uow, attempt.user_id, -lost)
         uow.commit()
     return attempt

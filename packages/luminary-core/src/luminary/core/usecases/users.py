@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from .. import rules
 from ..clock import Clock
 from ..entities import User
 from ..pagination import PageRequest, Slice
@@ -17,6 +18,7 @@ from ..validation import (
 from ._loading import (
     by_id,
     load_user,
+    move_minutes,
     refuse_unknown,
 )
 
@@ -178,16 +180,14 @@ def sync_minutes(uow: UnitOfWork) -> SyncReport:
         for user_id in sorted(stale):
             uow.users.get(user_id, for_update=True)
         corrections = _stale_totals(uow)
-        for user_id, (_, recomputed) in corrections.items():
-            user = uow.users.get(user_id, for_update=True)
-            if user is not None:
-                uow.users.update(attrs.evolve(user, total_minutes=recomputed))
+        for user_id, (stored, recomputed) in corrections.items():
+            move_minutes(uow, user_id, recomputed - stored)
         uow.commit()
     return SyncReport(corrections)
 
 
 def _stale_totals(uow: UnitOfWork) -> dict[int, tuple[int, int]]:
-    sums = uow.sessions.completed_minutes_by_user()
+    sums = uow.sessions.minutes_by_user(rules.COUNTED_STATUSES)
     return {
         uid: (stored, sums.get(uid, 0))
         for uid, stored in uow.users.total_minutes().items()
