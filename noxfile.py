@@ -52,7 +52,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """Type-check the packages with mypy (strict on luminary.core and luminary.sql)."""
+    """Type-check the three packages with mypy, strict."""
     install_packages(session)
     session.install("mypy>=1.10", "types-waitress")
     session.run("mypy", "-p", "luminary.core", "-p", "luminary.sql", "-p", "luminary.http", *session.posargs)

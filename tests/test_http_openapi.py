@@ -346,7 +346,7 @@ NAME_TEXT = st.text(
 @given(value=NAME_TEXT, short=st.booleans())
 def test_name_schemas_refuse_exactly_what_core_refuses(doc, value, short):
     maximum = 5 if short else limits.NAME_MAX
-    schema = v2._name(maximum)
+    schema = v2.name_schema(maximum)
     try:
         limits.text(value, "name", maximum=maximum)
         accepted = True

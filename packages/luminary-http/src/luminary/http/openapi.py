@@ -172,7 +172,7 @@ def document() -> dict[str, Any]:
     """Build the OpenAPI 3.1 document of every v2 operation."""
     paths: dict[str, dict[str, Any]] = {}
     for op in v2.OPERATIONS:
-        paths.setdefault(v2.PREFIX + op.path, {})[op.method.lower()] = _operation(op)
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     schemas = {name: component_schema(cls) for name, cls in COMPONENTS.items()}
     schemas["Problem"] = PROBLEM
     return {

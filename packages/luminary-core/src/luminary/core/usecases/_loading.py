@@ -6,7 +6,8 @@ Shared by the use-case modules; not part of the public API.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TypeVar
 
 from .. import rules
 from ..entities import Attempt, Constellation, Post, Session, User
@@ -18,11 +19,14 @@ from ..validation import (
     identifier,
 )
 
+T = TypeVar("T")
 
-def group_by(items: Iterable[object], key: str) -> dict[int, list[object]]:
-    grouped: dict[int, list[object]] = defaultdict(list)
+
+def group_by(items: Iterable[T], key: Callable[[T], int | None]) -> dict[int | None, list[T]]:
+    """The items in lists by ``key(item)``, each list in the items' order."""
+    grouped: dict[int | None, list[T]] = defaultdict(list)
     for item in items:
-        grouped[getattr(item, key)].append(item)
+        grouped[key(item)].append(item)
     return grouped
 
 

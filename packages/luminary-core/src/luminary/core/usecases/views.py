@@ -168,24 +168,36 @@ class Completions:
     constellations: Sequence[Constellation]
 
 
+def _user_id(item: Attempt | Session | Post) -> int | None:
+    return item.user_id
+
+
+def _constellation_id(item: Attempt | Post) -> int:
+    return item.constellation_id
+
+
+def _attempt_id(item: Session) -> int | None:
+    return item.constellation_attempt_id
+
+
 def _describe_users(uow: UnitOfWork, users: Sequence[User]) -> list[UserDetail]:
     ids = [u.id for u in users]
     if not ids:
         return []
-    attempts = group_by(uow.attempts.list_by_users(ids), "user_id")
-    sessions = group_by(uow.sessions.list_by_users(ids), "user_id")
-    posts = group_by(uow.posts.list_by_users(ids), "user_id")
+    attempts = group_by(uow.attempts.list_by_users(ids), _user_id)
+    sessions = group_by(uow.sessions.list_by_users(ids), _user_id)
+    posts = group_by(uow.posts.list_by_users(ids), _user_id)
     details = []
     for user in users:
-        own: list[Attempt] = attempts.get(user.id, [])  # type: ignore[assignment]
+        own: list[Attempt] = attempts.get(user.id, [])
         current = next((a for a in own if a.id == user.current_attempt_id), None)
         details.append(
             UserDetail(
                 user,
                 current,
                 own,
-                sessions.get(user.id, []),  # type: ignore[arg-type]
-                posts.get(user.id, []),  # type: ignore[arg-type]
+                sessions.get(user.id, []),
+                posts.get(user.id, []),
             )
         )
     return details
@@ -197,12 +209,9 @@ def _describe_constellations(
     ids = [c.id for c in constellations]
     if not ids:
         return []
-    attempts = group_by(uow.attempts.list_by_constellations(ids), "constellation_id")
-    posts = group_by(uow.posts.list_by_constellations(ids), "constellation_id")
-    return [
-        ConstellationDetail(c, attempts.get(c.id, []), posts.get(c.id, []))  # type: ignore[arg-type]
-        for c in constellations
-    ]
+    attempts = group_by(uow.attempts.list_by_constellations(ids), _constellation_id)
+    posts = group_by(uow.posts.list_by_constellations(ids), _constellation_id)
+    return [ConstellationDetail(c, attempts.get(c.id, []), posts.get(c.id, [])) for c in constellations]
 
 
 def _describe_attempts(uow: UnitOfWork, attempts: Sequence[Attempt]) -> list[AttemptDetail]:
@@ -210,13 +219,13 @@ def _describe_attempts(uow: UnitOfWork, attempts: Sequence[Attempt]) -> list[Att
         return []
     users = uow.users.get_many({a.user_id for a in attempts})
     constellations = uow.constellations.get_many({a.constellation_id for a in attempts})
-    sessions = group_by(uow.sessions.list_by_attempts([a.id for a in attempts]), "constellation_attempt_id")
+    sessions = group_by(uow.sessions.list_by_attempts([a.id for a in attempts]), _attempt_id)
     return [
         AttemptDetail(
             a,
             users[a.user_id],
             constellations[a.constellation_id],
-            sessions.get(a.id, []),  # type: ignore[arg-type]
+            sessions.get(a.id, []),
         )
         for a in attempts
     ]

@@ -1,0 +1,217 @@
+"""What every v2 operation shares: its description, the request it reads, the answer it writes.
+
+A resource's responder is a plain method decorated with :func:`operation`::
+
+    class Users(Resource):
+        @operation("GET /api/v2/users/{user_id}", operation_id="getUser", summary="Get a user", data=USER)
+        def on_get(self, ctx: Context) -> core.User:
+            return core.get_user(ctx.uow(), ctx.params["user_id"])
+
+The decorator records the :class:`Operation` (from which the route and the
+OpenAPI entry are both made) and wraps the method into a Falcon responder:
+it reads and checks the body, runs the method, and writes ``{"data": …}``
+with the status, ``next_cursor`` and ``Location`` the operation declares.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import attrs
+import falcon
+from cattrs.preconf.json import make_converter
+
+from luminary import core
+from luminary.core import Clock, Slice, UnitOfWork, ValidationFailed
+
+from ..requests import body_of, page_of
+
+PREFIX = "/api/v2"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+# The private converter: entities to JSON-ready dicts, timestamps as ISO-8601 with +00:00.
+_converter = make_converter()
+_converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
+_converter.register_unstructure_hook(enum.Enum, lambda e: e.value)
+
+
+def unstructure(value: Any) -> Any:
+    """An entity (or a list of them) as the JSON-ready value v2 writes."""
+    return _converter.unstructure(value)
+
+
+@attrs.frozen
+class Context:
+    """What every operation gets: the request's parsed parts and the injected collaborators."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    req: falcon.Request
+    params: Mapping[str, int]
+    body: dict[str, Any]
+
+    def page(self) -> core.PageRequest:
+        return page_of(self.req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, offsets=False)
+
+
+@attrs.frozen(kw_only=True)
+class Operation:
+    """One v2 operation: the single definition its route and its OpenAPI entry come from.
+
+    Attributes:
+        method: HTTP method.
+        path: The full path; ``{name}`` segments are integer ids.
+        operation_id: Unique name, used as the OpenAPI ``operationId``.
+        summary: One line for the documentation.
+        tag: The group it belongs to in the documentation.
+        data: Component schema of the answer's ``data`` (``None`` for 204).
+        body: JSON Schema of the request body, if it takes one.
+        status: Status of a successful answer.
+        many: The answer is a list: ``data`` is an array, with ``next_cursor``.
+        nullable: ``data`` is ``null`` where there is nothing to show (a user's
+            current attempt, when they have none); 404 stays for a missing parent.
+        paginated: The list takes ``limit`` and ``cursor``.
+        location: For 201 answers, the path of the created object, ``{id}`` filled in.
+        example: A request body that the operation accepts, for the documentation.
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    tag: str
+    data: str | None = None
+    body: dict[str, Any] | None = None
+    status: int = 200
+    many: bool = False
+    nullable: bool = False
+    paginated: bool = False
+    location: str | None = None
+    example: dict[str, Any] | None = None
+
+
+class Resource:
+    """Base of every v2 resource: one path, its operations as ``on_<method>`` responders."""
+
+    #: The resource's path, the same for each of its operations.
+    path: ClassVar[str]
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
+        self.uow_factory = uow_factory
+        self.clock = clock
+
+    @classmethod
+    def operations(cls) -> list[Operation]:
+        """The operations of this resource, in the order its responders are defined."""
+        found = [getattr(member, "operation", None) for member in vars(cls).values()]
+        return [op for op in found if isinstance(op, Operation)]
+
+
+Handler = Callable[[Any, Context], Any]
+Responder = Callable[..., None]
+
+
+def operation(
+    route: str,
+    *,
+    operation_id: str,
+    summary: str,
+    tag: str,
+    data: str | None = None,
+    body: dict[str, Any] | None = None,
+    status: int = 200,
+    many: bool = False,
+    nullable: bool = False,
+    paginated: bool = False,
+    location: str | None = None,
+    example: dict[str, Any] | None = None,
+) -> Callable[[Handler], Responder]:
+    """Make ``handler(self, ctx)`` the Falcon responder of the operation ``route`` ("METHOD /path")."""
+    method, _, path = route.partition(" ")
+    op = Operation(
+        method=method,
+        path=path,
+        operation_id=operation_id,
+        summary=summary,
+        tag=tag,
+        data=data,
+        body=body,
+        status=status,
+        many=many,
+        nullable=nullable,
+        paginated=paginated,
+        location=location,
+        example=example,
+    )
+
+    def decorate(handler: Handler) -> Responder:
+        if handler.__name__ != f"on_{method.lower()}":
+            raise TypeError(f"{route} must be the responder on_{method.lower()}, not {handler.__name__}")
+
+        def responder(self: Resource, req: falcon.Request, resp: falcon.Response, **params: int) -> None:
+            request_body: dict[str, Any] = {}
+            if op.body is not None:
+                request_body = body_of(req, required=True)
+                check_body(request_body, op.body)
+            result = handler(self, Context(self.uow_factory, self.clock, req, params, request_body))
+            _answer(op, resp, result)
+
+        responder.__name__ = handler.__name__
+        responder.__doc__ = f"``{route}``: {summary}."
+        responder.__dict__["operation"] = op
+        return responder
+
+    return decorate
+
+
+def _answer(op: Operation, resp: falcon.Response, result: Any) -> None:
+    resp.status = op.status
+    if op.status == 204:
+        return
+    if isinstance(result, Slice):
+        resp.media = {"data": unstructure(list(result.items)), "next_cursor": result.next_cursor}
+    elif op.many:
+        resp.media = {"data": unstructure(list(result)), "next_cursor": None}
+    else:
+        resp.media = {"data": unstructure(result)}
+    if op.location:
+        resp.location = op.location.format(id=result.id)
+
+
+#: RFC 3339's date-time, which ``format: date-time`` stands for (core takes any ISO-8601 form).
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def check_body(body: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Refuse what the body schema refuses and core's validation would let through.
+
+    Core validates every value it is given, leniently where v1 needs it: it never
+    sees unknown fields (v1 ignores them), reads ``null`` as "not given" for some
+    fields, and takes any ISO-8601 timestamp. v2 refuses unknown fields, ``null``
+    where the schema has no null, and timestamps that are not RFC 3339.
+    """
+    properties: Mapping[str, Any] = schema["properties"]
+    errors = [core.FieldError(name, "is not a known field") for name in sorted(set(body) - set(properties))]
+    for name, value in body.items():
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+        if value is None and "null" not in types:
+            errors.append(core.FieldError(name, "must not be null"))
+        elif prop.get("format") == "date-time" and isinstance(value, str) and not _DATE_TIME.fullmatch(value):
+            errors.append(core.FieldError(name, "must be an RFC 3339 date-time, like 2025-12-01T10:30:00Z"))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def falcon_path(path: str) -> str:
+    """``/api/v2/users/{user_id}`` as a Falcon route with integer converters."""
+    return path.replace("_id}", "_id:int}")

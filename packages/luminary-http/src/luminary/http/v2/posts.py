@@ -1,0 +1,93 @@
+"""v2 posts and the feed: ``/api/v2/posts`` and ``/api/v2/feed``."""
+
+from __future__ import annotations
+
+from luminary import core
+from luminary.core import Slice
+
+from ..requests import field
+from .operations import Context, Resource, operation
+from .schemas import POST_CREATE
+
+
+class Posts(Resource):
+    path = "/api/v2/posts"
+
+    @operation(
+        "GET /api/v2/posts",
+        operation_id="listPosts",
+        summary="List posts, newest first",
+        tag="posts",
+        data="Post",
+        many=True,
+        paginated=True,
+    )
+    def on_get(self, ctx: Context) -> Slice[core.Post]:
+        return core.list_posts(ctx.uow(), ctx.page())
+
+    @operation(
+        "POST /api/v2/posts",
+        operation_id="createPost",
+        summary="Share progress in the feed",
+        tag="posts",
+        data="Post",
+        body=POST_CREATE,
+        status=201,
+        location="/api/v2/posts/{id}",
+        example={
+            "user_id": 1,
+            "constellation_id": 1,
+            "post_type": "progress",
+            "message": "Two stars!",
+            "study_duration": 25,
+        },
+    )
+    def on_post(self, ctx: Context) -> core.Post:
+        return core.create_post(
+            ctx.uow(),
+            clock=ctx.clock,
+            user_id=field(ctx.body, "user_id"),
+            constellation_id=field(ctx.body, "constellation_id"),
+            post_type=field(ctx.body, "post_type"),
+            message=field(ctx.body, "message"),
+            study_duration=field(ctx.body, "study_duration"),
+        )
+
+
+class Post(Resource):
+    path = "/api/v2/posts/{post_id}"
+
+    @operation(
+        "GET /api/v2/posts/{post_id}", operation_id="getPost", summary="Get a post", tag="posts", data="Post"
+    )
+    def on_get(self, ctx: Context) -> core.Post:
+        return core.get_post(ctx.uow(), ctx.params["post_id"])
+
+    @operation(
+        "DELETE /api/v2/posts/{post_id}",
+        operation_id="deletePost",
+        summary="Delete a post",
+        tag="posts",
+        status=204,
+    )
+    def on_delete(self, ctx: Context) -> None:
+        core.delete_post(ctx.uow(), ctx.params["post_id"])
+
+
+class Feed(Resource):
+    path = "/api/v2/feed"
+
+    @operation(
+        "GET /api/v2/feed",
+        operation_id="getFeed",
+        summary="The social feed, newest first",
+        tag="posts",
+        data="Post",
+        many=True,
+        paginated=True,
+    )
+    def on_get(self, ctx: Context) -> Slice[core.Post]:
+        return core.feed(ctx.uow(), ctx.page())
+
+
+RESOURCES: list[type[Resource]] = [Posts, Post, Feed]

@@ -1,0 +1,112 @@
+"""v2 sessions: ``/api/v2/sessions``, the Learning Sessions API and the study timer's sessions."""
+
+from __future__ import annotations
+
+from luminary import core
+from luminary.core import Slice, ValidationFailed
+
+from .operations import Context, Resource, operation
+from .schemas import SESSION_CREATE, SESSION_PATCH
+
+#: The members of a create body that reach core (the schema refuses any other).
+_CREATE_FIELDS = ("user_id", "constellation_attempt_id", *sorted(core.SESSION_FIELDS))
+
+
+class Sessions(Resource):
+    path = "/api/v2/sessions"
+
+    @operation(
+        "GET /api/v2/sessions",
+        operation_id="listSessions",
+        summary="List sessions, newest first",
+        tag="sessions",
+        data="Session",
+        many=True,
+        paginated=True,
+    )
+    def on_get(self, ctx: Context) -> Slice[core.Session]:
+        return core.list_sessions(ctx.uow(), ctx.page())
+
+    @operation(
+        "POST /api/v2/sessions",
+        operation_id="createSession",
+        summary="Create a learning or study session",
+        tag="sessions",
+        data="Session",
+        body=SESSION_CREATE,
+        status=201,
+        location="/api/v2/sessions/{id}",
+        example={"title": "Learn Flask", "status": "planned"},
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        if "title" not in ctx.body:
+            raise ValidationFailed.field("title", "is required")
+        fields = {k: ctx.body[k] for k in _CREATE_FIELDS if k in ctx.body}
+        return core.create_session(ctx.uow(), clock=ctx.clock, **fields)
+
+
+class Session(Resource):
+    path = "/api/v2/sessions/{session_id}"
+
+    @operation(
+        "GET /api/v2/sessions/{session_id}",
+        operation_id="getSession",
+        summary="Get a session",
+        tag="sessions",
+        data="Session",
+    )
+    def on_get(self, ctx: Context) -> core.Session:
+        return core.get_session(ctx.uow(), ctx.params["session_id"])
+
+    @operation(
+        "PATCH /api/v2/sessions/{session_id}",
+        operation_id="updateSession",
+        summary="Change some fields of a session",
+        tag="sessions",
+        data="Session",
+        body=SESSION_PATCH,
+        example={"status": "in_progress", "difficulty": "medium"},
+    )
+    def on_patch(self, ctx: Context) -> core.Session:
+        return core.update_session(ctx.uow(), ctx.params["session_id"], ctx.body, clock=ctx.clock)
+
+    @operation(
+        "DELETE /api/v2/sessions/{session_id}",
+        operation_id="deleteSession",
+        summary="Delete a session",
+        tag="sessions",
+        status=204,
+    )
+    def on_delete(self, ctx: Context) -> None:
+        core.delete_session(ctx.uow(), ctx.params["session_id"])
+
+
+class SessionComplete(Resource):
+    path = "/api/v2/sessions/{session_id}/complete"
+
+    @operation(
+        "POST /api/v2/sessions/{session_id}/complete",
+        operation_id="completeSession",
+        summary="Complete a session; its minutes count",
+        tag="sessions",
+        data="Session",
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        return core.complete_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock)
+
+
+class SessionCancel(Resource):
+    path = "/api/v2/sessions/{session_id}/cancel"
+
+    @operation(
+        "POST /api/v2/sessions/{session_id}/cancel",
+        operation_id="cancelSession",
+        summary="Cancel a session; its minutes are taken back",
+        tag="sessions",
+        data="Session",
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        return core.cancel_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock)
+
+
+RESOURCES: list[type[Resource]] = [Sessions, Session, SessionComplete, SessionCancel]
