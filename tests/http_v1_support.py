@@ -301,15 +301,15 @@ class V1World:
     def build(cls, uow_factory: Callable[[], UnitOfWork], clock: ManualClock) -> V1World:
         uow = uow_factory
         triangulum, delphinus, big_dipper = (c.id for c in core.seed_constellations(uow(), clock=clock))
-        ada = core.create_user(uow(), "Ada", clock=clock).id
-        grace = core.create_user(uow(), "Grace", clock=clock).id
-        a1 = core.start_attempt(uow(), ada, triangulum, clock=clock).id
-        a2 = core.start_attempt(uow(), ada, delphinus, clock=clock).id
-        a3 = core.start_attempt(uow(), grace, triangulum, clock=clock).id
+        ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock).id
+        grace = core.create_user(uow(), core.CreateUser("Grace"), clock=clock).id
+        a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock).id
+        a2 = core.start_attempt(uow(), core.StartAttempt(ada, delphinus), clock=clock).id
+        a3 = core.start_attempt(uow(), core.StartAttempt(grace, triangulum), clock=clock).id
         core.complete_attempt(uow(), a3, clock=clock)
 
         def session(**fields: Any) -> int:
-            return core.create_session(uow(), clock=clock, **fields).id
+            return core.create_session(uow(), core.CreateSession(**fields), clock=clock).id
 
         s1 = session(constellation_attempt_id=a1, minutes=10)
         s2 = session(constellation_attempt_id=a1, minutes=20)
@@ -318,7 +318,9 @@ class V1World:
 
         def post(user_id: int, constellation_id: int, **fields: Any) -> int:
             return core.create_post(
-                uow(), clock=clock, user_id=user_id, constellation_id=constellation_id, **fields
+                uow(),
+                core.CreatePost(user_id=user_id, constellation_id=constellation_id, **fields),
+                clock=clock,
             ).id
 
         p1 = post(ada, triangulum, post_type="progress", message="Two stars!", study_duration=10)

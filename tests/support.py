@@ -73,6 +73,6 @@ class World:
     def build(cls, uow_factory: Callable[[], UnitOfWork], clock: core.ManualClock) -> World:
         uow = uow_factory()
         constellations = list(core.seed_constellations(uow, clock=clock))
-        user = core.create_user(uow, "Ada", clock=clock)
-        attempt = core.start_attempt(uow, user.id, constellations[0].id, clock=clock)
+        user = core.create_user(uow, core.CreateUser("Ada"), clock=clock)
+        attempt = core.start_attempt(uow, core.StartAttempt(user.id, constellations[0].id), clock=clock)
         return cls(uow_factory, clock, user, constellations, attempt)

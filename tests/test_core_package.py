@@ -59,9 +59,9 @@ def test_in_memory_store_is_safe_to_share_between_threads():
     store = InMemoryStore()
     clock = ManualClock()
     uow = store.unit_of_work()
-    core.create_constellation(uow, "Big", 1000, clock=clock)
-    user = core.create_user(uow, "Ada", clock=clock)
-    attempt = core.start_attempt(uow, user.id, 1, clock=clock)
+    core.create_constellation(uow, core.CreateConstellation("Big", 1000), clock=clock)
+    user = core.create_user(uow, core.CreateUser("Ada"), clock=clock)
+    attempt = core.start_attempt(uow, core.StartAttempt(user.id, 1), clock=clock)
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -69,7 +69,9 @@ def test_in_memory_store_is_safe_to_share_between_threads():
         try:
             for _ in range(100):
                 core.add_star(mine, attempt.id, clock=clock)
-                s = core.create_session(mine, clock=clock, user_id=user.id, title="t", minutes=2)
+                s = core.create_session(
+                    mine, core.CreateSession(user_id=user.id, title="t", minutes=2), clock=clock
+                )
                 core.complete_session(mine, s.id, clock=clock)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)

@@ -46,16 +46,16 @@ class MinuteAccounting(RuleBasedStateMachine):
     @initialize(target=users)
     def seed(self):
         core.seed_constellations(self.uow, clock=self.clock)
-        return core.create_user(self.uow, "Ada", clock=self.clock).id
+        return core.create_user(self.uow, core.CreateUser("Ada"), clock=self.clock).id
 
     @rule(target=users)
     def add_user(self):
-        return core.create_user(self.uow, "Bob", clock=self.clock).id
+        return core.create_user(self.uow, core.CreateUser("Bob"), clock=self.clock).id
 
     @rule(target=attempts, user=users, constellation=st.integers(1, 3))
     def start(self, user, constellation):
         try:
-            return core.start_attempt(self.uow, user, constellation, clock=self.clock).id
+            return core.start_attempt(self.uow, core.StartAttempt(user, constellation), clock=self.clock).id
         except NotFound:
             return 0
 
@@ -63,7 +63,9 @@ class MinuteAccounting(RuleBasedStateMachine):
     def session_of_attempt(self, attempt, n, status):
         try:
             return core.create_session(
-                self.uow, clock=self.clock, constellation_attempt_id=attempt, minutes=n, status=status
+                self.uow,
+                core.CreateSession(constellation_attempt_id=attempt, minutes=n, status=status),
+                clock=self.clock,
             ).id
         except NotFound:
             return 0
@@ -73,7 +75,9 @@ class MinuteAccounting(RuleBasedStateMachine):
         start = self.clock.now() - timedelta(minutes=37) if started else None
         try:
             return core.create_session(
-                self.uow, clock=self.clock, user_id=user, title="t", minutes=n, started_at=start
+                self.uow,
+                core.CreateSession(user_id=user, title="t", minutes=n, started_at=start),
+                clock=self.clock,
             ).id
         except NotFound:
             return 0
@@ -98,7 +102,7 @@ class MinuteAccounting(RuleBasedStateMachine):
         if status is not None:
             changes["status"] = status
         try:
-            core.update_session(self.uow, session, changes, clock=self.clock)
+            core.update_session(self.uow, session, core.SessionPatch(**changes), clock=self.clock)
         except NotFound:
             pass
 
@@ -127,7 +131,7 @@ class MinuteAccounting(RuleBasedStateMachine):
     def bad_patch(self, n):
         # Invalid input must change nothing.
         try:
-            core.update_session(self.uow, 1, {"minutes": n - 10}, clock=self.clock)
+            core.update_session(self.uow, 1, core.SessionPatch(minutes=n - 10), clock=self.clock)
         except (NotFound, ValidationFailed):
             pass
 
@@ -150,12 +154,12 @@ class StarCounting(RuleBasedStateMachine):
     @initialize()
     def seed(self):
         core.seed_constellations(self.uow, clock=self.clock)
-        core.create_constellation(self.uow, "Single", 1, clock=self.clock)
-        self.user = core.create_user(self.uow, "Ada", clock=self.clock).id
+        core.create_constellation(self.uow, core.CreateConstellation("Single", 1), clock=self.clock)
+        self.user = core.create_user(self.uow, core.CreateUser("Ada"), clock=self.clock).id
 
     @rule(target=attempts, constellation=st.integers(1, 4))
     def start(self, constellation):
-        return core.start_attempt(self.uow, self.user, constellation, clock=self.clock).id
+        return core.start_attempt(self.uow, core.StartAttempt(self.user, constellation), clock=self.clock).id
 
     @rule(attempt=attempts)
     def star(self, attempt):

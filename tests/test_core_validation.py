@@ -16,99 +16,163 @@ def _calls(w: World):
     c, u = w.clock, w.user.id
     return [
         # users
-        (lambda uow: core.create_user(uow, "", clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, "   ", clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, "x" * 1001, clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, 42, clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, None, clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, "bad\x00name", clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, "\ud800", clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser(""), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser("   "), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser("x" * 1001), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser(42), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser(None), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser("bad\x00name"), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser("\ud800"), clock=c), "display_name"),
         # control characters that str.strip() would remove are refused, not stripped
-        (lambda uow: core.create_user(uow, "\x1fAda\x0b", clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser("\x1fAda\x0b"), clock=c), "display_name"),
         # constellations
-        (lambda uow: core.create_constellation(uow, "Orion", 0, clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "Orion", 1001, clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "Orion", True, clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "Orion", "5", clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "Orion", 2.5, clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "Orion", float("nan"), clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "Orion", float("inf"), clock=c), "weight"),
-        (lambda uow: core.create_constellation(uow, "", 5, clock=c), "name"),
-        (lambda uow: core.update_constellation(uow, 2, {"weight": -1}, clock=c), "weight"),
-        (lambda uow: core.update_constellation(uow, 2, {"name": None}, clock=c), "name"),
-        (lambda uow: core.update_constellation(uow, 2, {"colour": "red"}, clock=c), "colour"),
-        # sessions
-        (lambda uow: core.create_session(uow, clock=c, user_id=u, title=""), "title"),
-        (lambda uow: core.create_session(uow, clock=c, user_id=u, title=LONG), "title"),
-        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", minutes=-1), "minutes"),
-        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", minutes=1441), "minutes"),
-        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", minutes=True), "minutes"),
-        (lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", status="done"), "status"),
+        (lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", 0), clock=c), "weight"),
         (
-            lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", difficulty="d" * 51),
+            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", 1001), clock=c),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", True), clock=c),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", "5"), clock=c),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", 2.5), clock=c),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", float("nan")), clock=c
+            ),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", float("inf")), clock=c
+            ),
+            "weight",
+        ),
+        (lambda uow: core.create_constellation(uow, core.CreateConstellation("", 5), clock=c), "name"),
+        (
+            lambda uow: core.update_constellation(uow, 2, core.ConstellationPatch(weight=-1), clock=c),
+            "weight",
+        ),
+        (lambda uow: core.update_constellation(uow, 2, core.ConstellationPatch(name=None), clock=c), "name"),
+        # sessions
+        (lambda uow: core.create_session(uow, core.CreateSession(user_id=u, title=""), clock=c), "title"),
+        (lambda uow: core.create_session(uow, core.CreateSession(user_id=u, title=LONG), clock=c), "title"),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", minutes=-1), clock=c
+            ),
+            "minutes",
+        ),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", minutes=1441), clock=c
+            ),
+            "minutes",
+        ),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", minutes=True), clock=c
+            ),
+            "minutes",
+        ),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", status="done"), clock=c
+            ),
+            "status",
+        ),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", difficulty="d" * 51), clock=c
+            ),
             "difficulty",
         ),
         (
-            lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", started_at="yesterday"),
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", started_at="yesterday"), clock=c
+            ),
             "started_at",
         ),
         (
-            lambda uow: core.create_session(uow, clock=c, user_id=u, title="t", completed_at=12),
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", completed_at=12), clock=c
+            ),
             "completed_at",
         ),
-        (lambda uow: core.create_session(uow, clock=c, user_id=True, title="t"), "user_id"),
         (
-            lambda uow: core.create_session(uow, clock=c, constellation_attempt_id="1"),
+            lambda uow: core.create_session(uow, core.CreateSession(user_id=True, title="t"), clock=c),
+            "user_id",
+        ),
+        (
+            lambda uow: core.create_session(uow, core.CreateSession(constellation_attempt_id="1"), clock=c),
             "constellation_attempt_id",
         ),
-        (lambda uow: core.update_session(uow, 1, {"minutes": "ten"}, clock=c), "minutes"),
-        (lambda uow: core.update_session(uow, 1, {"status": None}, clock=c), "status"),
-        (lambda uow: core.update_session(uow, 1, {"is_completed": True}, clock=c), "is_completed"),
+        (lambda uow: core.update_session(uow, 1, core.SessionPatch(minutes="ten"), clock=c), "minutes"),
+        (lambda uow: core.update_session(uow, 1, core.SessionPatch(status=None), clock=c), "status"),
         # posts
         (
-            lambda uow: core.create_post(uow, clock=c, user_id=u, constellation_id=1, post_type="brag"),
+            lambda uow: core.create_post(
+                uow, core.CreatePost(user_id=u, constellation_id=1, post_type="brag"), clock=c
+            ),
             "post_type",
         ),
         (
-            lambda uow: core.create_post(uow, clock=c, user_id=u, constellation_id=1, post_type=None),
+            lambda uow: core.create_post(
+                uow, core.CreatePost(user_id=u, constellation_id=1, post_type=None), clock=c
+            ),
             "post_type",
         ),
         (
             lambda uow: core.create_post(
-                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=-5
+                uow,
+                core.CreatePost(user_id=u, constellation_id=1, post_type="progress", study_duration=-5),
+                clock=c,
             ),
             "study_duration",
         ),
         (
             lambda uow: core.create_post(
-                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=False
+                uow,
+                core.CreatePost(user_id=u, constellation_id=1, post_type="progress", study_duration=False),
+                clock=c,
             ),
             "study_duration",
         ),
         (
             lambda uow: core.create_post(
-                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", study_duration=2**31
+                uow,
+                core.CreatePost(user_id=u, constellation_id=1, post_type="progress", study_duration=2**31),
+                clock=c,
             ),
             "study_duration",
         ),
         (
-            lambda uow: core.create_post(uow, clock=c, user_id="1", constellation_id=1, post_type="progress"),
+            lambda uow: core.create_post(
+                uow, core.CreatePost(user_id="1", constellation_id=1, post_type="progress"), clock=c
+            ),
             "user_id",
         ),
         (
             lambda uow: core.create_post(
-                uow, clock=c, user_id=u, constellation_id=None, post_type="progress"
+                uow, core.CreatePost(user_id=u, constellation_id=None, post_type="progress"), clock=c
             ),
             "constellation_id",
         ),
         (
             lambda uow: core.create_post(
-                uow, clock=c, user_id=u, constellation_id=1, post_type="progress", message=7
+                uow, core.CreatePost(user_id=u, constellation_id=1, post_type="progress", message=7), clock=c
             ),
             "message",
         ),
         # attempts: a malformed id is a bad request, not a missing row
-        (lambda uow: core.start_attempt(uow, "one", 1, clock=c), "user_id"),
+        (lambda uow: core.start_attempt(uow, core.StartAttempt("one", 1), clock=c), "user_id"),
         (lambda uow: core.add_star(uow, 1.5, clock=c), "attempt_id"),
         (lambda uow: core.get_attempt(uow, None), "attempt_id"),
     ]
@@ -116,7 +180,7 @@ def _calls(w: World):
 
 def test_every_bad_input_names_its_field_and_changes_nothing(uow_factory, clock):
     world = World.build(uow_factory, clock)
-    core.create_session(world.uow, clock=clock, user_id=world.user.id, title="existing")
+    core.create_session(world.uow, core.CreateSession(user_id=world.user.id, title="existing"), clock=clock)
     uow = world.uow
     before = snapshot(uow)
     for call, field in _calls(world):
@@ -128,7 +192,7 @@ def test_every_bad_input_names_its_field_and_changes_nothing(uow_factory, clock)
 
 def test_all_failing_fields_are_reported_together(uow_factory, clock):
     with pytest.raises(ValidationFailed) as caught:
-        core.create_constellation(uow_factory(), "", True, clock=clock)
+        core.create_constellation(uow_factory(), core.CreateConstellation("", True), clock=clock)
     assert [e.field for e in caught.value.errors] == ["name", "weight"]
     assert "name: must not be empty" in str(caught.value)
 
@@ -141,11 +205,11 @@ def test_all_failing_fields_are_reported_together(uow_factory, clock):
         lambda w, uow: core.delete_attempt(uow, -1),
         lambda w, uow: core.complete_session(uow, 999, clock=w.clock),
         lambda w, uow: core.cancel_session(uow, 999, clock=w.clock),
-        lambda w, uow: core.update_session(uow, 999, {"title": "x"}, clock=w.clock),
+        lambda w, uow: core.update_session(uow, 999, core.SessionPatch(title="x"), clock=w.clock),
         lambda w, uow: core.delete_session(uow, 999),
         lambda w, uow: core.delete_post(uow, 999),
         lambda w, uow: core.delete_constellation(uow, 999),
-        lambda w, uow: core.update_constellation(uow, 999, {"name": "x"}, clock=w.clock),
+        lambda w, uow: core.update_constellation(uow, 999, core.ConstellationPatch(name="x"), clock=w.clock),
         lambda w, uow: core.get_user_detail(uow, 999),
         lambda w, uow: core.total_minutes(uow, 999),
         lambda w, uow: core.completed_constellations(uow, 999),

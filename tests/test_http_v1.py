@@ -407,14 +407,12 @@ def test_newest_first_means_by_creation_time_not_by_id(world):
     # Made last, so with the highest ids, but dated a day earlier: they come last.
     earlier = ManualClock(datetime(2025, 11, 30, 8, 0, tzinfo=UTC))
     session = core.create_session(
-        world.uow_factory(), clock=earlier, constellation_attempt_id=world.a1, minutes=1
+        world.uow_factory(), core.CreateSession(constellation_attempt_id=world.a1, minutes=1), clock=earlier
     )
     post = core.create_post(
         world.uow_factory(),
+        core.CreatePost(user_id=world.ada, constellation_id=world.triangulum, post_type="progress"),
         clock=earlier,
-        user_id=world.ada,
-        constellation_id=world.triangulum,
-        post_type="progress",
     )
     expected = {
         "/api/sessions": [world.s4, world.s3, world.s2, world.s1, session.id],
@@ -434,7 +432,10 @@ def test_newest_first_means_by_creation_time_not_by_id(world):
 def test_lists_answer_every_item_read_batch_by_batch(uow_factory, clock, monkeypatch):
     """The app finds a returning student by name in the whole list: the 101st too."""
     uow = uow_factory
-    ids = [core.create_user(uow(), f"Student {i}", clock=clock).id for i in range(2 * v1.NESTED_BATCH + 50)]
+    ids = [
+        core.create_user(uow(), core.CreateUser(f"Student {i}"), clock=clock).id
+        for i in range(2 * v1.NESTED_BATCH + 50)
+    ]
     client = make_client(uow_factory, clock)
 
     def users(query: str = "") -> tuple[list[int], falcon.testing.Result]:
@@ -511,10 +512,8 @@ def test_a_constellation_is_sent_with_every_attempt_and_post_byte_for_byte(world
     for _ in range(3):
         core.create_post(
             world.uow_factory(),
+            core.CreatePost(user_id=world.grace, constellation_id=world.triangulum, post_type="progress"),
             clock=world.clock,
-            user_id=world.grace,
-            constellation_id=world.triangulum,
-            post_type="progress",
         )
     uow = world.uow_factory
     details = core.list_constellation_details(uow(), core.PageRequest(limit=10)).items

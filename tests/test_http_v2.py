@@ -554,7 +554,7 @@ def test_stars_and_completion_of_attempts(world):
 def test_lists_are_paged_by_cursor_50_by_default_at_most_100(world):
     uow, clock = world.uow_factory, world.clock
     for i in range(118):
-        core.create_user(uow(), f"Student {i}", clock=clock)  # 120 users in all
+        core.create_user(uow(), core.CreateUser(f"Student {i}"), clock=clock)  # 120 users in all
     first, cursor = page(world, "/api/v2/users")
     assert len(first) == 50
     assert cursor is not None
@@ -575,7 +575,7 @@ def test_lists_are_paged_by_cursor_50_by_default_at_most_100(world):
 
 def test_paging_through_a_newest_first_list_sees_each_item_once(world):
     for i in range(8):
-        core.create_session(world.uow_factory(), clock=world.clock, title=f"Session {i}")
+        core.create_session(world.uow_factory(), core.CreateSession(title=f"Session {i}"), clock=world.clock)
     expected = ids_of(page(world, "/api/v2/sessions?limit=100")[0])
     assert len(expected) == 12
     seen: list[int] = []
@@ -591,9 +591,13 @@ def test_paging_through_a_newest_first_list_sees_each_item_once(world):
 
 def test_sessions_are_listed_by_created_at_newest_first_not_by_id(world, clock):
     clock.advance(timedelta(days=1))
-    later = core.create_session(world.uow_factory(), clock=clock, title="Later, smaller id")
+    later = core.create_session(
+        world.uow_factory(), core.CreateSession(title="Later, smaller id"), clock=clock
+    )
     clock.advance(timedelta(days=-2))
-    earlier = core.create_session(world.uow_factory(), clock=clock, title="Earlier, larger id")
+    earlier = core.create_session(
+        world.uow_factory(), core.CreateSession(title="Earlier, larger id"), clock=clock
+    )
     assert earlier.id > later.id
     sessions, _ = page(world, "/api/v2/sessions")
     assert ids_of(sessions)[0] == later.id

@@ -52,9 +52,11 @@ def minutes_for(thread: int, round_: int) -> int:
 @pytest.mark.slow
 def test_concurrent_stars_and_minutes_are_all_counted(uow_factory, clock, backend):
     setup = uow_factory()
-    user = core.create_user(setup, "Ada", clock=clock)
-    big = core.create_constellation(setup, "Milky Way", THREADS * ROUNDS, clock=clock)
-    attempt = core.start_attempt(setup, user.id, big.id, clock=clock)
+    user = core.create_user(setup, core.CreateUser("Ada"), clock=clock)
+    big = core.create_constellation(
+        setup, core.CreateConstellation("Milky Way", THREADS * ROUNDS), clock=clock
+    )
+    attempt = core.start_attempt(setup, core.StartAttempt(user.id, big.id), clock=clock)
 
     def work(thread: int) -> None:
         uow = uow_factory()
@@ -62,9 +64,8 @@ def test_concurrent_stars_and_minutes_are_all_counted(uow_factory, clock, backen
             core.add_star(uow, attempt.id, clock=clock)
             session = core.create_session(
                 uow,
+                core.CreateSession(constellation_attempt_id=attempt.id, minutes=minutes_for(thread, round_)),
                 clock=clock,
-                constellation_attempt_id=attempt.id,
-                minutes=minutes_for(thread, round_),
             )
             core.complete_session(uow, session.id, clock=clock)
 
@@ -83,9 +84,11 @@ def test_concurrent_stars_and_minutes_are_all_counted(uow_factory, clock, backen
 
 def test_two_threads_completing_the_same_session_count_it_once(uow_factory, clock, backend):
     setup = uow_factory()
-    user = core.create_user(setup, "Ada", clock=clock)
+    user = core.create_user(setup, core.CreateUser("Ada"), clock=clock)
     sessions = [
-        core.create_session(setup, clock=clock, user_id=user.id, title=f"s{i}", minutes=10 + i)
+        core.create_session(
+            setup, core.CreateSession(user_id=user.id, title=f"s{i}", minutes=10 + i), clock=clock
+        )
         for i in range(30)
     ]
     together = threading.Barrier(2)

@@ -11,6 +11,17 @@ for a tour.
 
 from .__about__ import __version__
 from .clock import Clock, ManualClock, SystemClock
+from .commands import (
+    ABSENT,
+    ConstellationPatch,
+    CreateConstellation,
+    CreatePost,
+    CreateSession,
+    CreateUser,
+    SessionPatch,
+    StartAttempt,
+    UserPatch,
+)
 from .entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
 from .errors import Conflict, FieldError, LuminaryError, NotFound, ValidationFailed
 from .memory import InMemoryStore, InMemoryUnitOfWork
@@ -27,13 +38,19 @@ from .usecases import *  # noqa: F403 - the use cases are the package's API
 from .usecases import __all__ as _usecases
 
 __all__ = [
+    "ABSENT",
     "MAX_LIMIT",
     "Attempt",
     "AttemptRepository",
     "Clock",
     "Conflict",
     "Constellation",
+    "ConstellationPatch",
     "ConstellationRepository",
+    "CreateConstellation",
+    "CreatePost",
+    "CreateSession",
+    "CreateUser",
     "Cursor",
     "FieldError",
     "InMemoryStore",
@@ -46,12 +63,15 @@ __all__ = [
     "PostRepository",
     "PostType",
     "Session",
+    "SessionPatch",
     "SessionRepository",
     "SessionStatus",
     "Slice",
+    "StartAttempt",
     "SystemClock",
     "UnitOfWork",
     "User",
+    "UserPatch",
     "UserRepository",
     "ValidationFailed",
     "__version__",

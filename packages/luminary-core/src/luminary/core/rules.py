@@ -32,6 +32,7 @@ from .validation import MINUTES_MAX
 __all__ = [
     "COUNTED_STATUSES",
     "add_star",
+    "cancel_session",
     "complete_attempt",
     "complete_session",
     "counted_minutes",
@@ -101,6 +102,18 @@ def complete_session(session: Session, now: datetime) -> Session:
 #: The statuses whose minutes count towards a user's total: the one place that says so.
 #: Storage sums by it (``SessionRepository.minutes_by_user``) when totals are recomputed.
 COUNTED_STATUSES = frozenset({SessionStatus.COMPLETED})
+
+
+def cancel_session(session: Session) -> Session:
+    """Return the session cancelled.
+
+    A completed session loses its ``completed_at``, and its minutes no longer
+    count. A cancelled session is returned as is.
+    """
+    if session.status is SessionStatus.CANCELLED:
+        return session
+    completed_at = None if session.is_completed else session.completed_at
+    return attrs.evolve(session, status=SessionStatus.CANCELLED, completed_at=completed_at)
 
 
 def counted_minutes(session: Session | None) -> int:

@@ -7,6 +7,11 @@ not integers here, even though Python says ``True == 1``.
 
 :class:`Fields` gathers the errors of several fields so that one request reports
 all of its failing fields at once.
+
+This is the one module of limits: the bounds (``DISPLAY_NAME_MAX`` …) and the
+rules built from them (:data:`DISPLAY_NAME`, :data:`WEIGHT` …), which the
+command classes of :mod:`luminary.core.commands` carry on their fields, the API
+publishes as JSON Schema, and the SQL tables repeat as CHECK constraints.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
+
+import attrs
 
 from .errors import FieldError, ValidationFailed
 
@@ -30,7 +37,23 @@ __all__ = [
     "STUDY_DURATION_MAX",
     "TITLE_MAX",
     "WEIGHT_MAX",
+    "DESCRIPTION",
+    "DIFFICULTY",
+    "DISPLAY_NAME",
+    "ID",
+    "MESSAGE",
+    "MINUTES",
+    "NAME",
+    "STUDY_DURATION",
+    "TIMESTAMP",
+    "TITLE",
+    "WEIGHT",
+    "Choice",
     "Fields",
+    "Identifier",
+    "Integer",
+    "Text",
+    "Timestamp",
     "choice",
     "identifier",
     "integer",
@@ -193,3 +216,95 @@ class Fields:
         """Raise the collected errors, if any."""
         if self.errors:
             raise ValidationFailed(self.errors)
+
+
+# ---------------------------------------------------------------- rules
+
+
+@attrs.frozen
+class Text:
+    """A text field's rule: see :func:`text`.
+
+    Attributes:
+        maximum: Most characters, as sent.
+        minimum: Fewest characters, after stripping (0 allows the empty string).
+        strip: Remove surrounding white space (so blank text counts as empty).
+    """
+
+    maximum: int
+    minimum: int = 1
+    strip: bool = True
+
+    def __call__(self, value: object, field: str) -> str:
+        """Return ``value`` checked; raise :class:`ValidationFailed` naming ``field``."""
+        return text(value, field, maximum=self.maximum, minimum=self.minimum, strip=self.strip)
+
+
+@attrs.frozen
+class Integer:
+    """An integer field's rule, ``minimum..maximum``: see :func:`integer`."""
+
+    minimum: int
+    maximum: int
+
+    def __call__(self, value: object, field: str) -> int:
+        """Return ``value`` checked; raise :class:`ValidationFailed` naming ``field``."""
+        return integer(value, field, minimum=self.minimum, maximum=self.maximum)
+
+
+@attrs.frozen
+class Identifier:
+    """The id of something to look up.
+
+    A malformed id (not an integer) is refused; a well-formed one beyond any
+    stored id (0, negative, more than 64 bits) becomes 0, which no store
+    holds, so that looking it up finds nothing (a 404, not a 400).
+    """
+
+    minimum: int = 1
+    maximum: int = 2**63 - 1
+
+    def __call__(self, value: object, field: str) -> int:
+        """Return ``value`` as an id to look up; raise :class:`ValidationFailed` naming ``field``."""
+        try:
+            return identifier(value, field)
+        except ValidationFailed:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return 0
+            raise
+
+
+@attrs.frozen
+class Choice(Generic[E]):
+    """A field whose value is one of an enum's: see :func:`choice`."""
+
+    enum_type: type[E]
+
+    def __call__(self, value: object, field: str) -> E:
+        """Return the member; raise :class:`ValidationFailed` naming ``field``."""
+        return choice(value, field, self.enum_type)
+
+
+@attrs.frozen
+class Timestamp:
+    """A date and time field: see :func:`timestamp`."""
+
+    def __call__(self, value: object, field: str) -> datetime:
+        """Return ``value`` as an aware UTC datetime; raise :class:`ValidationFailed` naming ``field``."""
+        return timestamp(value, field)
+
+
+#: What a rule may be: a callable ``rule(value, field)`` that returns the value checked.
+Rule = Text | Integer | Identifier | Choice[Any] | Timestamp
+
+DISPLAY_NAME = Text(DISPLAY_NAME_MAX)
+NAME = Text(NAME_MAX)
+TITLE = Text(TITLE_MAX)
+DESCRIPTION = Text(DESCRIPTION_MAX)
+DIFFICULTY = Text(DIFFICULTY_MAX)
+MESSAGE = Text(MESSAGE_MAX, minimum=0, strip=False)
+WEIGHT = Integer(1, WEIGHT_MAX)
+MINUTES = Integer(0, MINUTES_MAX)
+STUDY_DURATION = Integer(0, STUDY_DURATION_MAX)
+ID = Identifier(1, ID_MAX)
+TIMESTAMP = Timestamp()

@@ -38,8 +38,9 @@ from luminary.core import (
     User,
 )
 
+from .commands import V1_BODIES
 from .media import dumps
-from .requests import Window, body_of, field, window_of
+from .requests import Window, body_of, window_of
 from .streaming import batches, json_array, respond
 from .v2 import unstructure
 
@@ -48,8 +49,6 @@ PREFIXES = ("/api", "/api/v1")
 #: sessions and posts, a constellation its attempts and posts: fewer per batch.
 BATCH = 500
 NESTED_BATCH = 100
-SESSION_BODY_FIELDS = ("user_id", "constellation_attempt_id", *sorted(core.SESSION_FIELDS))
-POST_BODY_FIELDS = ("user_id", "constellation_id", "post_type", "message", "study_duration")
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -219,8 +218,8 @@ class Users(Resource):
         self.answer_list(req, resp, "users", core.list_user_details, user_full, nested=True)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = body_of(req)
-        user = core.create_user(self.uow(), field(body, "display_name"), clock=self.clock)
+        command = V1_BODIES.read(body_of(req), core.CreateUser)
+        user = core.create_user(self.uow(), command, clock=self.clock)
         resp.media = user_full(core.get_user_detail(self.uow(), user.id))
         resp.status = falcon.HTTP_201
 
@@ -277,10 +276,8 @@ class Constellations(Resource):
         respond(resp, _document("constellations", self.constellations(c for batch in found for c in batch)))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = body_of(req)
-        made = core.create_constellation(
-            self.uow(), field(body, "name"), field(body, "weight"), clock=self.clock
-        )
+        command = V1_BODIES.read(body_of(req), core.CreateConstellation)
+        made = core.create_constellation(self.uow(), command, clock=self.clock)
         respond(resp, self.constellation(made))
         resp.status = falcon.HTTP_201
 
@@ -290,9 +287,8 @@ class ConstellationItem(Resource):
         respond(resp, self.constellation(core.get_constellation(self.uow(), constellation_id)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
-        body = body_of(req)
-        changes: dict[str, object] = {k: body[k] for k in ("name", "weight") if k in body}
-        updated = core.update_constellation(self.uow(), constellation_id, changes, clock=self.clock)
+        patch = V1_BODIES.read(body_of(req), core.ConstellationPatch)
+        updated = core.update_constellation(self.uow(), constellation_id, patch, clock=self.clock)
         respond(resp, self.constellation(updated))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
@@ -308,8 +304,8 @@ class UserAttempts(Resource):
         self.answer_list(req, resp, "constellation_attempts", read, attempt_full)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        body = body_of(req)
-        attempt = core.start_attempt(self.uow(), user_id, field(body, "constellation_id"), clock=self.clock)
+        command = V1_BODIES.read({**body_of(req), "user_id": user_id}, core.StartAttempt)
+        attempt = core.start_attempt(self.uow(), command, clock=self.clock)
         resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt.id))
         resp.status = falcon.HTTP_201
 
@@ -374,8 +370,7 @@ class Sessions(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
-        fields = {k: body[k] for k in SESSION_BODY_FIELDS if k in body}
-        session = core.create_session(self.uow(), clock=self.clock, **fields)
+        session = core.create_session(self.uow(), V1_BODIES.read(body, core.CreateSession), clock=self.clock)
         resp.status = falcon.HTTP_201
         if is_study_session_body(body):
             resp.media = session_full(core.get_session_detail(self.uow(), session.id))
@@ -392,10 +387,9 @@ class SessionItem(Resource):
             resp.media = {"data": learning_session(core.get_session(self.uow(), session_id))}
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
-        body = body_of(req)
-        changes = {k: body[k] for k in core.SESSION_FIELDS if k in body}
+        patch = V1_BODIES.read(body_of(req), core.SessionPatch)
         with _session_not_found():
-            session = core.update_session(self.uow(), session_id, changes, clock=self.clock)
+            session = core.update_session(self.uow(), session_id, patch, clock=self.clock)
         resp.media = {"data": learning_session(session)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
@@ -432,9 +426,8 @@ class Posts(Resource):
         self.answer_list(req, resp, "posts", core.list_post_details, post_full)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = body_of(req)
-        fields: dict[str, Any] = {k: field(body, k) for k in POST_BODY_FIELDS}
-        post = core.create_post(self.uow(), clock=self.clock, **fields)
+        command = V1_BODIES.read(body_of(req), core.CreatePost)
+        post = core.create_post(self.uow(), command, clock=self.clock)
         resp.media = post_full(core.get_post_detail(self.uow(), post.id))
         resp.status = falcon.HTTP_201
 

@@ -6,7 +6,7 @@ Shared by the use-case modules; not part of the public API.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from .. import rules
@@ -15,7 +15,6 @@ from ..errors import NotFound, ValidationFailed
 from ..pagination import Cursor, PageRequest, Slice
 from ..ports import UnitOfWork
 from ..validation import (
-    Fields,
     identifier,
 )
 
@@ -103,15 +102,6 @@ def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int) -> None:
     user = uow.users.get(user_id, for_update=True)
     if user is not None:
         uow.users.update(rules.with_minutes(user, delta))
-
-
-def refuse_unknown(values: Mapping[str, object], known: Collection[str]) -> None:
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        fields = Fields()
-        for name in unknown:
-            fields.add(name, "is not a known field")
-        fields.check()
 
 
 def session_page(

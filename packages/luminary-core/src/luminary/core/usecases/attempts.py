@@ -6,6 +6,7 @@ import attrs
 
 from .. import rules
 from ..clock import Clock
+from ..commands import StartAttempt
 from ..entities import Attempt
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
@@ -27,15 +28,15 @@ __all__ = [
 ]
 
 
-def start_attempt(uow: UnitOfWork, user_id: int, constellation_id: int, *, clock: Clock) -> Attempt:
+def start_attempt(uow: UnitOfWork, command: StartAttempt, *, clock: Clock) -> Attempt:
     """Start an attempt at a constellation; it becomes the user's current attempt (rule 1).
 
     Raises:
         NotFound: No such user or constellation.
     """
     with uow:
-        user = load_user(uow, user_id, for_update=True)
-        constellation = load_constellation(uow, constellation_id)
+        user = load_user(uow, command.user_id, for_update=True)
+        constellation = load_constellation(uow, command.constellation_id)
         attempt = uow.attempts.add(
             Attempt(user_id=user.id, constellation_id=constellation.id, created_at=clock.now())
         )

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
 from ..clock import Clock
+from ..commands import ConstellationPatch, CreateConstellation, changes
 from ..entities import Constellation
 from ..errors import Conflict
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
-from ..validation import (
-    NAME_MAX,
-    WEIGHT_MAX,
-    Fields,
-    integer,
-    text,
-)
 from ._loading import (
     by_id,
     load_constellation,
-    refuse_unknown,
 )
 
 __all__ = [
@@ -45,30 +38,20 @@ DEFAULT_CONSTELLATIONS: tuple[tuple[str, int], ...] = (
 
 
 #: The constellation fields :func:`update_constellation` may change.
-CONSTELLATION_FIELDS = frozenset({"name", "weight"})
+CONSTELLATION_FIELDS = frozenset(f.name for f in attrs.fields(ConstellationPatch))
 
 
-def create_constellation(uow: UnitOfWork, name: str, weight: int, *, clock: Clock) -> Constellation:
+def create_constellation(uow: UnitOfWork, command: CreateConstellation, *, clock: Clock) -> Constellation:
     """Create a constellation.
 
     Args:
         uow: The unit of work to run in.
-        name: 1–100 characters.
-        weight: Number of stars, 1–1000.
+        command: Its name and weight.
         clock: Gives ``created_at``.
-
-    Raises:
-        ValidationFailed: Naming ``name`` and/or ``weight``.
     """
-    fields = Fields()
-    with fields:
-        checked_name = text(name, "name", maximum=NAME_MAX)
-    with fields:
-        checked_weight = integer(weight, "weight", minimum=1, maximum=WEIGHT_MAX)
-    fields.check()
     with uow:
         constellation = uow.constellations.add(
-            Constellation(name=checked_name, weight=checked_weight, created_at=clock.now())
+            Constellation(name=command.name, weight=command.weight, created_at=clock.now())
         )
         uow.commit()
     return constellation
@@ -111,39 +94,26 @@ def list_constellations(uow: UnitOfWork, page: PageRequest) -> Slice[Constellati
 
 
 def update_constellation(
-    uow: UnitOfWork, constellation_id: int, changes: Mapping[str, object], *, clock: Clock
+    uow: UnitOfWork, constellation_id: int, patch: ConstellationPatch, *, clock: Clock
 ) -> Constellation:
     """Rename a constellation or change its weight.
 
     Args:
         uow: The unit of work to run in.
         constellation_id: The constellation to change.
-        changes: Any of ``name`` and ``weight``; absent fields keep their value.
+        patch: A new name, weight, or both; absent fields keep their value.
         clock: Unused today; kept so every write takes a clock.
 
     Raises:
         NotFound: No such constellation.
-        ValidationFailed: A field is malformed or unknown.
         Conflict: The weight would change while attempts refer to the
             constellation (their stars are counted against it).
     """
-    refuse_unknown(changes, CONSTELLATION_FIELDS)
-    fields = Fields()
-    updates: dict[str, object] = {}
-    if "name" in changes:
-        with fields:
-            updates["name"] = text(changes["name"], "name", maximum=NAME_MAX)
-    if "weight" in changes:
-        with fields:
-            updates["weight"] = integer(changes["weight"], "weight", minimum=1, maximum=WEIGHT_MAX)
-    fields.check()
     with uow:
         constellation = load_constellation(uow, constellation_id)
-        if updates.get("weight", constellation.weight) != constellation.weight and (
-            uow.attempts.exists_for_constellation(constellation.id)
-        ):
+        updated = attrs.evolve(constellation, **changes(patch))
+        if updated.weight != constellation.weight and uow.attempts.exists_for_constellation(constellation.id):
             raise Conflict("Cannot change the weight of a constellation that has attempts!")
-        updated = attrs.evolve(constellation, **updates)  # type: ignore[arg-type]
         if updated != constellation:
             uow.constellations.update(updated)
         uow.commit()

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from ..clock import Clock
-from ..entities import Post, PostType
+from ..commands import CreatePost
+from ..entities import Post
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
-from ..validation import (
-    MESSAGE_MAX,
-    STUDY_DURATION_MAX,
-    Fields,
-    choice,
-    integer,
-    text,
-)
 from ._loading import (
     load_constellation,
     load_post,
     load_user,
-    lookup_id,
     post_page,
 )
 
@@ -31,50 +23,22 @@ __all__ = [
 ]
 
 
-def create_post(
-    uow: UnitOfWork,
-    *,
-    clock: Clock,
-    user_id: int,
-    constellation_id: int,
-    post_type: PostType | str,
-    message: str | None = None,
-    study_duration: int | None = None,
-) -> Post:
+def create_post(uow: UnitOfWork, command: CreatePost, *, clock: Clock) -> Post:
     """Share progress on a constellation in the feed.
 
     Raises:
-        ValidationFailed: A field is malformed.
         NotFound: No such user or constellation.
     """
-    fields = Fields()
-    with fields:
-        uid = lookup_id(user_id, "user_id")
-    with fields:
-        cid = lookup_id(constellation_id, "constellation_id")
-    with fields:
-        kind = choice(post_type, "post_type", PostType)
-    with fields:
-        checked_message = (
-            None if message is None else text(message, "message", maximum=MESSAGE_MAX, minimum=0, strip=False)
-        )
-    with fields:
-        duration = (
-            None
-            if study_duration is None
-            else integer(study_duration, "study_duration", minimum=0, maximum=STUDY_DURATION_MAX)
-        )
-    fields.check()
     with uow:
-        load_user(uow, uid)
-        load_constellation(uow, cid)
+        load_user(uow, command.user_id)
+        load_constellation(uow, command.constellation_id)
         post = uow.posts.add(
             Post(
-                user_id=uid,
-                constellation_id=cid,
-                post_type=kind,
-                message=checked_message,
-                study_duration=duration,
+                user_id=command.user_id,
+                constellation_id=command.constellation_id,
+                post_type=command.post_type,
+                message=command.message,
+                study_duration=command.study_duration,
                 created_at=clock.now(),
             )
         )

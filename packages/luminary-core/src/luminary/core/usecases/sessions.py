@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import cast
 
 import attrs
 
 from .. import rules
 from ..clock import Clock
+from ..commands import CreateSession, SessionPatch, changes
 from ..entities import Session, SessionStatus
 from ..errors import Conflict, ValidationFailed
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
-from ..validation import (
-    DESCRIPTION_MAX,
-    DIFFICULTY_MAX,
-    MINUTES_MAX,
-    TITLE_MAX,
-    Fields,
-    choice,
-    integer,
-    text,
-    timestamp,
-)
 from ._loading import (
     load_attempt,
     load_constellation,
     load_session,
     load_user,
-    lookup_id,
     move_minutes,
-    refuse_unknown,
     session_page,
 )
 
@@ -49,30 +36,11 @@ __all__ = [
 
 
 #: The session fields a caller may set on creation or change with :func:`update_session`.
-SESSION_FIELDS = frozenset(
-    {"title", "description", "status", "difficulty", "minutes", "started_at", "completed_at"}
-)
+SESSION_FIELDS = frozenset(f.name for f in attrs.fields(SessionPatch))
 
 
-def _session_fields(values: Mapping[str, object]) -> dict[str, object]:
-    """Validate the learning-session fields present in ``values``."""
-    fields = Fields()
-    checked: dict[str, object] = {}
-    checks: dict[str, Callable[[object], object]] = {
-        "title": lambda v: text(v, "title", maximum=TITLE_MAX),
-        "description": lambda v: None if v is None else text(v, "description", maximum=DESCRIPTION_MAX),
-        "status": lambda v: choice(v, "status", SessionStatus),
-        "difficulty": lambda v: None if v is None else text(v, "difficulty", maximum=DIFFICULTY_MAX),
-        "minutes": lambda v: None if v is None else integer(v, "minutes", minimum=0, maximum=MINUTES_MAX),
-        "started_at": lambda v: None if v is None else timestamp(v, "started_at"),
-        "completed_at": lambda v: None if v is None else timestamp(v, "completed_at"),
-    }
-    for name, check in checks.items():
-        if name in values:
-            with fields:
-                checked[name] = check(values[name])
-    fields.check()
-    return checked
+#: The fields of :class:`CreateSession` that :func:`create_session` decides on.
+_DECIDED_HERE = frozenset({"user_id", "constellation_attempt_id", "title", "status"})
 
 
 def _check_times(session: Session, given: Mapping[str, object]) -> None:
@@ -88,80 +56,47 @@ def _check_times(session: Session, given: Mapping[str, object]) -> None:
         raise Conflict("A session cannot be completed before it started!")
 
 
-def create_session(
-    uow: UnitOfWork,
-    *,
-    clock: Clock,
-    user_id: int | None = None,
-    constellation_attempt_id: int | None = None,
-    title: str | None = None,
-    description: str | None = None,
-    status: SessionStatus | str | None = None,
-    difficulty: str | None = None,
-    minutes: int | None = None,
-    started_at: datetime | str | None = None,
-    completed_at: datetime | str | None = None,
-) -> Session:
+def create_session(uow: UnitOfWork, command: CreateSession, *, clock: Clock) -> Session:
     """Create a study or learning session.
 
-    A session needs a title or an attempt; with an attempt and no title, the
-    title is the constellation's name. A session of an attempt belongs to the
-    attempt's user. It is ``planned`` unless ``status`` says otherwise; one
-    created ``completed`` adds its minutes to the user's total at once.
+    With an attempt and no title, the title is the constellation's name. A
+    session of an attempt belongs to the attempt's user. One created
+    ``completed`` adds its minutes to the user's total at once.
 
     Raises:
-        ValidationFailed: A field is malformed, neither title nor attempt is given,
-            the attempt belongs to another user than ``user_id``, or ``completed_at``
-            is before ``started_at``.
+        ValidationFailed: The attempt belongs to another user than ``user_id``,
+            or ``completed_at`` is before ``started_at``.
         NotFound: ``user_id`` or ``constellation_attempt_id`` names nothing.
         Conflict: A session created completed would be completed before its ``started_at``.
     """
-    raw: dict[str, object] = {
-        "description": description,
-        "difficulty": difficulty,
-        "minutes": minutes,
-        "started_at": started_at,
-        "completed_at": completed_at,
-    }
-    if title is not None:
-        raw["title"] = title
-    if status is not None:
-        raw["status"] = status
-    fields = Fields()
-    with fields:
-        values = _session_fields(raw)
-    with fields:
-        uid = None if user_id is None else lookup_id(user_id, "user_id")
-    with fields:
-        aid = (
-            None
-            if constellation_attempt_id is None
-            else lookup_id(constellation_attempt_id, "constellation_attempt_id")
-        )
-    if title is None and constellation_attempt_id is None:
-        fields.add("title", "is required when there is no constellation_attempt_id")
-    fields.check()
     with uow:
-        if aid is not None:
-            attempt = load_attempt(uow, aid, field="constellation_attempt_id")
-            if uid is not None and uid != attempt.user_id:
+        user_id, attempt_id, title = command.user_id, command.constellation_attempt_id, command.title
+        if attempt_id is not None:
+            attempt = load_attempt(uow, attempt_id, field="constellation_attempt_id")
+            if user_id is not None and user_id != attempt.user_id:
                 raise ValidationFailed.field("constellation_attempt_id", "belongs to another user")
-            uid = attempt.user_id
-            if "title" not in values:
-                values["title"] = load_constellation(uow, attempt.constellation_id).name
-        if uid is not None:
-            load_user(uow, uid)
+            user_id = attempt.user_id
+            if title is None:
+                title = load_constellation(uow, attempt.constellation_id).name
+        if user_id is not None:
+            load_user(uow, user_id)
+        assert title is not None  # CreateSession needs a title or an attempt
         now = clock.now()
+        # Every other field of the command is the session's as given.
+        given = {k: v for k, v in attrs.asdict(command, recurse=False).items() if k not in _DECIDED_HERE}
         session = Session(
-            user_id=uid,
-            constellation_attempt_id=aid,
+            **given,
+            user_id=user_id,
+            constellation_attempt_id=attempt_id,
+            title=title,
             created_at=now,
             updated_at=now,
-            **values,  # type: ignore[arg-type]
         )
-        if session.is_completed:
-            session = rules.complete_session(attrs.evolve(session, status=SessionStatus.PLANNED), now)
-        _check_times(session, values)
+        if command.status is SessionStatus.COMPLETED:
+            session = rules.complete_session(session, now)
+        else:
+            session = attrs.evolve(session, status=command.status)
+        _check_times(session, {"started_at": command.started_at, "completed_at": command.completed_at})
         session = uow.sessions.add(session)
         move_minutes(uow, session.user_id, rules.counted_minutes(session))
         uow.commit()
@@ -194,46 +129,35 @@ def list_sessions(
         return session_page(uow, page, user_id, attempt_id)
 
 
-def update_session(
-    uow: UnitOfWork, session_id: int, changes: Mapping[str, object], *, clock: Clock
-) -> Session:
-    """Change some fields of a session; the others keep their value.
+def update_session(uow: UnitOfWork, session_id: int, patch: SessionPatch, *, clock: Clock) -> Session:
+    """Change some fields of a session; the absent ones keep their value.
 
-    ``changes`` may hold any of :data:`SESSION_FIELDS`. ``updated_at`` moves.
-    Setting ``status`` to ``completed`` completes the session as
-    :func:`complete_session` does; moving a completed session to another status
-    clears ``completed_at`` (unless given) and takes its minutes back. Changing
-    the minutes of a completed session moves the user's total by the
-    difference (rule 4).
+    ``updated_at`` moves. Setting ``status`` to ``completed`` completes the
+    session as :func:`complete_session` does; moving a completed session to
+    another status clears ``completed_at`` (unless given) and takes its minutes
+    back. Changing the minutes of a completed session moves the user's total by
+    the difference (rule 4).
 
     Raises:
         NotFound: No such session.
-        ValidationFailed: A field is malformed or unknown, ``title`` is null, or
-            ``completed_at`` is before ``started_at``, both given.
+        ValidationFailed: ``completed_at`` is before ``started_at``, both given.
         Conflict: The session would be completed before it started, one of the
             two times being stored or the moment of completion.
     """
-    refuse_unknown(changes, SESSION_FIELDS)
-    values = _session_fields(changes)
+    given = changes(patch)
     with uow:
         before = load_session(uow, session_id, for_update=True)
         now = clock.now()
-        status = cast(SessionStatus, values.pop("status", before.status))
-        after = attrs.evolve(before, **values)  # type: ignore[arg-type]
+        status = given.pop("status", before.status)
+        after = attrs.evolve(before, **given)
         if status is SessionStatus.COMPLETED:
             after = rules.complete_session(after, now)
         else:
-            if before.is_completed and "completed_at" not in values:
+            if before.is_completed and "completed_at" not in given:
                 after = attrs.evolve(after, completed_at=None)
             after = attrs.evolve(after, status=status)
-        _check_times(after, values)
-        if after == before:
-            return before
-        after = attrs.evolve(after, updated_at=now)
-        uow.sessions.update(after)
-        move_minutes(uow, after.user_id, rules.minutes_delta(before, after))
-        uow.commit()
-    return after
+        _check_times(after, given)
+        return _save(uow, before, after, now)
 
 
 def complete_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Session:
@@ -246,7 +170,12 @@ def complete_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Sessi
         NotFound: No such session.
         Conflict: The session starts later than now.
     """
-    return update_session(uow, session_id, {"status": SessionStatus.COMPLETED}, clock=clock)
+    with uow:
+        before = load_session(uow, session_id, for_update=True)
+        now = clock.now()
+        after = rules.complete_session(before, now)
+        _check_times(after, {})
+        return _save(uow, before, after, now)
 
 
 def cancel_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Session:
@@ -255,7 +184,22 @@ def cancel_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Session
     Raises:
         NotFound: No such session.
     """
-    return update_session(uow, session_id, {"status": SessionStatus.CANCELLED}, clock=clock)
+    with uow:
+        before = load_session(uow, session_id, for_update=True)
+        after = rules.cancel_session(before)
+        _check_times(after, {})
+        return _save(uow, before, after, clock.now())
+
+
+def _save(uow: UnitOfWork, before: Session, after: Session, now: datetime) -> Session:
+    """Store a changed session, move its user's minutes by the difference, and commit."""
+    if after == before:
+        return before
+    after = attrs.evolve(after, updated_at=now)
+    uow.sessions.update(after)
+    move_minutes(uow, after.user_id, rules.minutes_delta(before, after))
+    uow.commit()
+    return after
 
 
 def delete_session(uow: UnitOfWork, session_id: int) -> Session:

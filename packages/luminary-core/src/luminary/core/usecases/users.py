@@ -8,18 +8,14 @@ import attrs
 
 from .. import rules
 from ..clock import Clock
+from ..commands import CreateUser, UserPatch, changes
 from ..entities import User
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
-from ..validation import (
-    DISPLAY_NAME_MAX,
-    text,
-)
 from ._loading import (
     by_id,
     load_user,
     move_minutes,
-    refuse_unknown,
 )
 
 __all__ = [
@@ -37,7 +33,7 @@ __all__ = [
 
 
 #: The user fields :func:`update_user` may change.
-USER_FIELDS = frozenset({"display_name"})
+USER_FIELDS = frozenset(f.name for f in attrs.fields(UserPatch))
 
 
 @attrs.frozen
@@ -71,20 +67,16 @@ class SyncReport:
         return len(self.corrections)
 
 
-def create_user(uow: UnitOfWork, display_name: str, *, clock: Clock) -> User:
+def create_user(uow: UnitOfWork, command: CreateUser, *, clock: Clock) -> User:
     """Sign a student up.
 
     Args:
         uow: The unit of work to run in.
-        display_name: 1–1000 characters, surrounding spaces removed.
+        command: The new user's name.
         clock: Gives ``created_at``.
-
-    Raises:
-        ValidationFailed: Naming ``display_name``.
     """
-    name = text(display_name, "display_name", maximum=DISPLAY_NAME_MAX)
     with uow:
-        user = uow.users.add(User(display_name=name, created_at=clock.now()))
+        user = uow.users.add(User(display_name=command.display_name, created_at=clock.now()))
         uow.commit()
     return user
 
@@ -105,30 +97,23 @@ def list_users(uow: UnitOfWork, page: PageRequest) -> Slice[User]:
         return Slice.cut(uow.users.list_page(page.probe()), page, by_id)
 
 
-def update_user(uow: UnitOfWork, user_id: int, changes: Mapping[str, object], *, clock: Clock) -> User:
+def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, clock: Clock) -> User:
     """Change a user's display name.
 
     Args:
         uow: The unit of work to run in.
         user_id: The user to change.
-        changes: ``display_name`` (1–1000 characters), or nothing.
+        patch: The new name, or nothing.
         clock: Unused today; kept so every write takes a clock.
 
     Raises:
         NotFound: No such user.
-        ValidationFailed: A field is malformed or unknown.
     """
-    refuse_unknown(changes, USER_FIELDS)
-    name = (
-        text(changes["display_name"], "display_name", maximum=DISPLAY_NAME_MAX)
-        if "display_name" in changes
-        else None
-    )
     with uow:
         user = load_user(uow, user_id, for_update=True)
-        if name is None or name == user.display_name:
+        updated = attrs.evolve(user, **changes(patch))
+        if updated == user:
             return user
-        updated = attrs.evolve(user, display_name=name)
         uow.users.update(updated)
         uow.commit()
     return updated

@@ -5,9 +5,7 @@ from __future__ import annotations
 from luminary import core
 from luminary.core import Slice
 
-from ..requests import field
 from .operations import Context, Resource, operation
-from .schemas import ATTEMPT_CREATE
 
 
 class Attempts(Resource):
@@ -31,14 +29,13 @@ class Attempts(Resource):
         summary="Start an attempt; it becomes the user's current one",
         tag="attempts",
         data="Attempt",
-        body=ATTEMPT_CREATE,
+        command=core.StartAttempt,
         status=201,
         location="/api/v2/attempts/{id}",
         example={"user_id": 1, "constellation_id": 1},
     )
     def on_post(self, ctx: Context) -> core.Attempt:
-        user_id, constellation_id = field(ctx.body, "user_id"), field(ctx.body, "constellation_id")
-        return core.start_attempt(ctx.uow(), user_id, constellation_id, clock=ctx.clock)
+        return core.start_attempt(ctx.uow(), ctx.command, clock=ctx.clock)
 
 
 class Attempt(Resource):

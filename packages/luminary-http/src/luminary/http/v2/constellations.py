@@ -5,9 +5,7 @@ from __future__ import annotations
 from luminary import core
 from luminary.core import Slice
 
-from ..requests import field
 from .operations import Context, Resource, operation
-from .schemas import CONSTELLATION_CREATE, CONSTELLATION_PATCH
 
 
 class Constellations(Resource):
@@ -31,14 +29,13 @@ class Constellations(Resource):
         summary="Create a constellation",
         tag="constellations",
         data="Constellation",
-        body=CONSTELLATION_CREATE,
+        command=core.CreateConstellation,
         status=201,
         location="/api/v2/constellations/{id}",
         example={"name": "Orion", "weight": 7},
     )
     def on_post(self, ctx: Context) -> core.Constellation:
-        name, weight = field(ctx.body, "name"), field(ctx.body, "weight")
-        return core.create_constellation(ctx.uow(), name, weight, clock=ctx.clock)
+        return core.create_constellation(ctx.uow(), ctx.command, clock=ctx.clock)
 
 
 class Constellation(Resource):
@@ -60,11 +57,13 @@ class Constellation(Resource):
         summary="Rename or reweigh a constellation",
         tag="constellations",
         data="Constellation",
-        body=CONSTELLATION_PATCH,
+        command=core.ConstellationPatch,
         example={"name": "Ursa Major"},
     )
     def on_patch(self, ctx: Context) -> core.Constellation:
-        return core.update_constellation(ctx.uow(), ctx.params["constellation_id"], ctx.body, clock=ctx.clock)
+        return core.update_constellation(
+            ctx.uow(), ctx.params["constellation_id"], ctx.command, clock=ctx.clock
+        )
 
     @operation(
         "DELETE /api/v2/constellations/{constellation_id}",

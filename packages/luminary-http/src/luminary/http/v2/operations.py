@@ -9,14 +9,14 @@ A resource's responder is a plain method decorated with :func:`operation`::
 
 The decorator records the :class:`Operation` (from which the route and the
 OpenAPI entry are both made) and wraps the method into a Falcon responder:
-it reads and checks the body, runs the method, and writes ``{"data": …}``
-with the status, ``next_cursor`` and ``Location`` the operation declares.
+it reads the body into the operation's command (:mod:`luminary.http.commands`,
+v2's strict policy), runs the method, and writes ``{"data": …}`` with the
+status, ``next_cursor`` and ``Location`` the operation declares.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -26,9 +26,11 @@ import falcon
 from cattrs.preconf.json import make_converter
 
 from luminary import core
-from luminary.core import Clock, Slice, UnitOfWork, ValidationFailed
+from luminary.core import Clock, Slice, UnitOfWork
 
+from ..commands import V2_BODIES
 from ..requests import body_of, page_of
+from .schemas import request_schema
 
 PREFIX = "/api/v2"
 DEFAULT_LIMIT = 50
@@ -53,7 +55,7 @@ class Context:
     clock: Clock
     req: falcon.Request
     params: Mapping[str, int]
-    body: dict[str, Any]
+    command: Any = None
 
     def page(self) -> core.PageRequest:
         return page_of(self.req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, offsets=False)
@@ -70,7 +72,8 @@ class Operation:
         summary: One line for the documentation.
         tag: The group it belongs to in the documentation.
         data: Component schema of the answer's ``data`` (``None`` for 204).
-        body: JSON Schema of the request body, if it takes one.
+        command: The core command class the body is read into, if it takes one;
+            the body's JSON Schema (:attr:`body`) is derived from it.
         status: Status of a successful answer.
         many: The answer is a list: ``data`` is an array, with ``next_cursor``.
         nullable: ``data`` is ``null`` where there is nothing to show (a user's
@@ -86,13 +89,18 @@ class Operation:
     summary: str
     tag: str
     data: str | None = None
-    body: dict[str, Any] | None = None
+    command: type | None = None
     status: int = 200
     many: bool = False
     nullable: bool = False
     paginated: bool = False
     location: str | None = None
     example: dict[str, Any] | None = None
+
+    @property
+    def body(self) -> dict[str, Any] | None:
+        """The JSON Schema of the request body, if the operation takes one."""
+        return None if self.command is None else request_schema(self.command)
 
 
 class Resource:
@@ -123,7 +131,7 @@ def operation(
     summary: str,
     tag: str,
     data: str | None = None,
-    body: dict[str, Any] | None = None,
+    command: type | None = None,
     status: int = 200,
     many: bool = False,
     nullable: bool = False,
@@ -140,7 +148,7 @@ def operation(
         summary=summary,
         tag=tag,
         data=data,
-        body=body,
+        command=command,
         status=status,
         many=many,
         nullable=nullable,
@@ -154,11 +162,10 @@ def operation(
             raise TypeError(f"{route} must be the responder on_{method.lower()}, not {handler.__name__}")
 
         def responder(self: Resource, req: falcon.Request, resp: falcon.Response, **params: int) -> None:
-            request_body: dict[str, Any] = {}
-            if op.body is not None:
-                request_body = body_of(req, required=True)
-                check_body(request_body, op.body)
-            result = handler(self, Context(self.uow_factory, self.clock, req, params, request_body))
+            command: Any = None
+            if op.command is not None:
+                command = V2_BODIES.read(body_of(req, required=True), op.command)
+            result = handler(self, Context(self.uow_factory, self.clock, req, params, command))
             _answer(op, resp, result)
 
         responder.__name__ = handler.__name__
@@ -181,35 +188,6 @@ def _answer(op: Operation, resp: falcon.Response, result: Any) -> None:
         resp.media = {"data": unstructure(result)}
     if op.location:
         resp.location = op.location.format(id=result.id)
-
-
-#: RFC 3339's date-time, which ``format: date-time`` stands for (core takes any ISO-8601 form).
-_DATE_TIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
-
-
-def check_body(body: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
-    """Refuse what the body schema refuses and core's validation would let through.
-
-    Core validates every value it is given, leniently where v1 needs it: it never
-    sees unknown fields (v1 ignores them), reads ``null`` as "not given" for some
-    fields, and takes any ISO-8601 timestamp. v2 refuses unknown fields, ``null``
-    where the schema has no null, and timestamps that are not RFC 3339.
-    """
-    properties: Mapping[str, Any] = schema["properties"]
-    errors = [core.FieldError(name, "is not a known field") for name in sorted(set(body) - set(properties))]
-    for name, value in body.items():
-        prop = properties.get(name)
-        if prop is None:
-            continue
-        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-        if value is None and "null" not in types:
-            errors.append(core.FieldError(name, "must not be null"))
-        elif prop.get("format") == "date-time" and isinstance(value, str) and not _DATE_TIME.fullmatch(value):
-            errors.append(core.FieldError(name, "must be an RFC 3339 date-time, like 2025-12-01T10:30:00Z"))
-    if errors:
-        raise ValidationFailed(errors)
 
 
 def falcon_path(path: str) -> str:

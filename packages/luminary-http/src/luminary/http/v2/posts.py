@@ -5,9 +5,7 @@ from __future__ import annotations
 from luminary import core
 from luminary.core import Slice
 
-from ..requests import field
 from .operations import Context, Resource, operation
-from .schemas import POST_CREATE
 
 
 class Posts(Resource):
@@ -31,7 +29,7 @@ class Posts(Resource):
         summary="Share progress in the feed",
         tag="posts",
         data="Post",
-        body=POST_CREATE,
+        command=core.CreatePost,
         status=201,
         location="/api/v2/posts/{id}",
         example={
@@ -43,15 +41,7 @@ class Posts(Resource):
         },
     )
     def on_post(self, ctx: Context) -> core.Post:
-        return core.create_post(
-            ctx.uow(),
-            clock=ctx.clock,
-            user_id=field(ctx.body, "user_id"),
-            constellation_id=field(ctx.body, "constellation_id"),
-            post_type=field(ctx.body, "post_type"),
-            message=field(ctx.body, "message"),
-            study_duration=field(ctx.body, "study_duration"),
-        )
+        return core.create_post(ctx.uow(), ctx.command, clock=ctx.clock)
 
 
 class Post(Resource):

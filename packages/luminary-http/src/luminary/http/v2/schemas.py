@@ -1,15 +1,21 @@
-"""The JSON Schemas of v2's request bodies, published in the OpenAPI document.
+"""The JSON Schemas of v2's request bodies, derived from core's command classes.
 
-The schemas mirror core's :mod:`luminary.core.validation`, so that they refuse
-exactly what the domain refuses.
+Each command field carries its rule (:mod:`luminary.core.validation`); the
+schema of a body is read from those rules and from v2's reading policy
+(:data:`luminary.http.commands.V2`), so that a limit is written once and the
+published schema refuses what v2 refuses.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from luminary import core
+import attrs
+
+from luminary.core import commands
 from luminary.core import validation as limits
+
+from ..commands import V2
 
 # The schemas mirror core's validation.text(), so that they refuse exactly what the
 # domain refuses. Character classes are spelled out: JSON Schema's ``\s`` is
@@ -25,70 +31,49 @@ ANY_TEXT = f"^[^{CONTROL}]*$"
 
 
 def name_schema(maximum: int) -> dict[str, Any]:
+    """A text that is stripped and must not be blank (:class:`~luminary.core.validation.Text`'s default)."""
     return {"type": "string", "minLength": 1, "maxLength": maximum, "pattern": NOT_BLANK}
 
 
-def _text(maximum: int) -> dict[str, Any]:
-    return {"type": ["string", "null"], "maxLength": maximum, "pattern": ANY_TEXT}
+def text_schema(maximum: int) -> dict[str, Any]:
+    """A text kept as sent, the empty string included."""
+    return {"type": "string", "maxLength": maximum, "pattern": ANY_TEXT}
 
 
-def nullable_name_schema(maximum: int) -> dict[str, Any]:
-    return {**name_schema(maximum), "type": ["string", "null"]}
+def rule_schema(rule: limits.Rule) -> dict[str, Any]:
+    """The JSON Schema of a value that ``rule`` accepts."""
+    if isinstance(rule, limits.Text):
+        if rule.minimum == 1 and rule.strip:
+            return name_schema(rule.maximum)
+        if rule.minimum == 0 and not rule.strip:
+            return text_schema(rule.maximum)
+    elif isinstance(rule, limits.Integer | limits.Identifier):
+        return {"type": "integer", "minimum": rule.minimum, "maximum": rule.maximum}
+    elif isinstance(rule, limits.Choice):
+        return {"type": "string", "enum": [member.value for member in rule.enum_type]}
+    elif isinstance(rule, limits.Timestamp):
+        return {"type": "string", "format": "date-time"}
+    raise TypeError(f"no JSON Schema for {rule!r}")
 
 
-def _integer(minimum: int, maximum: int, *, nullable: bool = False) -> dict[str, Any]:
-    return {"type": ["integer", "null"] if nullable else "integer", "minimum": minimum, "maximum": maximum}
+def request_schema(cls: type) -> dict[str, Any]:
+    """The JSON Schema of a v2 body that structures into the command class ``cls``."""
+    properties: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        spec = commands.spec_of(field)
+        schema = rule_schema(spec.rule)
+        properties[field.name] = {**schema, "type": [schema["type"], "null"]} if spec.nullable else schema
+    required = [field.name for field in attrs.fields(cls) if V2.requires(cls, field)]
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    return {**schema, "required": required} if required else schema
 
 
-ID_SCHEMA = _integer(1, limits.ID_MAX)
-_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
-_STATUS = {"type": "string", "enum": [s.value for s in core.SessionStatus]}
-
-
-def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
-    if required:
-        schema["required"] = list(required)
-    return schema
-
-
-USER_CREATE = _object({"display_name": name_schema(limits.DISPLAY_NAME_MAX)}, ("display_name",))
-USER_PATCH = _object({"display_name": name_schema(limits.DISPLAY_NAME_MAX)})
-CONSTELLATION_CREATE = _object(
-    {"name": name_schema(limits.NAME_MAX), "weight": _integer(1, limits.WEIGHT_MAX)}, ("name", "weight")
-)
-CONSTELLATION_PATCH = _object(
-    {"name": name_schema(limits.NAME_MAX), "weight": _integer(1, limits.WEIGHT_MAX)}
-)
-ATTEMPT_CREATE = _object(
-    {"user_id": ID_SCHEMA, "constellation_id": ID_SCHEMA}, ("user_id", "constellation_id")
-)
-_SESSION_FIELDS: dict[str, Any] = {
-    "title": name_schema(limits.TITLE_MAX),
-    # Descriptions are stripped and must not be blank, like titles (validation.text's defaults).
-    "description": nullable_name_schema(limits.DESCRIPTION_MAX),
-    "status": _STATUS,
-    "difficulty": nullable_name_schema(limits.DIFFICULTY_MAX),
-    "minutes": _integer(0, limits.MINUTES_MAX, nullable=True),
-    "started_at": _TIMESTAMP,
-    "completed_at": _TIMESTAMP,
-}
-SESSION_CREATE = _object(
-    {
-        **_SESSION_FIELDS,
-        "user_id": {**ID_SCHEMA, "type": ["integer", "null"]},
-        "constellation_attempt_id": {**ID_SCHEMA, "type": ["integer", "null"]},
-    },
-    ("title",),
-)
-SESSION_PATCH = _object(_SESSION_FIELDS)
-POST_CREATE = _object(
-    {
-        "user_id": ID_SCHEMA,
-        "constellation_id": ID_SCHEMA,
-        "post_type": {"type": "string", "enum": [t.value for t in core.PostType]},
-        "message": _text(limits.MESSAGE_MAX),
-        "study_duration": _integer(0, limits.STUDY_DURATION_MAX, nullable=True),
-    },
-    ("user_id", "constellation_id", "post_type"),
-)
+ID_SCHEMA = rule_schema(limits.ID)
+USER_CREATE = request_schema(commands.CreateUser)
+USER_PATCH = request_schema(commands.UserPatch)
+CONSTELLATION_CREATE = request_schema(commands.CreateConstellation)
+CONSTELLATION_PATCH = request_schema(commands.ConstellationPatch)
+ATTEMPT_CREATE = request_schema(commands.StartAttempt)
+SESSION_CREATE = request_schema(commands.CreateSession)
+SESSION_PATCH = request_schema(commands.SessionPatch)
+POST_CREATE = request_schema(commands.CreatePost)

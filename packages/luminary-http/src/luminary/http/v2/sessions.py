@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from luminary import core
-from luminary.core import Slice, ValidationFailed
+from luminary.core import Slice
 
 from .operations import Context, Resource, operation
-from .schemas import SESSION_CREATE, SESSION_PATCH
-
-#: The members of a create body that reach core (the schema refuses any other).
-_CREATE_FIELDS = ("user_id", "constellation_attempt_id", *sorted(core.SESSION_FIELDS))
 
 
 class Sessions(Resource):
@@ -33,16 +29,13 @@ class Sessions(Resource):
         summary="Create a learning or study session",
         tag="sessions",
         data="Session",
-        body=SESSION_CREATE,
+        command=core.CreateSession,
         status=201,
         location="/api/v2/sessions/{id}",
         example={"title": "Learn Flask", "status": "planned"},
     )
     def on_post(self, ctx: Context) -> core.Session:
-        if "title" not in ctx.body:
-            raise ValidationFailed.field("title", "is required")
-        fields = {k: ctx.body[k] for k in _CREATE_FIELDS if k in ctx.body}
-        return core.create_session(ctx.uow(), clock=ctx.clock, **fields)
+        return core.create_session(ctx.uow(), ctx.command, clock=ctx.clock)
 
 
 class Session(Resource):
@@ -64,11 +57,11 @@ class Session(Resource):
         summary="Change some fields of a session",
         tag="sessions",
         data="Session",
-        body=SESSION_PATCH,
+        command=core.SessionPatch,
         example={"status": "in_progress", "difficulty": "medium"},
     )
     def on_patch(self, ctx: Context) -> core.Session:
-        return core.update_session(ctx.uow(), ctx.params["session_id"], ctx.body, clock=ctx.clock)
+        return core.update_session(ctx.uow(), ctx.params["session_id"], ctx.command, clock=ctx.clock)
 
     @operation(
         "DELETE /api/v2/sessions/{session_id}",

@@ -5,9 +5,7 @@ from __future__ import annotations
 from luminary import core
 from luminary.core import NotFound, Slice
 
-from ..requests import field
 from .operations import Context, Resource, operation
-from .schemas import USER_CREATE, USER_PATCH
 
 
 class Users(Resource):
@@ -31,13 +29,13 @@ class Users(Resource):
         summary="Create a user",
         tag="users",
         data="User",
-        body=USER_CREATE,
+        command=core.CreateUser,
         status=201,
         location="/api/v2/users/{id}",
         example={"display_name": "Ada"},
     )
     def on_post(self, ctx: Context) -> core.User:
-        return core.create_user(ctx.uow(), field(ctx.body, "display_name"), clock=ctx.clock)
+        return core.create_user(ctx.uow(), ctx.command, clock=ctx.clock)
 
 
 class User(Resource):
@@ -55,11 +53,11 @@ class User(Resource):
         summary="Rename a user",
         tag="users",
         data="User",
-        body=USER_PATCH,
+        command=core.UserPatch,
         example={"display_name": "Ada Lovelace"},
     )
     def on_patch(self, ctx: Context) -> core.User:
-        return core.update_user(ctx.uow(), ctx.params["user_id"], ctx.body, clock=ctx.clock)
+        return core.update_user(ctx.uow(), ctx.params["user_id"], ctx.command, clock=ctx.clock)
 
     @operation(
         "DELETE /api/v2/users/{user_id}",
