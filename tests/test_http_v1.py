@@ -539,6 +539,54 @@ def test_a_constellation_is_sent_with_every_attempt_and_post_byte_for_byte(world
     assert len(expected["/api/constellations/{triangulum}"]["posts"]) == 5
 
 
+V1_WRITES = [
+    ("POST", "/api/users", {"display_name": "Lin"}, 201),
+    ("POST", "/api/users/{ada}/constellation_attempts", {"constellation_id": "{big_dipper}"}, 201),
+    ("PUT", "/api/constellation_attempts/{a1}", None, 200),
+    ("PUT", "/api/constellation_attempts/{a1}/complete", None, 200),
+    ("POST", "/api/sessions", {"user_id": "{ada}", "constellation_attempt_id": "{a2}", "minutes": 25}, 201),
+    ("PUT", "/api/sessions/{s1}/complete", None, 200),
+    ("PUT", "/api/sessions/{s1}/cancel", None, 200),
+    (
+        "POST",
+        "/api/posts",
+        {"user_id": "{ada}", "constellation_id": "{triangulum}", "post_type": "progress"},
+        201,
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), V1_WRITES)
+def test_a_write_and_its_answer_run_in_one_unit_of_work(world, method, path, body, status):
+    """The answer is read in the write's transaction: no concurrent change can come between."""
+    transactions = []
+
+    class Counting:
+        """A unit of work that counts the transactions begun on it."""
+
+        def __init__(self, uow: core.UnitOfWork) -> None:
+            self.uow = uow
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.uow, name)
+
+        def __enter__(self) -> Any:
+            transactions.append("write")
+            return self.uow.__enter__()
+
+        def __exit__(self, *exc_info: Any) -> None:
+            self.uow.__exit__(*exc_info)
+
+        def reading(self) -> Any:
+            transactions.append("read")
+            return self.uow.reading()
+
+    client = make_client(lambda: Counting(world.uow_factory()), world.clock)
+    result = client.simulate_request(method, path.format(**world.ids), json=world.resolve(body))
+    assert result.status_code == status, result.text
+    assert transactions == ["write"]
+
+
 # ---------------------------------------------------------------- the full shapes, value by value
 
 

@@ -34,6 +34,7 @@ from .ports import (
     UnitOfWork,
     UserRepository,
 )
+from .transactions import one_transaction
 from .usecases import *  # noqa: F403 - the use cases are the package's API
 from .usecases import __all__ as _usecases
 
@@ -75,5 +76,6 @@ __all__ = [
     "UserRepository",
     "ValidationFailed",
     "__version__",
+    "one_transaction",
     *_usecases,
 ]

@@ -18,7 +18,7 @@ is the one rule that tells their ``POST`` bodies apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -163,6 +163,10 @@ class Resource:
         self.uow = uow_factory
         self.clock = clock
 
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """One transaction for a write and the answer read after it: see `core.one_transaction`."""
+        return core.one_transaction(self.uow())
+
     def answer_list(
         self,
         req: falcon.Request,
@@ -219,8 +223,9 @@ class Users(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         command = V1_BODIES.read(body_of(req), core.CreateUser)
-        user = core.create_user(self.uow(), command, clock=self.clock)
-        resp.media = user_full(core.get_user_detail(self.uow(), user.id))
+        with self.transaction() as uow:
+            user = core.create_user(uow, command, clock=self.clock)
+            resp.media = user_full(core.get_user_detail(uow, user.id))
         resp.status = falcon.HTTP_201
 
 
@@ -305,8 +310,9 @@ class UserAttempts(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         command = V1_BODIES.read({**body_of(req), "user_id": user_id}, core.StartAttempt)
-        attempt = core.start_attempt(self.uow(), command, clock=self.clock)
-        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt.id))
+        with self.transaction() as uow:
+            attempt = core.start_attempt(uow, command, clock=self.clock)
+            resp.media = attempt_full(core.get_attempt_detail(uow, attempt.id))
         resp.status = falcon.HTTP_201
 
 
@@ -320,8 +326,9 @@ class AttemptItem(Resource):
         resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
-        core.add_star(self.uow(), attempt_id, clock=self.clock)
-        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id))
+        with self.transaction() as uow:
+            core.add_star(uow, attempt_id, clock=self.clock)
+            resp.media = attempt_full(core.get_attempt_detail(uow, attempt_id))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
         core.delete_attempt(self.uow(), attempt_id)
@@ -330,9 +337,11 @@ class AttemptItem(Resource):
 
 class AttemptComplete(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
-        core.complete_attempt(self.uow(), attempt_id, clock=self.clock)
+        with self.transaction() as uow:
+            core.complete_attempt(uow, attempt_id, clock=self.clock)
+            attempt = attempt_full(core.get_attempt_detail(uow, attempt_id))
         resp.media = {
-            "attempt": attempt_full(core.get_attempt_detail(self.uow(), attempt_id)),
+            "attempt": attempt,
             "user_updated": True,
             "message": "Constellation completed successfully!",
         }
@@ -370,10 +379,17 @@ class Sessions(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = body_of(req)
-        session = core.create_session(self.uow(), V1_BODIES.read(body, core.CreateSession), clock=self.clock)
+        command = V1_BODIES.read(body, core.CreateSession)
         resp.status = falcon.HTTP_201
-        if is_study_session_body(body):
-            resp.media = session_full(core.get_session_detail(self.uow(), session.id))
+        with self.transaction() as uow:
+            session = core.create_session(uow, command, clock=self.clock)
+            study = (
+                session_full(core.get_session_detail(uow, session.id))
+                if is_study_session_body(body)
+                else None
+            )
+        if study is not None:
+            resp.media = study
         else:
             resp.media = {"data": learning_session(session)}
             resp.location = f"{req.path}/{session.id}"
@@ -411,14 +427,16 @@ def _session_not_found() -> Iterator[None]:
 
 class SessionComplete(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
-        core.complete_session(self.uow(), session_id, clock=self.clock)
-        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+        with self.transaction() as uow:
+            core.complete_session(uow, session_id, clock=self.clock)
+            resp.media = session_full(core.get_session_detail(uow, session_id))
 
 
 class SessionCancel(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
-        core.cancel_session(self.uow(), session_id, clock=self.clock)
-        resp.media = session_full(core.get_session_detail(self.uow(), session_id))
+        with self.transaction() as uow:
+            core.cancel_session(uow, session_id, clock=self.clock)
+            resp.media = session_full(core.get_session_detail(uow, session_id))
 
 
 class Posts(Resource):
@@ -427,8 +445,9 @@ class Posts(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         command = V1_BODIES.read(body_of(req), core.CreatePost)
-        post = core.create_post(self.uow(), command, clock=self.clock)
-        resp.media = post_full(core.get_post_detail(self.uow(), post.id))
+        with self.transaction() as uow:
+            post = core.create_post(uow, command, clock=self.clock)
+            resp.media = post_full(core.get_post_detail(uow, post.id))
         resp.status = falcon.HTTP_201
 
 
