@@ -21,7 +21,9 @@ def _database(url: str | None) -> tuple[str, Any]:
     """Resolve the URL, apply the migrations, and return the URL and an engine."""
     from luminary import sql
 
-    resolved = sql.resolve_database_url(url)
+    from .settings import resolve_database_url
+
+    resolved = resolve_database_url(url)
     sql.upgrade(resolved)
     return resolved, sql.make_engine(resolved)
 

@@ -4,9 +4,9 @@ It implements the ports of :mod:`luminary.core.ports` on SQLite (the embedded
 default) and PostgreSQL (production)::
 
     from functools import partial
-    from luminary.sql import SqlAlchemyUnitOfWork, make_engine, resolve_database_url, upgrade
+    from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
-    url = resolve_database_url()      # --database-url, environment, .env, or sqlite:///luminary.db
+    url = "sqlite:///luminary.db"     # or postgresql+psycopg://…; luminary-sql reads no settings
     upgrade(url)                      # run the migrations shipped in this package
     engine = make_engine(url)         # SQLite: WAL, foreign keys, BEGIN IMMEDIATE; PostgreSQL: a pool
     uow_factory = partial(SqlAlchemyUnitOfWork, engine)
@@ -18,7 +18,6 @@ Modules: :mod:`~luminary.sql.tables` (schema and row↔entity mapping),
 """
 
 from .__about__ import __version__
-from .config import DEFAULT_DATABASE_URL, resolve_database_url
 from .engine import check_connection, make_engine
 from .errors import DatabaseError
 from .migrate import current_revision, downgrade, head_revision, upgrade
@@ -26,7 +25,6 @@ from .tables import metadata
 from .unit_of_work import SqlAlchemyUnitOfWork
 
 __all__ = [
-    "DEFAULT_DATABASE_URL",
     "DatabaseError",
     "SqlAlchemyUnitOfWork",
     "__version__",
@@ -36,6 +34,5 @@ __all__ = [
     "head_revision",
     "make_engine",
     "metadata",
-    "resolve_database_url",
     "upgrade",
 ]

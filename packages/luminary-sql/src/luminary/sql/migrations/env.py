@@ -2,11 +2,13 @@
 
 Which database: a connection handed over in ``config.attributes["connection"]``
 (what :func:`luminary.sql.upgrade` does), else ``sqlalchemy.url`` if the
-configuration sets one, else :func:`luminary.sql.resolve_database_url` — the
-same environment variables and ``.env`` file the application reads. So, from the
-repository root::
+configuration sets one, else ``LUMINARY_DATABASE_URL`` or ``DATABASE_URL`` from
+the environment, else ``sqlite:///luminary.db``. So, from the repository root::
 
     DATABASE_URL=sqlite:///learning_env.db alembic upgrade head
+
+(``luminary db upgrade`` reads every setting of the ``luminary`` command,
+``.env`` and ``POSTGRES_*`` included.)
 
 The whole run is one transaction, on SQLite too (whose DDL is transactional once
 the driver stops managing transactions). On PostgreSQL an advisory lock makes
@@ -19,12 +21,13 @@ table would cascade or fail; every foreign key is checked before committing.
 from __future__ import annotations
 
 import logging.config
+import os
 
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from luminary.sql.config import resolve_database_url
+from luminary.sql.config import normalize_url
 from luminary.sql.engine import check_connection, make_engine
 from luminary.sql.tables import metadata
 
@@ -35,7 +38,14 @@ MIGRATION_LOCK_KEY = 0x4C756D696E617279
 
 
 def database_url() -> str:
-    return config.get_main_option("sqlalchemy.url") or resolve_database_url()
+    configured = config.get_main_option("sqlalchemy.url")
+    if configured:
+        return configured
+    for name in ("LUMINARY_DATABASE_URL", "DATABASE_URL"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return normalize_url(value)
+    return "sqlite:///luminary.db"
 
 
 def run_migrations_offline() -> None:
