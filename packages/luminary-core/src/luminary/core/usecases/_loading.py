@@ -11,11 +11,11 @@ from typing import TypeVar
 
 from .. import rules
 from ..entities import Attempt, Constellation, Post, Session, User
-from ..errors import NotFound, ValidationFailed
+from ..errors import NotFound
 from ..pagination import Cursor, PageRequest, Slice
 from ..ports import UnitOfWork
 from ..validation import (
-    identifier,
+    ID,
 )
 
 T = TypeVar("T")
@@ -82,14 +82,8 @@ def load_post(uow: UnitOfWork, post_id: object) -> Post:
 
 
 def lookup_id(value: object, field: str) -> int:
-    """An id of something to look up: a malformed or out-of-range id finds nothing."""
-    try:
-        return identifier(value, field)
-    except ValidationFailed:
-        if isinstance(value, int) and not isinstance(value, bool):
-            # Well-formed but beyond any stored id (0, negative, 10**30): nothing has it.
-            return 0
-        raise
+    """An id of something to look up: a malformed id is refused, an out-of-range one finds nothing."""
+    return ID(value, field)
 
 
 def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int) -> None:
