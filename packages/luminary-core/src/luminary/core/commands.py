@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import inspect
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -63,6 +62,7 @@ __all__ = [
     "StartAttempt",
     "UserPatch",
     "changes",
+    "field_errors",
     "spec_of",
 ]
 
@@ -117,54 +117,83 @@ class FieldSpec:
 def _field(
     rule: Rule, *, nullable: bool = False, none_is_absent: bool = False, default: object = attrs.NOTHING
 ) -> Any:
-    spec = FieldSpec(rule, nullable, none_is_absent)
-
-    def convert(value: object, field: attrs.Attribute[Any]) -> Any:
-        return spec.convert(value, field.name, field.default)
-
-    return attrs.field(
-        default=default, converter=attrs.Converter(convert, takes_field=True), metadata={_SPEC: spec}
-    )
+    return attrs.field(default=default, metadata={_SPEC: FieldSpec(rule, nullable, none_is_absent)})
 
 
 T = TypeVar("T")
 
 
 def _command(cls: type[T]) -> type[T]:
-    """Make a command report every failing field at once, not only the first one.
+    """Check every field of a command as it is built, and report all the failing ones at once.
 
-    attrs runs the fields' converters one after the other, stopping at the
-    first error; the ``__init__`` wrapped here checks every field first, then
-    the class's rules across fields (``_across(values)``) on the fields that
-    passed.
+    The ``__init__`` wrapped here converts each field with its rule
+    (:class:`FieldSpec`), then applies the class's rules across fields
+    (``_across(values)``) to the fields that passed, and only then lets attrs
+    build the instance from the checked values.
     """
     target: Any = cls  # an attrs class, whose __init__ is replaced below
     init: Callable[..., None] = target.__init__
-    signature = inspect.signature(init)
     fields = attrs.fields(target)
+    names = [f.name for f in fields]
+    known = frozenset(names)
+    specs = [(f.name, spec_of(f), f.default) for f in fields]
+    positional = not any(f.kw_only for f in fields)
+    across: Callable[[dict[str, Any]], list[FieldError]] | None = getattr(cls, "_across", None)
+    name = cls.__name__
 
     @functools.wraps(init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        errors: list[FieldError] = []
-        values: dict[str, Any] = {}
-        for field in fields:
-            try:
-                values[field.name] = spec_of(field).convert(
-                    bound.arguments[field.name], field.name, field.default
-                )
-            except ValidationFailed as exc:
-                errors += exc.errors
-        across: Callable[[dict[str, Any]], list[FieldError]] = getattr(cls, "_across", lambda _: [])
-        failing = {e.field for e in errors}
-        errors += [e for e in across(values) if e.field not in failing]
+        if args:
+            if not positional or len(args) > len(names):
+                raise TypeError(f"{name}() takes {len(names) if positional else 0} positional arguments")
+            for field_name, value in zip(names, args, strict=False):
+                if field_name in kwargs:
+                    raise TypeError(f"{name}() got multiple values for argument {field_name!r}")
+                kwargs[field_name] = value
+        unknown = kwargs.keys() - known
+        if unknown:
+            raise TypeError(f"{name}() got an unexpected keyword argument {min(unknown)!r}")
+        for field_name, _, default in specs:
+            if field_name not in kwargs:
+                if default is attrs.NOTHING:
+                    raise TypeError(f"{name}() missing required argument {field_name!r}")
+                kwargs[field_name] = default
+        values, errors = _convert(specs, kwargs)
+        if across is not None:
+            failing = {e.field for e in errors}
+            errors += [e for e in across(values) if e.field not in failing]
         if errors:
             raise ValidationFailed(errors)
-        init(*bound.args, **bound.kwargs)
+        init(self, **values)
 
     target.__init__ = __init__
     return cls
+
+
+def _convert(
+    specs: list[tuple[str, FieldSpec, object]], given: dict[str, Any]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Each given field checked by its rule: the values that passed, and the errors of the others."""
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for field_name, spec, default in specs:
+        if field_name in given:
+            try:
+                values[field_name] = spec.convert(given[field_name], field_name, default)
+            except ValidationFailed as exc:
+                errors += exc.errors
+    return values, errors
+
+
+def field_errors(cls: type, given: dict[str, Any]) -> list[FieldError]:
+    """What the command class ``cls`` says of the fields in ``given``, each by its own rule.
+
+    Fields ``given`` does not hold, and names that are not fields, are passed
+    over: an adapter uses this to name every failing field of a request that
+    it refuses for other reasons too (an unknown member, a missing one).
+    """
+    specs = [(f.name, spec_of(f), f.default) for f in attrs.fields(cls)]
+    return _convert(specs, given)[1]
 
 
 def spec_of(field: attrs.Attribute[Any]) -> FieldSpec:

@@ -9,10 +9,10 @@ timestamps                    any ISO-8601 form       RFC 3339 only
 fields required beyond core   none                    a session's ``title``
 ============================  ======================  =====================================
 
-Every field is checked by the rule its command class carries
-(:class:`luminary.core.commands.FieldSpec`); cattrs walks the body and collects
-the failures of all fields, which become one
-:class:`~luminary.core.errors.ValidationFailed` naming each of them.
+cattrs walks the body, applying the API's own checks to each member and
+collecting every failure; the command class then checks each field by the rule
+it carries (:class:`luminary.core.commands.FieldSpec`). Either way the failures
+become one :class:`~luminary.core.errors.ValidationFailed` naming each member.
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ class BodyReader:
             command: C = self._converter.structure(body, cls)
         except ClassValidationError as group:
             unknown, failing = _field_errors(group)
+            # Refused already; name the members that break their rules too.
+            failed = {e.field for e in failing}
+            failing += commands.field_errors(cls, {k: v for k, v in body.items() if k not in failed})
         except ValidationFailed as exc:  # a rule across fields, once each field is right
             failing = list(exc.errors)
         errors = unknown + required + failing
@@ -109,6 +112,7 @@ class BodyReader:
         strict = self.policy.strict
 
         def structure(value: Any, _: Any) -> Any:
+            # The API's own checks; the field's rule is applied as the command is built.
             if strict:
                 if value is None and not spec.nullable:
                     raise ValidationFailed.field(field.name, "must not be null")
@@ -118,7 +122,7 @@ class BodyReader:
                     and not RFC3339.fullmatch(value)
                 ):
                     raise ValidationFailed.field(field.name, RFC3339_MESSAGE)
-            return spec.convert(value, field.name, field.default)
+            return value
 
         return structure
 
