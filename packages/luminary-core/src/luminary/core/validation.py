@@ -5,8 +5,8 @@ Python program), checks its type and bounds, and returns it typed, or raises
 :class:`~luminary.core.errors.ValidationFailed` naming the field. Booleans are
 not integers here, even though Python says ``True == 1``.
 
-:class:`Fields` gathers the errors of several fields so that one request reports
-all of its failing fields at once.
+Command classes (:mod:`luminary.core.commands`) check every field of a request
+this way and report all the failing ones at once.
 
 This is the one module of limits: the bounds (``DISPLAY_NAME_MAX`` …) and the
 rules built from them (:data:`DISPLAY_NAME`, :data:`WEIGHT` …), which the
@@ -20,12 +20,11 @@ import enum
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .errors import FieldError, ValidationFailed
+from .errors import ValidationFailed
 
 __all__ = [
     "DESCRIPTION_MAX",
@@ -49,7 +48,6 @@ __all__ = [
     "TITLE",
     "WEIGHT",
     "Choice",
-    "Fields",
     "Identifier",
     "Integer",
     "Text",
@@ -175,47 +173,6 @@ def timestamp(value: object, field: str) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValidationFailed.field(field, "is out of range") from None
-
-
-class Fields:
-    """Collects field errors so that a request reports all of them together.
-
-    Use as a context manager around each field's check; leaving the outer
-    :meth:`check` raises one :class:`ValidationFailed` with every error::
-
-        fields = Fields()
-        with fields:
-            name = text(raw_name, "name", maximum=100)
-        with fields:
-            weight = integer(raw_weight, "weight", minimum=1, maximum=1000)
-        fields.check()
-    """
-
-    def __init__(self) -> None:
-        self.errors: list[FieldError] = []
-
-    def __enter__(self) -> Fields:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        if isinstance(exc, ValidationFailed):
-            self.errors.extend(exc.errors)
-            return True
-        return False
-
-    def add(self, field: str, message: str) -> None:
-        """Record an error found by a check of the caller's own."""
-        self.errors.append(FieldError(field, message))
-
-    def check(self) -> None:
-        """Raise the collected errors, if any."""
-        if self.errors:
-            raise ValidationFailed(self.errors)
 
 
 # ---------------------------------------------------------------- rules
