@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -28,11 +27,6 @@ class BodyInvalid(ValidationFailed):
 
 class QueryInvalid(ValidationFailed):
     """Bad query parameters: the failing fields are parameters, not parts of the body."""
-
-
-def field(body: Mapping[str, Any], name: str) -> Any:
-    """A body member as sent (``None`` when absent): the use cases check its type."""
-    return body.get(name)
 
 
 def body_of(req: falcon.Request, *, required: bool = False) -> dict[str, Any]:
@@ -62,15 +56,13 @@ def _query_int(req: falcon.Request, name: str) -> int | None:
         raise QueryInvalid.field(name, "is out of range") from None
 
 
-def page_of(req: falcon.Request, *, default_limit: int, max_limit: int, offsets: bool) -> PageRequest:
-    """The page a list request asks for: ``limit`` and ``cursor`` (and ``offset`` where allowed)."""
+def page_of(req: falcon.Request, *, default_limit: int, max_limit: int) -> PageRequest:
+    """The page a v2 list request asks for: ``limit`` and ``cursor``."""
     try:
         limit = _query_int(req, "limit")
-        offset = _query_int(req, "offset") if offsets else None
         return PageRequest.of(
             limit=default_limit if limit is None else limit,
             cursor=req.get_param("cursor"),
-            offset=0 if offset is None else offset,
             max_limit=max_limit,
         )
     except ValidationFailed as exc:

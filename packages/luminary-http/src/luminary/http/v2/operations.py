@@ -58,7 +58,7 @@ class Context:
     command: Any = None
 
     def page(self) -> core.PageRequest:
-        return page_of(self.req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, offsets=False)
+        return page_of(self.req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
 
 
 @attrs.frozen(kw_only=True)
