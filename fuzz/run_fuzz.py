@@ -57,22 +57,32 @@ def store(database_url: str | None) -> Callable[[], core.UnitOfWork]:
 
 def seed(uow: Callable[[], core.UnitOfWork], clock: core.Clock) -> None:
     """The default constellations, two users, attempts, sessions and posts: ids 1 to 3 exist."""
-    triangulum, delphinus, _ = (c.id for c in core.seed_constellations(uow(), clock=clock))
-    ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock).id
-    grace = core.create_user(uow(), core.CreateUser("Grace"), clock=clock).id
-    a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock).id
-    core.start_attempt(uow(), core.StartAttempt(grace, delphinus), clock=clock)
-    core.create_session(uow(), core.CreateSession(constellation_attempt_id=a1, minutes=25), clock=clock)
-    core.create_session(uow(), core.CreateSession(title="Learn Falcon", status="in_progress"), clock=clock)
+    triangulum, delphinus, _ = (c.id for c in core.seed_constellations(uow(), clock=clock, actor=core.SYSTEM))
+    ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM).id
+    grace = core.create_user(uow(), core.CreateUser("Grace"), clock=clock, actor=core.SYSTEM).id
+    a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock, actor=core.SYSTEM).id
+    core.start_attempt(uow(), core.StartAttempt(grace, delphinus), clock=clock, actor=core.SYSTEM)
+    core.create_session(
+        uow(), core.CreateSession(constellation_attempt_id=a1, minutes=25), clock=clock, actor=core.SYSTEM
+    )
+    core.create_session(
+        uow(), core.CreateSession(title="Learn Falcon", status="in_progress"), clock=clock, actor=core.SYSTEM
+    )
     done = core.create_session(
-        uow(), core.CreateSession(constellation_attempt_id=a1, minutes=10), clock=clock
+        uow(), core.CreateSession(constellation_attempt_id=a1, minutes=10), clock=clock, actor=core.SYSTEM
     )
-    core.complete_session(uow(), done.id, clock=clock)
+    core.complete_session(uow(), done.id, clock=clock, actor=core.SYSTEM)
     core.create_post(
-        uow(), core.CreatePost(user_id=ada, constellation_id=triangulum, post_type="progress"), clock=clock
+        uow(),
+        core.CreatePost(user_id=ada, constellation_id=triangulum, post_type="progress"),
+        clock=clock,
+        actor=core.SYSTEM,
     )
     core.create_post(
-        uow(), core.CreatePost(user_id=grace, constellation_id=delphinus, post_type="completion"), clock=clock
+        uow(),
+        core.CreatePost(user_id=grace, constellation_id=delphinus, post_type="completion"),
+        clock=clock,
+        actor=core.SYSTEM,
     )
 
 

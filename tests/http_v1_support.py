@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -270,8 +270,54 @@ def error_of(result: falcon.testing.Result, status: int) -> str:
     return message
 
 
-def make_client(uow_factory: Callable[[], UnitOfWork], clock: ManualClock) -> falcon.testing.TestClient:
-    return falcon.testing.TestClient(create_app(uow_factory, clock=clock))
+#: Cheap scrypt parameters for tests that sign up and sign in many times (the defaults take ~0.1 s).
+FAST_PASSWORDS = core.PasswordHasher(n=2**10, r=8, p=1)
+
+
+def make_client(
+    uow_factory: Callable[[], UnitOfWork],
+    clock: ManualClock,
+    *,
+    token: str | None = None,
+    v1_mode: str = "open",
+) -> falcon.testing.TestClient:
+    """A client of the app; with ``token``, every request sends it unless told otherwise."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    app = create_app(uow_factory, clock=clock, v1_mode=v1_mode, passwords=FAST_PASSWORDS)
+    return falcon.testing.TestClient(app, headers=headers)
+
+
+def give_login(
+    uow_factory: Callable[[], UnitOfWork], user_id: int, login: str, *, admin: bool = False
+) -> None:
+    """Give a user credentials (password ``"password " + login``) without the v1 sign-up's side effects."""
+    with uow_factory() as uow:
+        uow.credentials.add(
+            core.Credentials(
+                user_id=user_id,
+                login=login,
+                password_hash=FAST_PASSWORDS.hash("password " + login),
+                updated_at=datetime(2025, 12, 1, tzinfo=UTC),
+                is_admin=admin,
+            )
+        )
+        uow.commit()
+
+
+def token_for(
+    uow_factory: Callable[[], UnitOfWork], clock: ManualClock, login: str, scopes: Any = None
+) -> str:
+    """A new token of the account ``login``, with ``scopes`` (every one the account may hold by default)."""
+    if scopes is None:
+        with uow_factory() as uow:
+            found = uow.credentials.get_by_login(login)
+            assert found is not None
+            admin = found.is_admin
+        scopes = [s.value for s in core.Scope if admin or s is not core.Scope.ADMIN]
+    issued = core.issue_token(
+        uow_factory(), login, name="tests", scopes=scopes, actor=core.SYSTEM, clock=clock
+    )
+    return issued.secret
 
 
 @attrs.define
@@ -289,6 +335,8 @@ class V1World:
     clock: ManualClock
     client: falcon.testing.TestClient
     ids: dict[str, int]
+    #: Ada's token: she is an administrator, so the v2 (and v1 ``token`` mode) tests may reach everything.
+    token: str = ""
 
     def __getattr__(self, name: str) -> int:
         # Only called for names that are not attributes: the ids, by name (``world.ada``).
@@ -298,18 +346,24 @@ class V1World:
             raise AttributeError(name) from None
 
     @classmethod
-    def build(cls, uow_factory: Callable[[], UnitOfWork], clock: ManualClock) -> V1World:
+    def build(
+        cls, uow_factory: Callable[[], UnitOfWork], clock: ManualClock, *, v1_mode: str = "open"
+    ) -> V1World:
         uow = uow_factory
-        triangulum, delphinus, big_dipper = (c.id for c in core.seed_constellations(uow(), clock=clock))
-        ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock).id
-        grace = core.create_user(uow(), core.CreateUser("Grace"), clock=clock).id
-        a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock).id
-        a2 = core.start_attempt(uow(), core.StartAttempt(ada, delphinus), clock=clock).id
-        a3 = core.start_attempt(uow(), core.StartAttempt(grace, triangulum), clock=clock).id
-        core.complete_attempt(uow(), a3, clock=clock)
+        triangulum, delphinus, big_dipper = (
+            c.id for c in core.seed_constellations(uow(), clock=clock, actor=core.SYSTEM)
+        )
+        ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM).id
+        grace = core.create_user(uow(), core.CreateUser("Grace"), clock=clock, actor=core.SYSTEM).id
+        a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock, actor=core.SYSTEM).id
+        a2 = core.start_attempt(uow(), core.StartAttempt(ada, delphinus), clock=clock, actor=core.SYSTEM).id
+        a3 = core.start_attempt(
+            uow(), core.StartAttempt(grace, triangulum), clock=clock, actor=core.SYSTEM
+        ).id
+        core.complete_attempt(uow(), a3, clock=clock, actor=core.SYSTEM)
 
         def session(**fields: Any) -> int:
-            return core.create_session(uow(), core.CreateSession(**fields), clock=clock).id
+            return core.create_session(uow(), core.CreateSession(**fields), clock=clock, actor=core.SYSTEM).id
 
         s1 = session(constellation_attempt_id=a1, minutes=10)
         s2 = session(constellation_attempt_id=a1, minutes=20)
@@ -321,6 +375,7 @@ class V1World:
                 uow(),
                 core.CreatePost(user_id=user_id, constellation_id=constellation_id, **fields),
                 clock=clock,
+                actor=core.SYSTEM,
             ).id
 
         p1 = post(ada, triangulum, post_type="progress", message="Two stars!", study_duration=10)
@@ -343,7 +398,13 @@ class V1World:
             "p2": p2,
             "p3": p3,
         }
-        return cls(uow_factory, clock, make_client(uow_factory, clock), ids)
+        give_login(uow_factory, ada, "ada", admin=True)
+        token = token_for(uow_factory, clock, "ada")
+        with uow_factory() as uow:
+            (ids["t1"],) = [t.id for t in uow.tokens.list_by_user(ada)]
+        return cls(
+            uow_factory, clock, make_client(uow_factory, clock, token=token, v1_mode=v1_mode), ids, token
+        )
 
     def resolve(self, body: Any) -> Any:
         """``body`` with each string value ``"{name}"`` replaced by the id called ``name``."""

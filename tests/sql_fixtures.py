@@ -35,7 +35,16 @@ from luminary.sql.config import normalize_url
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 #: Every table of the schema, children first.
-TABLES = ("posts", "sessions", "constellation_attempts", "constellations", "users")
+TABLES = (
+    "login_failures",
+    "tokens",
+    "credentials",
+    "posts",
+    "sessions",
+    "constellation_attempts",
+    "constellations",
+    "users",
+)
 
 
 def postgres_server_url() -> str:

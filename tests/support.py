@@ -72,7 +72,9 @@ class World:
     @classmethod
     def build(cls, uow_factory: Callable[[], UnitOfWork], clock: core.ManualClock) -> World:
         uow = uow_factory()
-        constellations = list(core.seed_constellations(uow, clock=clock))
-        user = core.create_user(uow, core.CreateUser("Ada"), clock=clock)
-        attempt = core.start_attempt(uow, core.StartAttempt(user.id, constellations[0].id), clock=clock)
+        constellations = list(core.seed_constellations(uow, clock=clock, actor=core.SYSTEM))
+        user = core.create_user(uow, core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM)
+        attempt = core.start_attempt(
+            uow, core.StartAttempt(user.id, constellations[0].id), clock=clock, actor=core.SYSTEM
+        )
         return cls(uow_factory, clock, user, constellations, attempt)

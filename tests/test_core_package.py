@@ -59,20 +59,23 @@ def test_in_memory_store_is_safe_to_share_between_threads():
     store = InMemoryStore()
     clock = ManualClock()
     uow = store.unit_of_work()
-    core.create_constellation(uow, core.CreateConstellation("Big", 1000), clock=clock)
-    user = core.create_user(uow, core.CreateUser("Ada"), clock=clock)
-    attempt = core.start_attempt(uow, core.StartAttempt(user.id, 1), clock=clock)
+    core.create_constellation(uow, core.CreateConstellation("Big", 1000), clock=clock, actor=core.SYSTEM)
+    user = core.create_user(uow, core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM)
+    attempt = core.start_attempt(uow, core.StartAttempt(user.id, 1), clock=clock, actor=core.SYSTEM)
     errors: list[BaseException] = []
 
     def work() -> None:
         mine = store.unit_of_work()
         try:
             for _ in range(100):
-                core.add_star(mine, attempt.id, clock=clock)
+                core.add_star(mine, attempt.id, clock=clock, actor=core.SYSTEM)
                 s = core.create_session(
-                    mine, core.CreateSession(user_id=user.id, title="t", minutes=2), clock=clock
+                    mine,
+                    core.CreateSession(user_id=user.id, title="t", minutes=2),
+                    clock=clock,
+                    actor=core.SYSTEM,
                 )
-                core.complete_session(mine, s.id, clock=clock)
+                core.complete_session(mine, s.id, clock=clock, actor=core.SYSTEM)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -82,5 +85,5 @@ def test_in_memory_store_is_safe_to_share_between_threads():
     for t in threads:
         t.join()
     assert errors == []
-    assert core.get_attempt(uow, attempt.id).stars_completed == 800
-    assert core.get_user(uow, user.id).total_minutes == 8 * 100 * 2
+    assert core.get_attempt(uow, attempt.id, actor=core.SYSTEM).stars_completed == 800
+    assert core.get_user(uow, user.id, actor=core.SYSTEM).total_minutes == 8 * 100 * 2

@@ -45,17 +45,19 @@ class MinuteAccounting(RuleBasedStateMachine):
 
     @initialize(target=users)
     def seed(self):
-        core.seed_constellations(self.uow, clock=self.clock)
-        return core.create_user(self.uow, core.CreateUser("Ada"), clock=self.clock).id
+        core.seed_constellations(self.uow, clock=self.clock, actor=core.SYSTEM)
+        return core.create_user(self.uow, core.CreateUser("Ada"), clock=self.clock, actor=core.SYSTEM).id
 
     @rule(target=users)
     def add_user(self):
-        return core.create_user(self.uow, core.CreateUser("Bob"), clock=self.clock).id
+        return core.create_user(self.uow, core.CreateUser("Bob"), clock=self.clock, actor=core.SYSTEM).id
 
     @rule(target=attempts, user=users, constellation=st.integers(1, 3))
     def start(self, user, constellation):
         try:
-            return core.start_attempt(self.uow, core.StartAttempt(user, constellation), clock=self.clock).id
+            return core.start_attempt(
+                self.uow, core.StartAttempt(user, constellation), clock=self.clock, actor=core.SYSTEM
+            ).id
         except NotFound:
             return 0
 
@@ -66,6 +68,7 @@ class MinuteAccounting(RuleBasedStateMachine):
                 self.uow,
                 core.CreateSession(constellation_attempt_id=attempt, minutes=n, status=status),
                 clock=self.clock,
+                actor=core.SYSTEM,
             ).id
         except NotFound:
             return 0
@@ -78,6 +81,7 @@ class MinuteAccounting(RuleBasedStateMachine):
                 self.uow,
                 core.CreateSession(user_id=user, title="t", minutes=n, started_at=start),
                 clock=self.clock,
+                actor=core.SYSTEM,
             ).id
         except NotFound:
             return 0
@@ -85,14 +89,14 @@ class MinuteAccounting(RuleBasedStateMachine):
     @rule(session=sessions)
     def complete(self, session):
         try:
-            core.complete_session(self.uow, session, clock=self.clock)
+            core.complete_session(self.uow, session, clock=self.clock, actor=core.SYSTEM)
         except NotFound:
             pass
 
     @rule(session=sessions)
     def cancel(self, session):
         try:
-            core.cancel_session(self.uow, session, clock=self.clock)
+            core.cancel_session(self.uow, session, clock=self.clock, actor=core.SYSTEM)
         except NotFound:
             pass
 
@@ -102,28 +106,30 @@ class MinuteAccounting(RuleBasedStateMachine):
         if status is not None:
             changes["status"] = status
         try:
-            core.update_session(self.uow, session, core.SessionPatch(**changes), clock=self.clock)
+            core.update_session(
+                self.uow, session, core.SessionPatch(**changes), clock=self.clock, actor=core.SYSTEM
+            )
         except NotFound:
             pass
 
     @rule(session=consumes(sessions))
     def delete(self, session):
         try:
-            core.delete_session(self.uow, session)
+            core.delete_session(self.uow, session, actor=core.SYSTEM)
         except NotFound:
             pass
 
     @rule(attempt=consumes(attempts))
     def delete_attempt(self, attempt):
         try:
-            core.delete_attempt(self.uow, attempt)
+            core.delete_attempt(self.uow, attempt, actor=core.SYSTEM)
         except NotFound:
             pass
 
     @rule(user=consumes(users))
     def delete_user(self, user):
         try:
-            core.delete_user(self.uow, user)
+            core.delete_user(self.uow, user, actor=core.SYSTEM)
         except NotFound:
             pass
 
@@ -131,7 +137,9 @@ class MinuteAccounting(RuleBasedStateMachine):
     def bad_patch(self, n):
         # Invalid input must change nothing.
         try:
-            core.update_session(self.uow, 1, core.SessionPatch(minutes=n - 10), clock=self.clock)
+            core.update_session(
+                self.uow, 1, core.SessionPatch(minutes=n - 10), clock=self.clock, actor=core.SYSTEM
+            )
         except (NotFound, ValidationFailed):
             pass
 
@@ -153,18 +161,22 @@ class StarCounting(RuleBasedStateMachine):
 
     @initialize()
     def seed(self):
-        core.seed_constellations(self.uow, clock=self.clock)
-        core.create_constellation(self.uow, core.CreateConstellation("Single", 1), clock=self.clock)
-        self.user = core.create_user(self.uow, core.CreateUser("Ada"), clock=self.clock).id
+        core.seed_constellations(self.uow, clock=self.clock, actor=core.SYSTEM)
+        core.create_constellation(
+            self.uow, core.CreateConstellation("Single", 1), clock=self.clock, actor=core.SYSTEM
+        )
+        self.user = core.create_user(self.uow, core.CreateUser("Ada"), clock=self.clock, actor=core.SYSTEM).id
 
     @rule(target=attempts, constellation=st.integers(1, 4))
     def start(self, constellation):
-        return core.start_attempt(self.uow, core.StartAttempt(self.user, constellation), clock=self.clock).id
+        return core.start_attempt(
+            self.uow, core.StartAttempt(self.user, constellation), clock=self.clock, actor=core.SYSTEM
+        ).id
 
     @rule(attempt=attempts)
     def star(self, attempt):
         try:
-            core.add_star(self.uow, attempt, clock=self.clock)
+            core.add_star(self.uow, attempt, clock=self.clock, actor=core.SYSTEM)
         except Conflict:
             self.conflicts += 1
         except NotFound:
@@ -173,14 +185,14 @@ class StarCounting(RuleBasedStateMachine):
     @rule(attempt=attempts)
     def complete(self, attempt):
         try:
-            core.complete_attempt(self.uow, attempt, clock=self.clock)
+            core.complete_attempt(self.uow, attempt, clock=self.clock, actor=core.SYSTEM)
         except NotFound:
             pass
 
     @rule(attempt=consumes(attempts))
     def delete(self, attempt):
         try:
-            core.delete_attempt(self.uow, attempt)
+            core.delete_attempt(self.uow, attempt, actor=core.SYSTEM)
         except NotFound:
             pass
 

@@ -16,116 +16,192 @@ def _calls(w: World):
     c, u = w.clock, w.user.id
     return [
         # users
-        (lambda uow: core.create_user(uow, core.CreateUser(""), clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, core.CreateUser("   "), clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, core.CreateUser("x" * 1001), clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, core.CreateUser(42), clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, core.CreateUser(None), clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, core.CreateUser("bad\x00name"), clock=c), "display_name"),
-        (lambda uow: core.create_user(uow, core.CreateUser("\ud800"), clock=c), "display_name"),
+        (lambda uow: core.create_user(uow, core.CreateUser(""), clock=c, actor=core.SYSTEM), "display_name"),
+        (
+            lambda uow: core.create_user(uow, core.CreateUser("   "), clock=c, actor=core.SYSTEM),
+            "display_name",
+        ),
+        (
+            lambda uow: core.create_user(uow, core.CreateUser("x" * 1001), clock=c, actor=core.SYSTEM),
+            "display_name",
+        ),
+        (lambda uow: core.create_user(uow, core.CreateUser(42), clock=c, actor=core.SYSTEM), "display_name"),
+        (
+            lambda uow: core.create_user(uow, core.CreateUser(None), clock=c, actor=core.SYSTEM),
+            "display_name",
+        ),
+        (
+            lambda uow: core.create_user(uow, core.CreateUser("bad\x00name"), clock=c, actor=core.SYSTEM),
+            "display_name",
+        ),
+        (
+            lambda uow: core.create_user(uow, core.CreateUser("\ud800"), clock=c, actor=core.SYSTEM),
+            "display_name",
+        ),
         # control characters that str.strip() would remove are refused, not stripped
-        (lambda uow: core.create_user(uow, core.CreateUser("\x1fAda\x0b"), clock=c), "display_name"),
+        (
+            lambda uow: core.create_user(uow, core.CreateUser("\x1fAda\x0b"), clock=c, actor=core.SYSTEM),
+            "display_name",
+        ),
         # constellations
-        (lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", 0), clock=c), "weight"),
-        (
-            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", 1001), clock=c),
-            "weight",
-        ),
-        (
-            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", True), clock=c),
-            "weight",
-        ),
-        (
-            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", "5"), clock=c),
-            "weight",
-        ),
-        (
-            lambda uow: core.create_constellation(uow, core.CreateConstellation("Orion", 2.5), clock=c),
-            "weight",
-        ),
         (
             lambda uow: core.create_constellation(
-                uow, core.CreateConstellation("Orion", float("nan")), clock=c
+                uow, core.CreateConstellation("Orion", 0), clock=c, actor=core.SYSTEM
             ),
             "weight",
         ),
         (
             lambda uow: core.create_constellation(
-                uow, core.CreateConstellation("Orion", float("inf")), clock=c
+                uow, core.CreateConstellation("Orion", 1001), clock=c, actor=core.SYSTEM
             ),
             "weight",
         ),
-        (lambda uow: core.create_constellation(uow, core.CreateConstellation("", 5), clock=c), "name"),
         (
-            lambda uow: core.update_constellation(uow, 2, core.ConstellationPatch(weight=-1), clock=c),
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", True), clock=c, actor=core.SYSTEM
+            ),
             "weight",
         ),
-        (lambda uow: core.update_constellation(uow, 2, core.ConstellationPatch(name=None), clock=c), "name"),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", "5"), clock=c, actor=core.SYSTEM
+            ),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", 2.5), clock=c, actor=core.SYSTEM
+            ),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", float("nan")), clock=c, actor=core.SYSTEM
+            ),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("Orion", float("inf")), clock=c, actor=core.SYSTEM
+            ),
+            "weight",
+        ),
+        (
+            lambda uow: core.create_constellation(
+                uow, core.CreateConstellation("", 5), clock=c, actor=core.SYSTEM
+            ),
+            "name",
+        ),
+        (
+            lambda uow: core.update_constellation(
+                uow, 2, core.ConstellationPatch(weight=-1), clock=c, actor=core.SYSTEM
+            ),
+            "weight",
+        ),
+        (
+            lambda uow: core.update_constellation(
+                uow, 2, core.ConstellationPatch(name=None), clock=c, actor=core.SYSTEM
+            ),
+            "name",
+        ),
         # sessions
-        (lambda uow: core.create_session(uow, core.CreateSession(user_id=u, title=""), clock=c), "title"),
-        (lambda uow: core.create_session(uow, core.CreateSession(user_id=u, title=LONG), clock=c), "title"),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", minutes=-1), clock=c
+                uow, core.CreateSession(user_id=u, title=""), clock=c, actor=core.SYSTEM
+            ),
+            "title",
+        ),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title=LONG), clock=c, actor=core.SYSTEM
+            ),
+            "title",
+        ),
+        (
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=u, title="t", minutes=-1), clock=c, actor=core.SYSTEM
             ),
             "minutes",
         ),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", minutes=1441), clock=c
+                uow, core.CreateSession(user_id=u, title="t", minutes=1441), clock=c, actor=core.SYSTEM
             ),
             "minutes",
         ),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", minutes=True), clock=c
+                uow, core.CreateSession(user_id=u, title="t", minutes=True), clock=c, actor=core.SYSTEM
             ),
             "minutes",
         ),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", status="done"), clock=c
+                uow, core.CreateSession(user_id=u, title="t", status="done"), clock=c, actor=core.SYSTEM
             ),
             "status",
         ),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", difficulty="d" * 51), clock=c
+                uow, core.CreateSession(user_id=u, title="t", difficulty="d" * 51), clock=c, actor=core.SYSTEM
             ),
             "difficulty",
         ),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", started_at="yesterday"), clock=c
+                uow,
+                core.CreateSession(user_id=u, title="t", started_at="yesterday"),
+                clock=c,
+                actor=core.SYSTEM,
             ),
             "started_at",
         ),
         (
             lambda uow: core.create_session(
-                uow, core.CreateSession(user_id=u, title="t", completed_at=12), clock=c
+                uow, core.CreateSession(user_id=u, title="t", completed_at=12), clock=c, actor=core.SYSTEM
             ),
             "completed_at",
         ),
         (
-            lambda uow: core.create_session(uow, core.CreateSession(user_id=True, title="t"), clock=c),
+            lambda uow: core.create_session(
+                uow, core.CreateSession(user_id=True, title="t"), clock=c, actor=core.SYSTEM
+            ),
             "user_id",
         ),
         (
-            lambda uow: core.create_session(uow, core.CreateSession(constellation_attempt_id="1"), clock=c),
+            lambda uow: core.create_session(
+                uow, core.CreateSession(constellation_attempt_id="1"), clock=c, actor=core.SYSTEM
+            ),
             "constellation_attempt_id",
         ),
-        (lambda uow: core.update_session(uow, 1, core.SessionPatch(minutes="ten"), clock=c), "minutes"),
-        (lambda uow: core.update_session(uow, 1, core.SessionPatch(status=None), clock=c), "status"),
+        (
+            lambda uow: core.update_session(
+                uow, 1, core.SessionPatch(minutes="ten"), clock=c, actor=core.SYSTEM
+            ),
+            "minutes",
+        ),
+        (
+            lambda uow: core.update_session(
+                uow, 1, core.SessionPatch(status=None), clock=c, actor=core.SYSTEM
+            ),
+            "status",
+        ),
         # posts
         (
             lambda uow: core.create_post(
-                uow, core.CreatePost(user_id=u, constellation_id=1, post_type="brag"), clock=c
+                uow,
+                core.CreatePost(user_id=u, constellation_id=1, post_type="brag"),
+                clock=c,
+                actor=core.SYSTEM,
             ),
             "post_type",
         ),
         (
             lambda uow: core.create_post(
-                uow, core.CreatePost(user_id=u, constellation_id=1, post_type=None), clock=c
+                uow,
+                core.CreatePost(user_id=u, constellation_id=1, post_type=None),
+                clock=c,
+                actor=core.SYSTEM,
             ),
             "post_type",
         ),
@@ -134,6 +210,7 @@ def _calls(w: World):
                 uow,
                 core.CreatePost(user_id=u, constellation_id=1, post_type="progress", study_duration=-5),
                 clock=c,
+                actor=core.SYSTEM,
             ),
             "study_duration",
         ),
@@ -142,6 +219,7 @@ def _calls(w: World):
                 uow,
                 core.CreatePost(user_id=u, constellation_id=1, post_type="progress", study_duration=False),
                 clock=c,
+                actor=core.SYSTEM,
             ),
             "study_duration",
         ),
@@ -150,37 +228,52 @@ def _calls(w: World):
                 uow,
                 core.CreatePost(user_id=u, constellation_id=1, post_type="progress", study_duration=2**31),
                 clock=c,
+                actor=core.SYSTEM,
             ),
             "study_duration",
         ),
         (
             lambda uow: core.create_post(
-                uow, core.CreatePost(user_id="1", constellation_id=1, post_type="progress"), clock=c
+                uow,
+                core.CreatePost(user_id="1", constellation_id=1, post_type="progress"),
+                clock=c,
+                actor=core.SYSTEM,
             ),
             "user_id",
         ),
         (
             lambda uow: core.create_post(
-                uow, core.CreatePost(user_id=u, constellation_id=None, post_type="progress"), clock=c
+                uow,
+                core.CreatePost(user_id=u, constellation_id=None, post_type="progress"),
+                clock=c,
+                actor=core.SYSTEM,
             ),
             "constellation_id",
         ),
         (
             lambda uow: core.create_post(
-                uow, core.CreatePost(user_id=u, constellation_id=1, post_type="progress", message=7), clock=c
+                uow,
+                core.CreatePost(user_id=u, constellation_id=1, post_type="progress", message=7),
+                clock=c,
+                actor=core.SYSTEM,
             ),
             "message",
         ),
         # attempts: a malformed id is a bad request, not a missing row
-        (lambda uow: core.start_attempt(uow, core.StartAttempt("one", 1), clock=c), "user_id"),
-        (lambda uow: core.add_star(uow, 1.5, clock=c), "attempt_id"),
-        (lambda uow: core.get_attempt(uow, None), "attempt_id"),
+        (
+            lambda uow: core.start_attempt(uow, core.StartAttempt("one", 1), clock=c, actor=core.SYSTEM),
+            "user_id",
+        ),
+        (lambda uow: core.add_star(uow, 1.5, clock=c, actor=core.SYSTEM), "attempt_id"),
+        (lambda uow: core.get_attempt(uow, None, actor=core.SYSTEM), "attempt_id"),
     ]
 
 
 def test_every_bad_input_names_its_field_and_changes_nothing(uow_factory, clock):
     world = World.build(uow_factory, clock)
-    core.create_session(world.uow, core.CreateSession(user_id=world.user.id, title="existing"), clock=clock)
+    core.create_session(
+        world.uow, core.CreateSession(user_id=world.user.id, title="existing"), clock=clock, actor=core.SYSTEM
+    )
     uow = world.uow
     before = snapshot(uow)
     for call, field in _calls(world):
@@ -192,7 +285,9 @@ def test_every_bad_input_names_its_field_and_changes_nothing(uow_factory, clock)
 
 def test_all_failing_fields_are_reported_together(uow_factory, clock):
     with pytest.raises(ValidationFailed) as caught:
-        core.create_constellation(uow_factory(), core.CreateConstellation("", True), clock=clock)
+        core.create_constellation(
+            uow_factory(), core.CreateConstellation("", True), clock=clock, actor=core.SYSTEM
+        )
     assert [e.field for e in caught.value.errors] == ["name", "weight"]
     assert "name: must not be empty" in str(caught.value)
 
@@ -200,21 +295,25 @@ def test_all_failing_fields_are_reported_together(uow_factory, clock):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda w, uow: core.add_star(uow, 999, clock=w.clock),
-        lambda w, uow: core.complete_attempt(uow, 10**30, clock=w.clock),
-        lambda w, uow: core.delete_attempt(uow, -1),
-        lambda w, uow: core.complete_session(uow, 999, clock=w.clock),
-        lambda w, uow: core.cancel_session(uow, 999, clock=w.clock),
-        lambda w, uow: core.update_session(uow, 999, core.SessionPatch(title="x"), clock=w.clock),
-        lambda w, uow: core.delete_session(uow, 999),
-        lambda w, uow: core.delete_post(uow, 999),
-        lambda w, uow: core.delete_constellation(uow, 999),
-        lambda w, uow: core.update_constellation(uow, 999, core.ConstellationPatch(name="x"), clock=w.clock),
-        lambda w, uow: core.get_user_detail(uow, 999),
-        lambda w, uow: core.total_minutes(uow, 999),
-        lambda w, uow: core.completed_constellations(uow, 999),
-        lambda w, uow: core.current_attempt(uow, 999),
-        lambda w, uow: core.list_post_details(uow, core.PageRequest(), user_id=999),
+        lambda w, uow: core.add_star(uow, 999, clock=w.clock, actor=core.SYSTEM),
+        lambda w, uow: core.complete_attempt(uow, 10**30, clock=w.clock, actor=core.SYSTEM),
+        lambda w, uow: core.delete_attempt(uow, -1, actor=core.SYSTEM),
+        lambda w, uow: core.complete_session(uow, 999, clock=w.clock, actor=core.SYSTEM),
+        lambda w, uow: core.cancel_session(uow, 999, clock=w.clock, actor=core.SYSTEM),
+        lambda w, uow: core.update_session(
+            uow, 999, core.SessionPatch(title="x"), clock=w.clock, actor=core.SYSTEM
+        ),
+        lambda w, uow: core.delete_session(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.delete_post(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.delete_constellation(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.update_constellation(
+            uow, 999, core.ConstellationPatch(name="x"), clock=w.clock, actor=core.SYSTEM
+        ),
+        lambda w, uow: core.get_user_detail(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.total_minutes(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.completed_constellations(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.current_attempt(uow, 999, actor=core.SYSTEM),
+        lambda w, uow: core.list_post_details(uow, core.PageRequest(), user_id=999, actor=core.SYSTEM),
     ],
 )
 def test_unknown_ids_are_not_found_and_change_nothing(uow_factory, clock, call):

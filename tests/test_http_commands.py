@@ -109,6 +109,10 @@ def test_the_schemas_are_derived_from_the_commands():
         "createSession": core.CreateSession,
         "updateSession": core.SessionPatch,
         "createPost": core.CreatePost,
+        "signUp": core.SignUp,
+        "changePassword": core.ChangePassword,
+        "createToken": core.CreateToken,
+        "claimUser": core.ClaimAccount,
     }
 
 

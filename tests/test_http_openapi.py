@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+from http_v1_support import FAST_PASSWORDS, make_client, token_for
 from luminary import core
 from luminary.core import ValidationFailed
 from luminary.core import validation as limits
@@ -37,8 +38,12 @@ V2 = v2.PREFIX
 
 @pytest.fixture
 def client(uow_factory, clock) -> falcon.testing.TestClient:
-    core.seed_constellations(uow_factory(), clock=clock)
-    return falcon.testing.TestClient(create_app(uow_factory, clock=clock))
+    core.seed_constellations(uow_factory(), clock=clock, actor=core.SYSTEM)
+    root = core.SignUp(display_name="Root", login="root", password="password root")
+    core.create_account(
+        uow_factory(), root, actor=core.SYSTEM, clock=clock, admin=True, passwords=FAST_PASSWORDS
+    )
+    return make_client(uow_factory, clock, token=token_for(uow_factory, clock, "root"))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +83,7 @@ def documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
 def test_the_document_describes_exactly_the_routes_of_the_app(uow_factory, doc):
     app = create_app(uow_factory)
     assert v2_routes(app) == documented(doc)
-    assert len(documented(doc)) == len(v2.OPERATIONS) == 36
+    assert len(documented(doc)) == len(v2.OPERATIONS) == 43
     # The docs are the only other routes under /api/v2.
     others = {r.path for r in falcon.inspect.inspect_app(app).routes if r.path.startswith(V2)}
     assert others - {p for _, p in documented(doc)} - {
@@ -135,9 +140,12 @@ def test_every_operation_has_request_and_response_schemas(doc):
             assert query["cursor"]["schema"] == {"type": "string", "pattern": CURSOR_PATTERN}
         # Responses: the success with its schema (none for 204), and problem details otherwise.
         statuses = set(op["responses"])
-        assert len(statuses) == 2, where
         assert "default" in statuses, where
-        (success,) = statuses - {"default"}
+        # Every operation but signing up and signing in needs a token, and names its scope.
+        public = op["operationId"] in {"signUp", "createToken"}
+        assert op["security"] == ([] if public else [{"bearerToken": [op["security"][0]["bearerToken"][0]]}])
+        assert {"401", "403"} <= statuses or public, where
+        (success,) = statuses - {"default", "401", "403"}
         assert success in {"200", "201", "204"}, where
         if success == "204":
             assert "content" not in op["responses"]["204"], where
@@ -152,12 +160,12 @@ def test_every_operation_has_request_and_response_schemas(doc):
             assert ref.removeprefix("#/components/schemas/") in schemas, where
             if target.get("type") == "array":
                 assert schema["required"] == ["data", "next_cursor"]
-        if success == "201":
+        if success == "201" and op["operationId"] not in {"createToken", "claimUser"}:  # nothing to GET
             assert "Location" in op["responses"]["201"]["headers"], where
         problem = op["responses"]["default"]["content"]["application/problem+json"]["schema"]
         assert problem == {"$ref": "#/components/schemas/Problem"}
         # Request bodies: exactly the creates and the patches, closed objects with an example.
-        takes_body = method == "PATCH" or (
+        takes_body = method in {"PATCH", "PUT"} or (
             method == "POST" and not path.endswith(("stars", "complete", "cancel"))
         )
         assert ("requestBody" in op) == takes_body, where
@@ -201,6 +209,38 @@ def test_the_format_checker_really_checks_date_times(doc):
 # The walk: every operation at least once, some of them answered with an error.
 # ``{name}`` in a path is an id remembered from an earlier answer.
 WALK: list[tuple[str, str, dict[str, Any] | None, int, str | None]] = [
+    (
+        "POST",
+        "/accounts",
+        {"display_name": "Hedy", "login": "hedy", "password": "frequency hop"},
+        201,
+        "hedy",
+    ),
+    ("POST", "/accounts", {"display_name": "Hedy", "login": "HEDY", "password": "frequency hop"}, 409, None),
+    (
+        "POST",
+        "/tokens",
+        {"login": "hedy", "password": "frequency hop", "name": "phone", "scopes": ["read"]},
+        201,
+        "phone",
+    ),
+    (
+        "POST",
+        "/tokens",
+        {"login": "hedy", "password": "wrong password", "name": "x", "scopes": ["read"]},
+        401,
+        None,
+    ),
+    ("GET", "/me", None, 200, None),
+    (
+        "PUT",
+        "/me/password",
+        {"current_password": "password root", "new_password": "a new password"},
+        204,
+        None,
+    ),
+    ("GET", "/tokens", None, 200, None),
+    ("DELETE", "/tokens/{phone}", None, 204, None),
     ("POST", "/users", {"display_name": "Ada"}, 201, "ada"),
     ("POST", "/users", {"display_name": "Grace"}, 201, "grace"),
     ("POST", "/users", {"display_name": ""}, 400, None),
@@ -269,6 +309,8 @@ WALK: list[tuple[str, str, dict[str, Any] | None, int, str | None]] = [
     ("DELETE", "/users/{ada}", None, 204, None),
     ("DELETE", "/constellations/{orion}", None, 204, None),
     ("GET", "/users/{ada}", None, 404, None),
+    ("PUT", "/users/{grace}/login", {"login": "grace", "password": "amazing grace"}, 201, None),
+    ("PUT", "/users/{grace}/login", {"login": "grace2", "password": "amazing grace"}, 409, None),
     ("PUT", "/users/{grace}", None, 405, None),
 ]
 

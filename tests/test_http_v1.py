@@ -244,11 +244,16 @@ def _triangulum_posts(j: Json, w: V1World) -> None:
 
 
 #: Every v1 route: method, path (after the prefix), body, status, what the answer must be.
+def _login(j: Any, w: V1World) -> None:
+    assert j == {"user_id": w.grace, "login": "grace"}
+
+
 ROUTES: list[tuple[str, str, Json | None, int, Check]] = [
     ("POST", "/users", {"display_name": "Lin"}, 201, _created_user),
     ("GET", "/users", None, 200, _users),
     ("GET", "/users/{ada}", None, 200, _ada),
     ("DELETE", "/users/{grace}", None, 200, _message),
+    ("PUT", "/users/{grace}/login", {"login": "Grace", "password": "amazing grace"}, 201, _login),
     ("GET", "/users/{ada}/total_minutes", None, 200, _total_minutes),
     ("GET", "/users/{grace}/completed_constellations", None, 200, _completed),
     ("GET", "/users/{ada}/current-attempt", None, 200, _current),
@@ -328,7 +333,7 @@ def test_the_route_table_covers_every_v1_route():
         if hasattr(resource, f"on_{method.lower()}")
     }
     tested = {(method, _shape(path)) for method, path, *_ in ROUTES}
-    assert len(tested) == len(ROUTES) == 35
+    assert len(tested) == len(ROUTES) == 36
     assert tested == served
 
 
@@ -407,12 +412,16 @@ def test_newest_first_means_by_creation_time_not_by_id(world):
     # Made last, so with the highest ids, but dated a day earlier: they come last.
     earlier = ManualClock(datetime(2025, 11, 30, 8, 0, tzinfo=UTC))
     session = core.create_session(
-        world.uow_factory(), core.CreateSession(constellation_attempt_id=world.a1, minutes=1), clock=earlier
+        world.uow_factory(),
+        core.CreateSession(constellation_attempt_id=world.a1, minutes=1),
+        clock=earlier,
+        actor=core.SYSTEM,
     )
     post = core.create_post(
         world.uow_factory(),
         core.CreatePost(user_id=world.ada, constellation_id=world.triangulum, post_type="progress"),
         clock=earlier,
+        actor=core.SYSTEM,
     )
     expected = {
         "/api/sessions": [world.s4, world.s3, world.s2, world.s1, session.id],
@@ -433,7 +442,7 @@ def test_lists_answer_every_item_read_batch_by_batch(uow_factory, clock, monkeyp
     """The app finds a returning student by name in the whole list: the 101st too."""
     uow = uow_factory
     ids = [
-        core.create_user(uow(), core.CreateUser(f"Student {i}"), clock=clock).id
+        core.create_user(uow(), core.CreateUser(f"Student {i}"), clock=clock, actor=core.SYSTEM).id
         for i in range(2 * v1.NESTED_BATCH + 50)
     ]
     client = make_client(uow_factory, clock)
@@ -487,7 +496,7 @@ def test_a_stream_ends_the_list_when_its_owner_is_deleted_meanwhile(world, monke
     answer = world.client.app(environ, lambda status, headers: None)
     chunks = iter(answer)
     first = next(chunks)
-    core.delete_user(world.uow_factory(), world.ada)
+    core.delete_user(world.uow_factory(), world.ada, actor=core.SYSTEM)
     rest = b"".join(chunks)
     answer.close()
     # The first batch (Ada's newest post) was read before the deletion; the list then ends, whole JSON.
@@ -514,10 +523,11 @@ def test_a_constellation_is_sent_with_every_attempt_and_post_byte_for_byte(world
             world.uow_factory(),
             core.CreatePost(user_id=world.grace, constellation_id=world.triangulum, post_type="progress"),
             clock=world.clock,
+            actor=core.SYSTEM,
         )
     uow = world.uow_factory
-    details = core.list_constellation_details(uow(), core.PageRequest(limit=10)).items
-    done = core.completed_constellations(uow(), world.grace)
+    details = core.list_constellation_details(uow(), core.PageRequest(limit=10), actor=core.SYSTEM).items
+    done = core.completed_constellations(uow(), world.grace, actor=core.SYSTEM)
     expected = {
         "/api/constellations": {"constellations": [_constellation(d) for d in details]},
         "/api/constellations/{triangulum}": _constellation(details[0]),

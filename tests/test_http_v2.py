@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import pytest
 
-from http_v1_support import TIMESTAMP, V1World
+from http_v1_support import FAST_PASSWORDS, TIMESTAMP, V1World, make_client, token_for
 from http_v2_support import (
     MINUTES_SUMMARY,
     SESSION,
@@ -73,6 +73,10 @@ def _one(check: Callable[[Json], None], **expected: Any) -> Check:
     return run
 
 
+def _expect(j: Any, expected: Any) -> None:
+    assert j == expected
+
+
 def _minutes(j: Any, w: V1World) -> None:
     assert j == {"data": {"user_id": w.ada, "display_name": "Ada", "total_minutes": 0}}
     assert set(j["data"]) == MINUTES_SUMMARY
@@ -86,9 +90,88 @@ class Case:
     status: int
     check: Check | None
     body: Any = None
+    #: After a 204: a GET of this path (the case's own by default) answers this status.
+    after: tuple[str | None, int] = (None, 404)
+
+
+def _account(j: Any, w: V1World) -> None:
+    assert j == {
+        "data": {
+            "id": w.ada,
+            "display_name": "Ada",
+            "login": "ada",
+            "is_admin": True,
+            "scopes": ["read", "study", "social", "account", "admin"],
+            "total_minutes": 0,
+            "current_attempt_id": w.a2,
+            "created_at": j["data"]["created_at"],
+        }
+    }
+
+
+def _tokens(j: Any, w: V1World) -> None:
+    assert set(j) == {"data", "next_cursor"}
+    (token,) = j["data"]
+    assert set(token) == {"id", "name", "scopes", "created_at", "expires_at", "last_used_at"}
+    assert token["name"] == "tests"
+    assert token["last_used_at"] is not None  # this very request used it
+
+
+def _new_token(j: Any, w: V1World) -> None:
+    token = j["data"]
+    assert set(token) == {"id", "name", "scopes", "created_at", "expires_at", "last_used_at", "secret"}
+    assert token["secret"].startswith("lum_")
+    assert token["scopes"] == ["read", "study"]
+    assert token["last_used_at"] is None
+    assert token["expires_at"] == "2026-01-01T10:30:00.000000+00:00" or token["expires_at"].startswith(
+        "2025-12-31"
+    )
 
 
 EVERY_OPERATION = [
+    # accounts
+    Case(
+        "signUp",
+        "POST",
+        "/accounts",
+        201,
+        _one(check_user, display_name="Hedy", total_minutes=0),
+        {"display_name": "Hedy", "login": "Hedy", "password": "frequency hop"},
+    ),
+    Case("getMe", "GET", "/me", 200, _account),
+    Case(
+        "changePassword",
+        "PUT",
+        "/me/password",
+        204,
+        None,
+        {"current_password": "password ada", "new_password": "analytical engine"},
+        after=("/me", 200),
+    ),
+    Case("listTokens", "GET", "/tokens", 200, _tokens),
+    Case(
+        "createToken",
+        "POST",
+        "/tokens",
+        201,
+        _new_token,
+        {
+            "login": "ADA",
+            "password": "password ada",
+            "name": "phone",
+            "scopes": ["read", "study"],
+            "expires_in_days": 30,
+        },
+    ),
+    Case("revokeToken", "DELETE", "/tokens/{t1}", 204, None, after=("/me", 401)),
+    Case(
+        "claimUser",
+        "PUT",
+        "/users/{grace}/login",
+        201,
+        lambda j, w: _expect(j, {"data": {"user_id": w.grace, "login": "grace"}}),
+        {"login": "Grace", "password": "amazing grace"},
+    ),
     # users
     Case("listUsers", "GET", "/users", 200, _items(check_user, lambda w: [w.ada, w.grace])),
     Case(
@@ -214,7 +297,7 @@ EVERY_OPERATION = [
         "POST",
         "/sessions",
         201,
-        _one(check_session, title="Learn Flask", status="planned", user_id=None),
+        _one(check_session, title="Learn Flask", status="planned", user_id="{ada}"),
         {"title": "Learn Flask", "status": "planned"},
     ),
     Case("getSession", "GET", "/sessions/{s4}", 200, _one(check_session, id="{s4}", title="Learn Falcon")),
@@ -285,14 +368,17 @@ def test_every_operation(world, case):
     assert result.status_code == case.status, (result.status, result.text)
     if case.status == 204:
         assert result.content == b""
-        problem_of(send(world, "GET", path), 404)
+        after, status = case.after
+        later = send(world, "GET", v2.PREFIX + after if after else path)
+        assert later.status_code == status, later.text
         return
     assert result.headers["content-type"] == "application/json"
     assert case.check is not None
     case.check(result.json, world)
-    if case.status == 201:
+    op = next(op for op in v2.OPERATIONS if op.operation_id == case.operation_id)
+    if case.status == 201 and op.location is not None:
         location = result.headers["location"]
-        assert location == f"{v2.PREFIX}{case.path}/{result.json['data']['id']}"
+        assert location == op.location.format(id=result.json["data"]["id"])
         assert answer(world, "GET", location) == result.json
 
 
@@ -315,7 +401,7 @@ def test_the_learning_sessions_create_example(world, clock):
         "difficulty": None,
         "started_at": None,
         "completed_at": None,
-        "user_id": None,
+        "user_id": world.ada,  # a session is its creator's: the token's holder
         "constellation_attempt_id": None,
         "minutes": None,
     }
@@ -406,7 +492,15 @@ def test_delete_answers_204_without_a_body_and_the_object_is_gone(world):
 
 
 def test_deleting_a_user_removes_their_attempts_sessions_and_posts(world):
+    # Ada holds the world's token, which goes with her: another administrator looks afterwards.
+    root = core.SignUp(display_name="Root", login="root", password="password root")
+    core.create_account(
+        world.uow_factory(), root, actor=core.SYSTEM, clock=world.clock, admin=True, passwords=FAST_PASSWORDS
+    )
+    other = token_for(world.uow_factory, world.clock, "root")
     assert send(world, "DELETE", "/api/v2/users/{ada}").status_code == 204
+    problem_of(send(world, "GET", "/api/v2/me"), 401)
+    world.client = make_client(world.uow_factory, world.clock, token=other)
     for path in [
         "/attempts/{a1}",
         "/attempts/{a2}",
@@ -554,7 +648,9 @@ def test_stars_and_completion_of_attempts(world):
 def test_lists_are_paged_by_cursor_50_by_default_at_most_100(world):
     uow, clock = world.uow_factory, world.clock
     for i in range(118):
-        core.create_user(uow(), core.CreateUser(f"Student {i}"), clock=clock)  # 120 users in all
+        core.create_user(
+            uow(), core.CreateUser(f"Student {i}"), clock=clock, actor=core.SYSTEM
+        )  # 120 users in all
     first, cursor = page(world, "/api/v2/users")
     assert len(first) == 50
     assert cursor is not None
@@ -575,7 +671,12 @@ def test_lists_are_paged_by_cursor_50_by_default_at_most_100(world):
 
 def test_paging_through_a_newest_first_list_sees_each_item_once(world):
     for i in range(8):
-        core.create_session(world.uow_factory(), core.CreateSession(title=f"Session {i}"), clock=world.clock)
+        core.create_session(
+            world.uow_factory(),
+            core.CreateSession(title=f"Session {i}"),
+            clock=world.clock,
+            actor=core.SYSTEM,
+        )
     expected = ids_of(page(world, "/api/v2/sessions?limit=100")[0])
     assert len(expected) == 12
     seen: list[int] = []
@@ -592,11 +693,11 @@ def test_paging_through_a_newest_first_list_sees_each_item_once(world):
 def test_sessions_are_listed_by_created_at_newest_first_not_by_id(world, clock):
     clock.advance(timedelta(days=1))
     later = core.create_session(
-        world.uow_factory(), core.CreateSession(title="Later, smaller id"), clock=clock
+        world.uow_factory(), core.CreateSession(title="Later, smaller id"), clock=clock, actor=core.SYSTEM
     )
     clock.advance(timedelta(days=-2))
     earlier = core.create_session(
-        world.uow_factory(), core.CreateSession(title="Earlier, larger id"), clock=clock
+        world.uow_factory(), core.CreateSession(title="Earlier, larger id"), clock=clock, actor=core.SYSTEM
     )
     assert earlier.id > later.id
     sessions, _ = page(world, "/api/v2/sessions")

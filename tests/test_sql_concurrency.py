@@ -52,42 +52,48 @@ def minutes_for(thread: int, round_: int) -> int:
 @pytest.mark.slow
 def test_concurrent_stars_and_minutes_are_all_counted(uow_factory, clock, backend):
     setup = uow_factory()
-    user = core.create_user(setup, core.CreateUser("Ada"), clock=clock)
+    user = core.create_user(setup, core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM)
     big = core.create_constellation(
-        setup, core.CreateConstellation("Milky Way", THREADS * ROUNDS), clock=clock
+        setup, core.CreateConstellation("Milky Way", THREADS * ROUNDS), clock=clock, actor=core.SYSTEM
     )
-    attempt = core.start_attempt(setup, core.StartAttempt(user.id, big.id), clock=clock)
+    attempt = core.start_attempt(setup, core.StartAttempt(user.id, big.id), clock=clock, actor=core.SYSTEM)
 
     def work(thread: int) -> None:
         uow = uow_factory()
         for round_ in range(ROUNDS):
-            core.add_star(uow, attempt.id, clock=clock)
+            core.add_star(uow, attempt.id, clock=clock, actor=core.SYSTEM)
             session = core.create_session(
                 uow,
                 core.CreateSession(constellation_attempt_id=attempt.id, minutes=minutes_for(thread, round_)),
                 clock=clock,
+                actor=core.SYSTEM,
             )
-            core.complete_session(uow, session.id, clock=clock)
+            core.complete_session(uow, session.id, clock=clock, actor=core.SYSTEM)
 
     elapsed, errors = run_threads(THREADS, work)
     operations = THREADS * ROUNDS * 3
     print(f"\n{backend}: {operations} operations in {elapsed:.2f} s, {operations / elapsed:.0f} per second")
 
     assert errors == []
-    final = core.get_attempt(setup, attempt.id)
+    final = core.get_attempt(setup, attempt.id, actor=core.SYSTEM)
     assert final.stars_completed == THREADS * ROUNDS
     assert final.is_completed
     expected = sum(minutes_for(t, r) for t in range(THREADS) for r in range(ROUNDS))
-    assert core.get_user(setup, user.id).total_minutes == expected
-    assert core.sync_minutes(setup).users_updated == 0  # the total is the sum of the sessions
+    assert core.get_user(setup, user.id, actor=core.SYSTEM).total_minutes == expected
+    assert (
+        core.sync_minutes(setup, actor=core.SYSTEM).users_updated == 0
+    )  # the total is the sum of the sessions
 
 
 def test_two_threads_completing_the_same_session_count_it_once(uow_factory, clock, backend):
     setup = uow_factory()
-    user = core.create_user(setup, core.CreateUser("Ada"), clock=clock)
+    user = core.create_user(setup, core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM)
     sessions = [
         core.create_session(
-            setup, core.CreateSession(user_id=user.id, title=f"s{i}", minutes=10 + i), clock=clock
+            setup,
+            core.CreateSession(user_id=user.id, title=f"s{i}", minutes=10 + i),
+            clock=clock,
+            actor=core.SYSTEM,
         )
         for i in range(30)
     ]
@@ -97,10 +103,10 @@ def test_two_threads_completing_the_same_session_count_it_once(uow_factory, cloc
         uow = uow_factory()
         for session in sessions:
             together.wait()
-            done = core.complete_session(uow, session.id, clock=clock)
+            done = core.complete_session(uow, session.id, clock=clock, actor=core.SYSTEM)
             assert done.status is SessionStatus.COMPLETED
 
     _, errors = run_threads(2, work)
     assert errors == []
-    assert core.get_user(setup, user.id).total_minutes == sum(s.minutes for s in sessions)
+    assert core.get_user(setup, user.id, actor=core.SYSTEM).total_minutes == sum(s.minutes for s in sessions)
     assert_minutes_invariant(setup)

@@ -164,3 +164,40 @@ def test_0002_widens_the_v1_limits_keeping_every_row_and_id(empty_database_url):
     ]
     upgrade(url)
     assert drift(url) == []
+
+
+def test_0003_downgrade_refuses_to_lose_credentials_or_tokens(empty_database_url):
+    """Going below 0003 would sign everyone out for good: refused while a token or credentials exist."""
+    url = empty_database_url
+    upgrade(url)
+    now = "'2026-11-26 09:00:00+00:00'"
+    _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('Ada', 0, {now})")
+    _rows(
+        url,
+        "INSERT INTO tokens (user_id, name, scopes, digest, created_at) "
+        f"VALUES (1, 'iPhone', 'read study', '{'a' * 64}', {now})",
+    )
+    _rows(url, f"INSERT INTO login_failures (key, count, window_start) VALUES ('login:ada', 2, {now})")
+
+    with pytest.raises(RuntimeError, match="0 credentials and 1 tokens would be lost"):
+        downgrade(url, "0002")
+    assert {"credentials", "tokens", "login_failures"} <= table_names(url)
+    assert _rows(url, "SELECT name, scopes FROM tokens") == [("iPhone", "read study")]
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+    # With no account left (counts of failed sign-ins may go), the tables are dropped.
+    _rows(url, "DELETE FROM tokens")
+    downgrade(url, "0002")
+    assert not {"credentials", "tokens", "login_failures"} & table_names(url)
+    assert _rows(url, "SELECT id, display_name FROM users") == [(1, "Ada")]
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == "0002"
+    finally:
+        engine.dispose()
+    upgrade(url)
+    assert drift(url) == []

@@ -128,39 +128,53 @@ BY_ID_PAGE = PageRequest(limit=5, after=core.Cursor(None, 1))
 
 #: The read use cases, each as it would be called for one request.
 READS: dict[str, Callable[[Callable[[], Any], World], Any]] = {
-    "get_user_detail": lambda uow, w: core.get_user_detail(uow(), w.user_id),
-    "get_constellation_detail": lambda uow, w: core.get_constellation_detail(uow(), w.constellation_id),
-    "get_attempt_detail": lambda uow, w: core.get_attempt_detail(uow(), w.attempt_id),
-    "get_session_detail": lambda uow, w: core.get_session_detail(uow(), w.session_id),
-    "get_post_detail": lambda uow, w: core.get_post_detail(uow(), w.post_id),
-    "current_attempt": lambda uow, w: core.current_attempt(uow(), w.user_id),
-    "completed_constellations": lambda uow, w: core.completed_constellations(uow(), w.user_id),
-    "total_minutes": lambda uow, w: core.total_minutes(uow(), w.user_id),
-    "feed": lambda uow, w: core.feed(uow(), PAGE),
-    "feed (cursor)": lambda uow, w: core.feed(uow(), SECOND_PAGE),
-    "feed_details": lambda uow, w: core.feed_details(uow(), PAGE),
-    "list_users": lambda uow, w: core.list_users(uow(), PAGE),
-    "list_users (cursor)": lambda uow, w: core.list_users(uow(), BY_ID_PAGE),
-    "list_user_details": lambda uow, w: core.list_user_details(uow(), PAGE),
-    "list_constellations": lambda uow, w: core.list_constellations(uow(), PAGE),
-    "list_constellation_details": lambda uow, w: core.list_constellation_details(uow(), PAGE),
-    "list_attempts": lambda uow, w: core.list_attempts(uow(), PAGE),
-    "list_attempts (user)": lambda uow, w: core.list_attempts(uow(), PAGE, user_id=w.user_id),
+    "get_user_detail": lambda uow, w: core.get_user_detail(uow(), w.user_id, actor=core.SYSTEM),
+    "get_constellation_detail": lambda uow, w: core.get_constellation_detail(
+        uow(), w.constellation_id, actor=core.SYSTEM
+    ),
+    "get_attempt_detail": lambda uow, w: core.get_attempt_detail(uow(), w.attempt_id, actor=core.SYSTEM),
+    "get_session_detail": lambda uow, w: core.get_session_detail(uow(), w.session_id, actor=core.SYSTEM),
+    "get_post_detail": lambda uow, w: core.get_post_detail(uow(), w.post_id, actor=core.SYSTEM),
+    "current_attempt": lambda uow, w: core.current_attempt(uow(), w.user_id, actor=core.SYSTEM),
+    "completed_constellations": lambda uow, w: core.completed_constellations(
+        uow(), w.user_id, actor=core.SYSTEM
+    ),
+    "total_minutes": lambda uow, w: core.total_minutes(uow(), w.user_id, actor=core.SYSTEM),
+    "feed": lambda uow, w: core.feed(uow(), PAGE, actor=core.SYSTEM),
+    "feed (cursor)": lambda uow, w: core.feed(uow(), SECOND_PAGE, actor=core.SYSTEM),
+    "feed_details": lambda uow, w: core.feed_details(uow(), PAGE, actor=core.SYSTEM),
+    "list_users": lambda uow, w: core.list_users(uow(), PAGE, actor=core.SYSTEM),
+    "list_users (cursor)": lambda uow, w: core.list_users(uow(), BY_ID_PAGE, actor=core.SYSTEM),
+    "list_user_details": lambda uow, w: core.list_user_details(uow(), PAGE, actor=core.SYSTEM),
+    "list_constellations": lambda uow, w: core.list_constellations(uow(), PAGE, actor=core.SYSTEM),
+    "list_constellation_details": lambda uow, w: core.list_constellation_details(
+        uow(), PAGE, actor=core.SYSTEM
+    ),
+    "list_attempts": lambda uow, w: core.list_attempts(uow(), PAGE, actor=core.SYSTEM),
+    "list_attempts (user)": lambda uow, w: core.list_attempts(
+        uow(), PAGE, user_id=w.user_id, actor=core.SYSTEM
+    ),
     "list_attempts (constellation)": lambda uow, w: core.list_attempts(
-        uow(), PAGE, constellation_id=w.constellation_id
+        uow(), PAGE, constellation_id=w.constellation_id, actor=core.SYSTEM
     ),
-    "list_attempt_details": lambda uow, w: core.list_attempt_details(uow(), PAGE),
-    "list_sessions": lambda uow, w: core.list_sessions(uow(), PAGE),
-    "list_sessions (user)": lambda uow, w: core.list_sessions(uow(), PAGE, user_id=w.user_id),
-    "list_sessions (attempt)": lambda uow, w: core.list_sessions(uow(), PAGE, attempt_id=w.attempt_id),
-    "list_session_details": lambda uow, w: core.list_session_details(uow(), PAGE, user_id=w.user_id),
-    "list_posts": lambda uow, w: core.list_posts(uow(), PAGE),
-    "list_posts (user)": lambda uow, w: core.list_posts(uow(), PAGE, user_id=w.user_id),
+    "list_attempt_details": lambda uow, w: core.list_attempt_details(uow(), PAGE, actor=core.SYSTEM),
+    "list_sessions": lambda uow, w: core.list_sessions(uow(), PAGE, actor=core.SYSTEM),
+    "list_sessions (user)": lambda uow, w: core.list_sessions(
+        uow(), PAGE, user_id=w.user_id, actor=core.SYSTEM
+    ),
+    "list_sessions (attempt)": lambda uow, w: core.list_sessions(
+        uow(), PAGE, attempt_id=w.attempt_id, actor=core.SYSTEM
+    ),
+    "list_session_details": lambda uow, w: core.list_session_details(
+        uow(), PAGE, user_id=w.user_id, actor=core.SYSTEM
+    ),
+    "list_posts": lambda uow, w: core.list_posts(uow(), PAGE, actor=core.SYSTEM),
+    "list_posts (user)": lambda uow, w: core.list_posts(uow(), PAGE, user_id=w.user_id, actor=core.SYSTEM),
     "list_posts (constellation)": lambda uow, w: core.list_posts(
-        uow(), PAGE, constellation_id=w.constellation_id
+        uow(), PAGE, constellation_id=w.constellation_id, actor=core.SYSTEM
     ),
-    "list_post_details": lambda uow, w: core.list_post_details(uow(), PAGE),
-    "sync_minutes (nothing to correct)": lambda uow, w: core.sync_minutes(uow()),
+    "list_post_details": lambda uow, w: core.list_post_details(uow(), PAGE, actor=core.SYSTEM),
+    "sync_minutes (nothing to correct)": lambda uow, w: core.sync_minutes(uow(), actor=core.SYSTEM),
 }
 
 
@@ -195,10 +209,15 @@ def test_statement_counts_do_not_grow_with_the_data(engine):
     big = build_world(engine, 1000, "big")
     at_1000 = count_statements(engine, big)
 
-    detail = core.get_user_detail(SqlAlchemyUnitOfWork(engine), big.user_id)
+    detail = core.get_user_detail(SqlAlchemyUnitOfWork(engine), big.user_id, actor=core.SYSTEM)
     assert len(detail.attempts) == len(detail.sessions) == len(detail.posts) == 1000
     assert (
-        len(core.get_constellation_detail(SqlAlchemyUnitOfWork(engine), big.constellation_id).posts) == 1000
+        len(
+            core.get_constellation_detail(
+                SqlAlchemyUnitOfWork(engine), big.constellation_id, actor=core.SYSTEM
+            ).posts
+        )
+        == 1000
     )
 
     print(f"\nstatements per read on {engine.dialect.name} (10 rows / 1,000 rows):")

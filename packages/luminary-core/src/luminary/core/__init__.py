@@ -10,27 +10,45 @@ for a tour.
 """
 
 from .__about__ import __version__
+from .access import ALL_SCOPES, ANONYMOUS, SYSTEM, Actor, Scope
+from .accounts import Credentials, PasswordHasher, Token
 from .clock import Clock, ManualClock, SystemClock
 from .commands import (
     ABSENT,
+    ChangePassword,
+    ClaimAccount,
     ConstellationPatch,
     CreateConstellation,
     CreatePost,
     CreateSession,
+    CreateToken,
     CreateUser,
     SessionPatch,
+    SignUp,
     StartAttempt,
     UserPatch,
 )
 from .entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
-from .errors import Conflict, FieldError, LuminaryError, NotFound, ValidationFailed
+from .errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    LuminaryError,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+    ValidationFailed,
+)
 from .memory import InMemoryStore, InMemoryUnitOfWork
 from .pagination import MAX_LIMIT, Cursor, PageRequest, Slice
 from .ports import (
     AttemptRepository,
     ConstellationRepository,
+    CredentialRepository,
+    LoginFailureRepository,
     PostRepository,
     SessionRepository,
+    TokenRepository,
     UnitOfWork,
     UserRepository,
 )
@@ -40,9 +58,15 @@ from .usecases import __all__ as _usecases
 
 __all__ = [
     "ABSENT",
+    "ALL_SCOPES",
+    "ANONYMOUS",
     "MAX_LIMIT",
+    "SYSTEM",
+    "Actor",
     "Attempt",
     "AttemptRepository",
+    "ChangePassword",
+    "ClaimAccount",
     "Clock",
     "Conflict",
     "Constellation",
@@ -51,25 +75,37 @@ __all__ = [
     "CreateConstellation",
     "CreatePost",
     "CreateSession",
+    "CreateToken",
     "CreateUser",
+    "CredentialRepository",
+    "Credentials",
     "Cursor",
     "FieldError",
+    "Forbidden",
     "InMemoryStore",
     "InMemoryUnitOfWork",
+    "LoginFailureRepository",
     "LuminaryError",
     "ManualClock",
     "NotFound",
     "PageRequest",
+    "PasswordHasher",
     "Post",
     "PostRepository",
     "PostType",
+    "Scope",
     "Session",
     "SessionPatch",
     "SessionRepository",
     "SessionStatus",
+    "SignUp",
     "Slice",
     "StartAttempt",
     "SystemClock",
+    "Token",
+    "TokenRepository",
+    "TooManyAttempts",
+    "Unauthenticated",
     "UnitOfWork",
     "User",
     "UserPatch",

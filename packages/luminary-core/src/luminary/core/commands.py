@@ -29,6 +29,7 @@ from typing import Any, Final, TypeVar
 
 import attrs
 
+from .access import Scope
 from .entities import PostType, SessionStatus
 from .errors import FieldError, ValidationFailed
 from .validation import (
@@ -36,12 +37,17 @@ from .validation import (
     DIFFICULTY,
     DISPLAY_NAME,
     ID,
+    LIFETIME_DAYS,
+    LOGIN,
     MESSAGE,
     MINUTES,
     NAME,
+    PASSWORD,
+    SCOPES,
     STUDY_DURATION,
     TIMESTAMP,
     TITLE,
+    TOKEN_NAME,
     WEIGHT,
     Choice,
     Rule,
@@ -49,6 +55,10 @@ from .validation import (
 
 __all__ = [
     "ABSENT",
+    "ChangePassword",
+    "ClaimAccount",
+    "CreateToken",
+    "SignUp",
     "POST_TYPE",
     "STATUS",
     "Absent",
@@ -376,3 +386,71 @@ class CreatePost:
     post_type: PostType = _field(POST_TYPE)
     message: str | None = _field(MESSAGE, nullable=True, default=None)
     study_duration: int | None = _field(STUDY_DURATION, nullable=True, default=None)
+
+
+# ---------------------------------------------------------------- accounts
+
+
+@_command
+@attrs.frozen(kw_only=True)
+class SignUp:
+    """Create a user who can sign in.
+
+    Attributes:
+        display_name: 1–1000 characters, surrounding white space removed.
+        login: 3–254 characters (see :class:`~luminary.core.validation.Login`), kept in lower case.
+        password: 8–1024 characters, kept exactly as typed.
+    """
+
+    display_name: str = _field(DISPLAY_NAME)
+    login: str = _field(LOGIN)
+    password: str = attrs.field(repr=False, metadata={_SPEC: FieldSpec(PASSWORD)})
+
+
+@_command
+@attrs.frozen(kw_only=True)
+class ClaimAccount:
+    """Give an existing user (one made through API v1, say) a login and a password.
+
+    Attributes:
+        login: 3–254 characters, kept in lower case.
+        password: 8–1024 characters.
+    """
+
+    login: str = _field(LOGIN)
+    password: str = attrs.field(repr=False, metadata={_SPEC: FieldSpec(PASSWORD)})
+
+
+@_command
+@attrs.frozen(kw_only=True)
+class ChangePassword:
+    """Replace a user's password; the current one must be given.
+
+    Attributes:
+        current_password: The password in force.
+        new_password: 8–1024 characters.
+    """
+
+    current_password: str = attrs.field(repr=False, metadata={_SPEC: FieldSpec(PASSWORD)})
+    new_password: str = attrs.field(repr=False, metadata={_SPEC: FieldSpec(PASSWORD)})
+
+
+@_command
+@attrs.frozen(kw_only=True)
+class CreateToken:
+    """Create a token by signing in.
+
+    Attributes:
+        login: The account's login (any case).
+        password: Its password.
+        name: What the token is for, 1–100 characters.
+        scopes: What it may do: a non-empty list of ``read``, ``study``, ``social``,
+            ``account``, ``admin`` (``admin`` only for administrators).
+        expires_in_days: Days until it stops working, 1–3650; ``None`` for never.
+    """
+
+    login: str = _field(LOGIN)
+    password: str = attrs.field(repr=False, metadata={_SPEC: FieldSpec(PASSWORD)})
+    name: str = _field(TOKEN_NAME)
+    scopes: frozenset[Scope] = _field(SCOPES)
+    expires_in_days: int | None = _field(LIFETIME_DAYS, nullable=True, default=None)

@@ -1,8 +1,8 @@
 """Domain errors.
 
 Every failure a use case reports is a :class:`LuminaryError`. Adapters map the
-three kinds to their own vocabulary in one place (the HTTP package maps them to
-404, 400 and 409); nothing in core knows about status codes.
+kinds to their own vocabulary in one place (the HTTP package maps them to 404,
+400, 409, 401, 403 and 429); nothing in core knows about status codes.
 
 A use case that raises has changed nothing: the unit of work rolls back.
 """
@@ -13,7 +13,16 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["Conflict", "FieldError", "LuminaryError", "NotFound", "ValidationFailed"]
+__all__ = [
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "LuminaryError",
+    "NotFound",
+    "TooManyAttempts",
+    "Unauthenticated",
+    "ValidationFailed",
+]
 
 
 class LuminaryError(Exception):
@@ -81,3 +90,29 @@ class Conflict(LuminaryError):
     Examples: a star added to a completed attempt, a constellation deleted while
     attempts still refer to it.
     """
+
+
+class Unauthenticated(LuminaryError):
+    """Who is asking is not known: no credentials, or wrong, expired or revoked ones."""
+
+
+class Forbidden(LuminaryError):
+    """Who is asking is known, and may see what they ask about, but may not do this to it.
+
+    Examples: a token without the scope an operation needs, a student changing
+    the constellation catalogue or deleting another student's post. What a
+    student may not even see is answered :class:`NotFound`, as if it did not
+    exist (:mod:`luminary.core.access`).
+    """
+
+
+class TooManyAttempts(LuminaryError):
+    """Too many failed sign-ins for an account or from one address; try again later.
+
+    Attributes:
+        retry_after: Whole seconds until a new attempt is considered.
+    """
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-ins; try again in {retry_after} seconds")
+        self.retry_after = retry_after

@@ -31,22 +31,30 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from .accounts import Credentials, LoginFailures, Token
 from .entities import Attempt, Constellation, Post, Session, SessionStatus, User
+from .errors import Conflict
 from .pagination import PageRequest
 from .ports import (
     AttemptRepository,
     ConstellationRepository,
+    CredentialRepository,
+    LoginFailureRepository,
     PostRepository,
     SessionRepository,
+    TokenRepository,
     UserRepository,
 )
 
 __all__ = [
     "InMemoryAttemptRepository",
     "InMemoryConstellationRepository",
+    "InMemoryCredentialRepository",
+    "InMemoryLoginFailureRepository",
     "InMemoryPostRepository",
     "InMemorySessionRepository",
     "InMemoryStore",
+    "InMemoryTokenRepository",
     "InMemoryUnitOfWork",
     "InMemoryUserRepository",
 ]
@@ -77,8 +85,18 @@ class InMemoryStore:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.tables: dict[str, dict[int, Any]] = {
-            name: {} for name in ("users", "constellations", "attempts", "sessions", "posts")
+        self.tables: dict[str, dict[Any, Any]] = {
+            name: {}
+            for name in (
+                "users",
+                "constellations",
+                "attempts",
+                "sessions",
+                "posts",
+                "credentials",
+                "tokens",
+                "login_failures",
+            )
         }
         self._ids = {name: itertools.count(1) for name in self.tables}
 
@@ -98,17 +116,17 @@ class InMemoryStore:
 class _Table:
     """One table of a store, as seen by one unit of work: every write is journalled."""
 
-    def __init__(self, store: InMemoryStore, name: str, journal: list[tuple[dict[int, Any], int, Any]]):
+    def __init__(self, store: InMemoryStore, name: str, journal: list[tuple[dict[Any, Any], Any, Any]]):
         self.store = store
         self.name = name
-        self.rows: dict[int, Any] = store.tables[name]
+        self.rows: dict[Any, Any] = store.tables[name]
         self.journal = journal
 
-    def put(self, key: int, value: Any) -> None:
+    def put(self, key: Any, value: Any) -> None:
         self.journal.append((self.rows, key, self.rows.get(key, _MISSING)))
         self.rows[key] = value
 
-    def remove(self, key: int) -> None:
+    def remove(self, key: Any) -> None:
         if key in self.rows:
             self.journal.append((self.rows, key, self.rows[key]))
             del self.rows[key]
@@ -147,12 +165,12 @@ def _newest_first(rows: Iterable[TE], page: PageRequest | None = None) -> list[T
 class _Repository:
     table_name: str
 
-    def __init__(self, store: InMemoryStore, journal: list[tuple[dict[int, Any], int, Any]]) -> None:
+    def __init__(self, store: InMemoryStore, journal: list[tuple[dict[Any, Any], Any, Any]]) -> None:
         self._table = _Table(store, self.table_name, journal)
         self._store = store
 
     @property
-    def _rows(self) -> dict[int, Any]:
+    def _rows(self) -> dict[Any, Any]:
         return self._table.rows
 
     def _add(self, entity: Any) -> Any:
@@ -428,6 +446,97 @@ class InMemoryPostRepository(_Repository):
         return any(p.constellation_id == constellation_id for p in self._rows.values())
 
 
+class InMemoryCredentialRepository(_Repository):
+    """Credentials kept in an :class:`InMemoryStore`, by user id."""
+
+    table_name = "credentials"
+
+    def add(self, credentials: Credentials) -> None:
+        """Store credentials for a user that has none."""
+        if self.get_by_login(credentials.login) is not None:
+            raise Conflict(f"The login {credentials.login!r} is taken")
+        self._table.put(credentials.user_id, credentials)
+
+    def get(self, user_id: int) -> Credentials | None:
+        """Return the user's credentials, or ``None``."""
+        found: Credentials | None = self._rows.get(user_id)
+        return found
+
+    def get_by_login(self, login: str) -> Credentials | None:
+        """Return the credentials with this login, or ``None``."""
+        return next((c for c in self._rows.values() if c.login == login), None)
+
+    def update(self, credentials: Credentials) -> None:
+        """Replace the stored credentials of the same user."""
+        if credentials.user_id not in self._rows:
+            raise KeyError(f"credentials of user {credentials.user_id} are not stored")
+        self._table.put(credentials.user_id, credentials)
+
+    def delete(self, user_id: int) -> None:
+        """Remove the user's credentials."""
+        self._table.remove(user_id)
+
+
+class InMemoryTokenRepository(_Repository):
+    """Tokens kept in an :class:`InMemoryStore`."""
+
+    table_name = "tokens"
+
+    def add(self, token: Token) -> Token:
+        """Store a new token and return it with its id."""
+        stored: Token = self._add(token)
+        return stored
+
+    def get(self, token_id: int) -> Token | None:
+        """Return the token, or ``None``."""
+        found: Token | None = self._rows.get(token_id)
+        return found
+
+    def get_by_digest(self, digest: str) -> Token | None:
+        """Return the token whose secret has this digest, or ``None``."""
+        return next((t for t in self._rows.values() if t.digest == digest), None)
+
+    def list_by_user(self, user_id: int) -> Sequence[Token]:
+        """Return the user's tokens, by id."""
+        return sorted(self._where(lambda t: t.user_id == user_id), key=lambda t: t.id)
+
+    def touch(self, token_id: int, when: datetime) -> None:
+        """Set the token's ``last_used_at``."""
+        import attrs
+
+        token = self.get(token_id)
+        if token is not None:
+            self._table.put(token_id, attrs.evolve(token, last_used_at=when))
+
+    def delete(self, token_id: int) -> None:
+        """Remove the token."""
+        self._table.remove(token_id)
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every token of the user."""
+        for token in self._where(lambda t: t.user_id == user_id):
+            self._table.remove(token.id)
+
+
+class InMemoryLoginFailureRepository(_Repository):
+    """Counts of failed sign-ins kept in an :class:`InMemoryStore`, by key."""
+
+    table_name = "login_failures"
+
+    def get(self, key: str, *, for_update: bool = False) -> LoginFailures | None:
+        """Return the count under ``key``, or ``None``."""
+        found: LoginFailures | None = self._rows.get(key)
+        return found
+
+    def put(self, failures: LoginFailures) -> None:
+        """Store the count under its key."""
+        self._table.put(failures.key, failures)
+
+    def delete(self, key: str) -> None:
+        """Forget the count under ``key``."""
+        self._table.remove(key)
+
+
 class InMemoryUnitOfWork:
     """A transaction over an :class:`InMemoryStore`.
 
@@ -435,7 +544,8 @@ class InMemoryUnitOfWork:
     without :meth:`commit` undoes every change made inside the block.
 
     Attributes:
-        users, constellations, attempts, sessions, posts: The repositories,
+        users, constellations, attempts, sessions, posts, credentials, tokens,
+            login_failures: The repositories,
             valid inside the ``with`` block.
     """
 
@@ -446,10 +556,13 @@ class InMemoryUnitOfWork:
     attempts: AttemptRepository
     sessions: SessionRepository
     posts: PostRepository
+    credentials: CredentialRepository
+    tokens: TokenRepository
+    login_failures: LoginFailureRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
-        self._journal: list[tuple[dict[int, Any], int, Any]] = []
+        self._journal: list[tuple[dict[Any, Any], Any, Any]] = []
 
     def __enter__(self) -> InMemoryUnitOfWork:
         self.store.lock.acquire()
@@ -459,6 +572,9 @@ class InMemoryUnitOfWork:
         self.attempts = InMemoryAttemptRepository(self.store, self._journal)
         self.sessions = InMemorySessionRepository(self.store, self._journal)
         self.posts = InMemoryPostRepository(self.store, self._journal)
+        self.credentials = InMemoryCredentialRepository(self.store, self._journal)
+        self.tokens = InMemoryTokenRepository(self.store, self._journal)
+        self.login_failures = InMemoryLoginFailureRepository(self.store, self._journal)
         return self
 
     def __exit__(

@@ -23,17 +23,22 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from .accounts import Credentials, LoginFailures, Token
 from .entities import Attempt, Constellation, Post, Session, SessionStatus, User
 from .pagination import PageRequest
 
 __all__ = [
     "AttemptRepository",
     "ConstellationRepository",
+    "CredentialRepository",
+    "LoginFailureRepository",
     "PostRepository",
     "SessionRepository",
+    "TokenRepository",
     "UnitOfWork",
     "UserRepository",
 ]
@@ -256,6 +261,82 @@ class PostRepository(Protocol):
         ...
 
 
+class CredentialRepository(Protocol):
+    """Stored credentials: at most one set per user, each login used once (compared in lower case)."""
+
+    def add(self, credentials: Credentials) -> None:
+        """Store credentials for a user that has none.
+
+        Raises:
+            Conflict: The login is taken (by a concurrent writer; use cases look first).
+        """
+        ...
+
+    def get(self, user_id: int) -> Credentials | None:
+        """Return the user's credentials, or ``None``."""
+        ...
+
+    def get_by_login(self, login: str) -> Credentials | None:
+        """Return the credentials with this login (already in lower case), or ``None``."""
+        ...
+
+    def update(self, credentials: Credentials) -> None:
+        """Replace the stored credentials of the same user."""
+        ...
+
+    def delete(self, user_id: int) -> None:
+        """Remove the user's credentials."""
+        ...
+
+
+class TokenRepository(Protocol):
+    """Stored tokens; revoking one removes it."""
+
+    def add(self, token: Token) -> Token:
+        """Store a new token and return it with its id."""
+        ...
+
+    def get(self, token_id: int) -> Token | None:
+        """Return the token, or ``None``."""
+        ...
+
+    def get_by_digest(self, digest: str) -> Token | None:
+        """Return the token whose secret has this digest, or ``None``; one indexed read."""
+        ...
+
+    def list_by_user(self, user_id: int) -> Sequence[Token]:
+        """Return the user's tokens, by id."""
+        ...
+
+    def touch(self, token_id: int, when: datetime) -> None:
+        """Set the token's ``last_used_at``."""
+        ...
+
+    def delete(self, token_id: int) -> None:
+        """Remove the token: the next request presenting it is refused."""
+        ...
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every token of the user."""
+        ...
+
+
+class LoginFailureRepository(Protocol):
+    """Counts of failed sign-ins, by key; shared by every process using the store."""
+
+    def get(self, key: str, *, for_update: bool = False) -> LoginFailures | None:
+        """Return the count under ``key``, or ``None``; lock it when ``for_update``."""
+        ...
+
+    def put(self, failures: LoginFailures) -> None:
+        """Store the count under its key, replacing any."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Forget the count under ``key``."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all the repositories.
 
@@ -272,6 +353,9 @@ class UnitOfWork(Protocol):
     attempts: AttemptRepository
     sessions: SessionRepository
     posts: PostRepository
+    credentials: CredentialRepository
+    tokens: TokenRepository
+    login_failures: LoginFailureRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -8,8 +8,8 @@ right after it was created would otherwise turn an acknowledged write into a
 404::
 
     with one_transaction(uow_factory()) as uow:
-        session = create_session(uow, command, clock=clock)   # its commit waits
-        detail = get_session_detail(uow, session.id)          # sees the new session
+        session = create_session(uow, command, actor=actor, clock=clock)  # its commit waits
+        detail = get_session_detail(uow, session.id, actor=actor)         # sees the new session
     # committed here, once, if nothing raised; rolled back otherwise
 
 Inside the block, the use cases' own ``commit()`` only says "my part is
@@ -25,8 +25,11 @@ from types import TracebackType
 from .ports import (
     AttemptRepository,
     ConstellationRepository,
+    CredentialRepository,
+    LoginFailureRepository,
     PostRepository,
     SessionRepository,
+    TokenRepository,
     UnitOfWork,
     UserRepository,
 )
@@ -45,6 +48,9 @@ class _Joined:
         self.attempts: AttemptRepository = uow.attempts
         self.sessions: SessionRepository = uow.sessions
         self.posts: PostRepository = uow.posts
+        self.credentials: CredentialRepository = uow.credentials
+        self.tokens: TokenRepository = uow.tokens
+        self.login_failures: LoginFailureRepository = uow.login_failures
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .access import Scope
 from .errors import ValidationFailed
 
 __all__ = [
@@ -40,16 +42,27 @@ __all__ = [
     "DIFFICULTY",
     "DISPLAY_NAME",
     "ID",
+    "LIFETIME_DAYS",
+    "LIFETIME_DAYS_MAX",
+    "LOGIN",
+    "LOGIN_MAX",
     "MESSAGE",
     "MINUTES",
     "NAME",
+    "PASSWORD",
+    "PASSWORD_MAX",
+    "PASSWORD_MIN",
+    "SCOPES",
     "STUDY_DURATION",
     "TIMESTAMP",
     "TITLE",
+    "TOKEN_NAME",
     "WEIGHT",
     "Choice",
+    "ChoiceSet",
     "Identifier",
     "Integer",
+    "Login",
     "Text",
     "Timestamp",
     "choice",
@@ -77,6 +90,13 @@ MINUTES_MAX = 1440
 STUDY_DURATION_MAX = 2**31 - 1
 #: Identifiers are 64-bit signed integers in every store.
 ID_MAX = 2**63 - 1
+#: A login name: an e-mail address fits.
+LOGIN_MAX = 254
+#: A password: long enough to resist guessing, short enough to hash quickly.
+PASSWORD_MIN = 8
+PASSWORD_MAX = 1024
+#: A token's lifetime, in days: at most ten years.
+LIFETIME_DAYS_MAX = 3650
 
 E = TypeVar("E", bound=enum.Enum)
 T = TypeVar("T")
@@ -243,6 +263,48 @@ class Choice(Generic[E]):
 
 
 @attrs.frozen
+class Login:
+    """A login name: 3–254 characters, letters and digits first, then also ``. _ @ + -``.
+
+    Logins are compared without regard to case: the rule returns the login in lower case.
+    """
+
+    minimum: int = 3
+    maximum: int = LOGIN_MAX
+    #: The characters allowed, as a regular expression (also published as JSON Schema).
+    pattern: str = "^[A-Za-z0-9][A-Za-z0-9._@+-]*$"
+
+    def __call__(self, value: object, field: str) -> str:
+        """Return ``value`` in lower case; raise :class:`ValidationFailed` naming ``field``."""
+        login = text(value, field, maximum=self.maximum, minimum=self.minimum, strip=False)
+        if not re.fullmatch(self.pattern, login):
+            raise ValidationFailed.field(
+                field, "must start with a letter or digit and hold only letters, digits and . _ @ + -"
+            )
+        return login.lower()
+
+
+@attrs.frozen
+class ChoiceSet(Generic[E]):
+    """A non-empty list of distinct values of an enum, taken as a set."""
+
+    enum_type: type[E]
+
+    def __call__(self, value: object, field: str) -> frozenset[E]:
+        """Return the members named; raise :class:`ValidationFailed` naming ``field``."""
+        if value is None:
+            raise ValidationFailed.field(field, "is required")
+        if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+            raise ValidationFailed.field(field, "must be a list")
+        if not value:
+            raise ValidationFailed.field(field, "must not be empty")
+        members = [choice(item, field, self.enum_type) for item in value]
+        if len(set(members)) != len(members):
+            raise ValidationFailed.field(field, "must not repeat a value")
+        return frozenset(members)
+
+
+@attrs.frozen
 class Timestamp:
     """A date and time field: see :func:`timestamp`."""
 
@@ -252,7 +314,7 @@ class Timestamp:
 
 
 #: What a rule may be: a callable ``rule(value, field)`` that returns the value checked.
-Rule = Text | Integer | Identifier | Choice[Any] | Timestamp
+Rule = Text | Integer | Identifier | Choice[Any] | ChoiceSet[Any] | Login | Timestamp
 
 DISPLAY_NAME = Text(DISPLAY_NAME_MAX)
 NAME = Text(NAME_MAX)
@@ -265,3 +327,8 @@ MINUTES = Integer(0, MINUTES_MAX)
 STUDY_DURATION = Integer(0, STUDY_DURATION_MAX)
 ID = Identifier(1, ID_MAX)
 TIMESTAMP = Timestamp()
+LOGIN = Login()
+PASSWORD = Text(PASSWORD_MAX, minimum=PASSWORD_MIN, strip=False)
+TOKEN_NAME = Text(NAME_MAX)
+LIFETIME_DAYS = Integer(1, LIFETIME_DAYS_MAX)
+SCOPES = ChoiceSet(Scope)

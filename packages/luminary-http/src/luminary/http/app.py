@@ -9,9 +9,10 @@ from typing import Any
 
 import falcon
 
-from luminary.core import Clock, SystemClock, UnitOfWork
+from luminary.core import Clock, PasswordHasher, SystemClock, UnitOfWork
 
 from . import errors, media, openapi, v1, v2
+from .auth import Authenticator, Services, V1Mode
 from .requests import MAX_BODY
 
 access_log = logging.getLogger("luminary.access")
@@ -75,15 +76,29 @@ class Ready:
 
 
 def create_app(
-    uow_factory: Callable[[], UnitOfWork], clock: Clock | None = None
+    uow_factory: Callable[[], UnitOfWork],
+    clock: Clock | None = None,
+    *,
+    v1_mode: V1Mode | str = V1Mode.OPEN,
+    passwords: PasswordHasher | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
 
     Args:
         uow_factory: Makes a unit of work per use-case call (in-memory or SQL).
         clock: The time source of every write; the system clock by default.
+        v1_mode: How API v1 is served: ``open`` (no token, the published app's
+            way), ``token`` (a bearer token, as v2) or ``off``.
+        passwords: Hashes passwords; scrypt with OWASP's parameters by default.
     """
     clock = clock or SystemClock()
+    services = Services(
+        uow_factory=uow_factory,
+        clock=clock,
+        auth=Authenticator(uow_factory, clock),
+        passwords=passwords or PasswordHasher(),
+        v1_mode=V1Mode(v1_mode),
+    )
     middleware: list[Any] = [AccessLog(), BodyLimit()]
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
@@ -96,7 +111,7 @@ def create_app(
     errors.install(app)
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(uow_factory))
-    v1.add_routes(app, uow_factory, clock)
-    v2.add_routes(app, uow_factory, clock)
+    v1.add_routes(app, services)
+    v2.add_routes(app, services)
     openapi.add_routes(app)
     return app

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import ipaddress
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from luminary import core
+
+from .auth import V1Mode
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -45,10 +50,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uow_factory = _uow_factory(engine)
     clock = core.SystemClock()
     if not args.no_seed:
-        seeded = core.seed_constellations(uow_factory(), clock=clock)
+        seeded = core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
         if seeded:
             print(f"Seeded {len(seeded)} constellations.", flush=True)
-    app = create_app(uow_factory, clock=clock)
+    v1_mode = V1Mode(args.v1)
+    if v1_mode is V1Mode.OPEN and not _is_loopback(args.host):
+        print(
+            "WARNING: API v1 is served open on a non-loopback address: anyone who can reach "
+            f"{args.host}:{args.port} can read, change and delete every student's data through /api. "
+            "Serve with --v1 token (or --v1 off) unless the published iOS app needs it open.",
+            file=sys.stderr,
+            flush=True,
+        )
+    app = create_app(uow_factory, clock=clock, v1_mode=v1_mode)
     try:
         serve(app, host=args.host, port=args.port, threads=args.threads)
     finally:
@@ -66,7 +80,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     _, engine = _database(args.database_url)
     try:
-        seeded = core.seed_constellations(_uow_factory(engine)(), clock=core.SystemClock())
+        seeded = core.seed_constellations(_uow_factory(engine)(), actor=core.SYSTEM, clock=core.SystemClock())
     finally:
         engine.dispose()
     if seeded:
@@ -79,13 +93,118 @@ def cmd_seed(args: argparse.Namespace) -> int:
 def cmd_sync_minutes(args: argparse.Namespace) -> int:
     _, engine = _database(args.database_url)
     try:
-        report = core.sync_minutes(_uow_factory(engine)())
+        report = core.sync_minutes(_uow_factory(engine)(), actor=core.SYSTEM)
     finally:
         engine.dispose()
     for user_id, (stored, recomputed) in sorted(report.corrections.items()):
         print(f"user {user_id}: {stored} -> {recomputed} minutes")
     print(f"{report.users_updated} users updated.")
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The new password: one line of standard input with --password-stdin, else typed twice at a prompt."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise core.ValidationFailed.field("password", "the two passwords differ")
+    else:
+        raise core.ValidationFailed.field("password", "give it on standard input with --password-stdin")
+    return password
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Callable[[], core.UnitOfWork]], int]) -> int:
+    _, engine = _database(args.database_url)
+    try:
+        return work(_uow_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def cmd_admin_create_user(args: argparse.Namespace) -> int:
+    command = core.SignUp(
+        display_name=args.display_name or args.login, login=args.login, password=_read_password(args)
+    )
+
+    def work(uow: Callable[[], core.UnitOfWork]) -> int:
+        user = core.create_account(
+            uow(), command, actor=core.SYSTEM, clock=core.SystemClock(), admin=not args.student
+        )
+        role = "student" if args.student else "administrator"
+        print(f"Created {role} {command.login!r} (user {user.id}).")
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_admin_claim_user(args: argparse.Namespace) -> int:
+    command = core.ClaimAccount(login=args.login, password=_read_password(args))
+
+    def work(uow: Callable[[], core.UnitOfWork]) -> int:
+        core.claim_account(uow(), args.user_id, command, actor=core.SYSTEM, clock=core.SystemClock())
+        print(f"User {args.user_id} now signs in as {command.login!r}.")
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_admin_create_token(args: argparse.Namespace) -> int:
+    def work(uow: Callable[[], core.UnitOfWork]) -> int:
+        issued = core.issue_token(
+            uow(),
+            args.login,
+            name=args.name,
+            scopes=args.scope,
+            expires_in_days=args.expires_in_days,
+            actor=core.SYSTEM,
+            clock=core.SystemClock(),
+        )
+        scopes = " ".join(sorted(s.value for s in issued.token.scopes))
+        print(f"Token {issued.token.id} ({issued.token.name}; {scopes}), shown this once:", file=sys.stderr)
+        print(issued.secret)
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    def work(uow: Callable[[], core.UnitOfWork]) -> int:
+        token = core.revoke_token(uow(), args.token_id, actor=core.SYSTEM)
+        print(f"Revoked token {token.id} ({token.name}) of user {token.user_id}.")
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    def work(uow: Callable[[], core.UnitOfWork]) -> int:
+        for token in core.list_tokens(uow(), args.user_id, actor=core.SYSTEM):
+            scopes = ",".join(sorted(s.value for s in token.scopes))
+            expires = token.expires_at.isoformat() if token.expires_at else "never"
+            used = token.last_used_at.isoformat() if token.last_used_at else "never"
+            print(f"{token.id}\t{token.name}\t{scopes}\texpires {expires}\tlast used {used}")
+        return 0
+
+    return _with_store(args, work)
+
+
+def _add_password_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (else it is asked for twice)",
+    )
 
 
 def _add_database_option(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=DEFAULT_THREADS, help=f"worker threads (default: {DEFAULT_THREADS})"
     )
     serve.add_argument("--no-seed", action="store_true", help="do not seed the default constellations")
+    serve.add_argument(
+        "--v1",
+        choices=[m.value for m in V1Mode],
+        default=os.environ.get("LUMINARY_V1_MODE", V1Mode.OPEN.value),
+        help="API v1: 'open' needs no token (the published iOS app), 'token' needs one as v2 does, "
+        "'off' is not served (default: $LUMINARY_V1_MODE, else open)",
+    )
     _add_database_option(serve)
     serve.set_defaults(run=cmd_serve)
 
@@ -131,6 +257,54 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync-minutes", help="recompute every user's total minutes")
     _add_database_option(sync)
     sync.set_defaults(run=cmd_sync_minutes)
+
+    admin = commands.add_parser("admin", help="accounts and tokens, as the operator")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND")
+    create_user = admin_commands.add_parser(
+        "create-user", help="create an administrator (or a student) account"
+    )
+    create_user.add_argument("--login", required=True, help="the login name")
+    create_user.add_argument("--display-name", help="the name shown to others (default: the login)")
+    create_user.add_argument("--student", action="store_true", help="a student account, not an administrator")
+    _add_password_option(create_user)
+    _add_database_option(create_user)
+    create_user.set_defaults(run=cmd_admin_create_user)
+
+    claim = admin_commands.add_parser("claim-user", help="give an existing user (made through v1) a login")
+    claim.add_argument("user_id", type=int, help="the user's id")
+    claim.add_argument("--login", required=True, help="the login name")
+    _add_password_option(claim)
+    _add_database_option(claim)
+    claim.set_defaults(run=cmd_admin_claim_user)
+
+    create_token = admin_commands.add_parser(
+        "create-token", help="create a token for an account, without its password; prints the secret"
+    )
+    create_token.add_argument("--login", required=True, help="the account's login")
+    create_token.add_argument("--name", required=True, help="what the token is for")
+    create_token.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[s.value for s in core.Scope],
+        help="a scope; repeat for several (admin only for administrators)",
+    )
+    create_token.add_argument(
+        "--expires-in-days", type=int, help="days until it stops working (default: never)"
+    )
+    _add_database_option(create_token)
+    create_token.set_defaults(run=cmd_admin_create_token)
+
+    tokens = commands.add_parser("tokens", help="list and revoke tokens")
+    tokens_commands = tokens.add_subparsers(dest="tokens_command", required=True, metavar="COMMAND")
+    revoke = tokens_commands.add_parser("revoke", help="revoke a token: refused from the next request on")
+    revoke.add_argument("token_id", type=int, help="the token's id")
+    _add_database_option(revoke)
+    revoke.set_defaults(run=cmd_tokens_revoke)
+    listing = tokens_commands.add_parser("list", help="a user's tokens (never their secrets)")
+    listing.add_argument("user_id", type=int, help="the user's id")
+    _add_database_option(listing)
+    listing.set_defaults(run=cmd_tokens_list)
     return parser
 
 
@@ -146,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseError as exc:
         print(f"luminary: {exc}", file=sys.stderr)
         return 2
+    except core.LuminaryError as exc:
+        print(f"luminary: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 0
     return result

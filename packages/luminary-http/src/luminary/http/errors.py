@@ -11,13 +11,28 @@ from typing import Any
 
 import falcon
 
-from luminary.core import Conflict, LuminaryError, NotFound, ValidationFailed
+from luminary.core import (
+    Conflict,
+    Forbidden,
+    LuminaryError,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 from .requests import BodyInvalid, QueryInvalid
 
 log = logging.getLogger("luminary.http")
 
-STATUS_OF: dict[type[LuminaryError], int] = {NotFound: 404, ValidationFailed: 400, Conflict: 409}
+STATUS_OF: dict[type[LuminaryError], int] = {
+    NotFound: 404,
+    ValidationFailed: 400,
+    Conflict: 409,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
+}
 V2_PREFIX = "/api/v2"
 
 
@@ -79,6 +94,14 @@ def handle_domain_error(
     errors = None
     if isinstance(ex, ValidationFailed):
         errors = _field_errors(ex)
+    elif isinstance(ex, Unauthenticated):
+        # RFC 6750: a request without a token gets the challenge alone; a bad token is named.
+        bad = req.get_header("Authorization") is not None
+        resp.set_header(
+            "WWW-Authenticate", 'Bearer realm="luminary"' + (', error="invalid_token"' if bad else "")
+        )
+    elif isinstance(ex, TooManyAttempts):
+        resp.set_header("Retry-After", str(ex.retry_after))
     _respond(req, resp, status, ex.message, falcon.code_to_http_status(status)[4:], errors)
 
 

@@ -25,7 +25,10 @@ COMPONENTS: dict[str, type] = {
     "Session": core.Session,
     "Post": core.Post,
     "MinutesSummary": core.MinutesSummary,
+    **v2.accounts.COMPONENTS,
 }
+
+SECURITY_SCHEME = "bearerToken"
 
 PROBLEM = {
     "type": "object",
@@ -72,6 +75,9 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         return {"type": "string"}
     if tp is datetime:
         return {"type": "string", "format": "date-time"}
+    if typing.get_origin(tp) is list:
+        (item,) = typing.get_args(tp)
+        return {"type": "array", "items": _type_schema(item)}
     raise TypeError(f"no JSON schema for {tp!r}")
 
 
@@ -146,19 +152,26 @@ def _success(op: v2.Operation) -> dict[str, Any]:
     return answer
 
 
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
 def _operation(op: v2.Operation) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(op.status): _success(op)}
+    if op.scope is not None:
+        responses["401"] = _problem_response("No token, or one that is unknown, expired or revoked.")
+        responses["403"] = _problem_response(
+            f"The token lacks the {op.scope.value!r} scope, or may not do this."
+        )
+    responses["default"] = _problem_response("An error, as problem details.")
     entry: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": _parameters(op),
-        "responses": {
-            str(op.status): _success(op),
-            "default": {
-                "description": "An error, as problem details.",
-                "content": {"application/problem+json": {"schema": _ref("Problem")}},
-            },
-        },
+        # OpenAPI 3.1 lets a bearer scheme name the roles an operation needs: here, the token scope.
+        "security": [] if op.scope is None else [{SECURITY_SCHEME: [op.scope.value]}],
+        "responses": responses,
     }
     if op.body is not None:
         media: dict[str, Any] = {"schema": op.body}
@@ -183,7 +196,21 @@ def document() -> dict[str, Any]:
             "description": "API v2 of Luminary, the study-tracking backend.",
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "security": [{SECURITY_SCHEME: []}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "A token from POST /api/v2/tokens, sent as `Authorization: Bearer lum_…`. Scopes: "
+                        "read, study (attempts, sessions, stars), social (posts), account (my account and "
+                        "tokens), admin (the catalogue, any user; includes the others)."
+                    ),
+                }
+            },
+        },
     }
 
 

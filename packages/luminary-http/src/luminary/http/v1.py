@@ -20,14 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import falcon
 
 from luminary import core
 from luminary.core import (
+    Actor,
     Attempt,
-    Clock,
     Constellation,
     NotFound,
     PageRequest,
@@ -38,6 +39,7 @@ from luminary.core import (
     User,
 )
 
+from .auth import Services, V1Mode
 from .commands import V1_BODIES
 from .media import dumps
 from .requests import Window, body_of, window_of
@@ -159,9 +161,10 @@ def post_full(d: core.PostDetail) -> Json:
 class Resource:
     """Base of every v1 resource: holds the collaborators injected by ``create_app``."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
-        self.uow = uow_factory
-        self.clock = clock
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.uow = services.uow_factory
+        self.clock = services.clock
 
     def transaction(self) -> AbstractContextManager[UnitOfWork]:
         """One transaction for a write and the answer read after it: see `core.one_transaction`."""
@@ -182,14 +185,14 @@ class Resource:
         found = batches(lambda page: read(self.uow(), page), window, NESTED_BATCH if nested else BATCH)
         respond(resp, _document(key, json_array(found, _encoder(shape))))
 
-    def constellation(self, constellation: Constellation) -> Iterator[bytes]:
+    def constellation(self, constellation: Constellation, actor: Actor) -> Iterator[bytes]:
         """The full constellation, its attempts and posts read in batches."""
 
         def attempts(page: PageRequest) -> Slice[Attempt]:
-            return core.list_attempts(self.uow(), page, constellation_id=constellation.id)
+            return core.list_attempts(self.uow(), page, constellation_id=constellation.id, actor=actor)
 
         def posts(page: PageRequest) -> Slice[Post]:
-            return core.list_posts(self.uow(), page, constellation_id=constellation.id)
+            return core.list_posts(self.uow(), page, constellation_id=constellation.id, actor=actor)
 
         yield dumps(constellation_simple(constellation))[:-1] + b',"user_attempts":'
         yield from json_array(batches(attempts, Window(), BATCH, owned=True), _encoder(attempt_simple))
@@ -197,13 +200,13 @@ class Resource:
         yield from json_array(batches(posts, Window(), BATCH, owned=True), _encoder(post_simple))
         yield b"}"
 
-    def constellations(self, items: Iterable[Constellation]) -> Iterator[bytes]:
+    def constellations(self, items: Iterable[Constellation], actor: Actor) -> Iterator[bytes]:
         """A JSON array of full constellations."""
         opening = b"["
         for constellation in items:
             yield opening
             opening = b","
-            yield from self.constellation(constellation)
+            yield from self.constellation(constellation, actor)
         yield b"[]" if opening == b"[" else b"]"
 
 
@@ -219,28 +222,48 @@ def _document(key: str, array: Iterator[bytes]) -> Iterator[bytes]:
 
 class Users(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.answer_list(req, resp, "users", core.list_user_details, user_full, nested=True)
+        actor = self.services.v1_actor(req)
+        self.answer_list(
+            req, resp, "users", partial(core.list_user_details, actor=actor), user_full, nested=True
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        actor = self.services.v1_actor(req)
         command = V1_BODIES.read(body_of(req), core.CreateUser)
         with self.transaction() as uow:
-            user = core.create_user(uow, command, clock=self.clock)
-            resp.media = user_full(core.get_user_detail(uow, user.id))
+            user = core.create_user(uow, command, clock=self.clock, actor=actor)
+            resp.media = user_full(core.get_user_detail(uow, user.id, actor=actor))
         resp.status = falcon.HTTP_201
 
 
 class UserItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        resp.media = user_full(core.get_user_detail(self.uow(), user_id))
+        actor = self.services.v1_actor(req)
+        resp.media = user_full(core.get_user_detail(self.uow(), user_id, actor=actor))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        core.delete_user(self.uow(), user_id)
+        actor = self.services.v1_actor(req)
+        core.delete_user(self.uow(), user_id, actor=actor)
         resp.media = {"message": "User deleted successfully!"}
+
+
+class UserLogin(Resource):
+    """Give a v1 user a login and a password, so that they can sign in through v2 (an addition to v1)."""
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        actor = self.services.v1_actor(req)
+        command = V1_BODIES.read(body_of(req), core.ClaimAccount)
+        credentials = core.claim_account(
+            self.uow(), user_id, command, actor=actor, clock=self.clock, passwords=self.services.passwords
+        )
+        resp.media = {"user_id": credentials.user_id, "login": credentials.login}
+        resp.status = falcon.HTTP_201
 
 
 class UserTotalMinutes(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        summary = core.total_minutes(self.uow(), user_id)
+        actor = self.services.v1_actor(req)
+        summary = core.total_minutes(self.uow(), user_id, actor=actor)
         resp.media = {
             "user_id": summary.user_id,
             "display_name": summary.display_name,
@@ -250,12 +273,13 @@ class UserTotalMinutes(Resource):
 
 class UserCompletedConstellations(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        done = core.completions(self.uow(), user_id)
+        actor = self.services.v1_actor(req)
+        done = core.completions(self.uow(), user_id, actor=actor)
 
         def pieces() -> Iterator[bytes]:
             user = {"user_id": done.user.id, "display_name": done.user.display_name}
             yield dumps(user)[:-1] + b',"completed_constellations":'
-            yield from self.constellations(done.constellations)
+            yield from self.constellations(done.constellations, actor)
             yield b',"num_completed":' + dumps(len(done.constellations)) + b"}"
 
         respond(resp, pieces())
@@ -263,83 +287,108 @@ class UserCompletedConstellations(Resource):
 
 class UserCurrentAttempt(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
-        resp.media = attempt_full(core.current_attempt(self.uow(), user_id))
+        actor = self.services.v1_actor(req)
+        resp.media = attempt_full(core.current_attempt(self.uow(), user_id, actor=actor))
 
 
 class SyncMinutes(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        report = core.sync_minutes(self.uow())
+        actor = self.services.v1_actor(req)
+        report = core.sync_minutes(self.uow(), actor=actor)
         resp.media = {"message": "Total minutes synced!", "users_updated": report.users_updated}
 
 
 class Constellations(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        actor = self.services.v1_actor(req)
+
         def every(page: PageRequest) -> Slice[Constellation]:
-            return core.list_constellations(self.uow(), page)
+            return core.list_constellations(self.uow(), page, actor=actor)
 
         found = batches(every, window_of(req), NESTED_BATCH)
-        respond(resp, _document("constellations", self.constellations(c for batch in found for c in batch)))
+        respond(
+            resp,
+            _document("constellations", self.constellations((c for batch in found for c in batch), actor)),
+        )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        actor = self.services.v1_actor(req)
         command = V1_BODIES.read(body_of(req), core.CreateConstellation)
-        made = core.create_constellation(self.uow(), command, clock=self.clock)
-        respond(resp, self.constellation(made))
+        made = core.create_constellation(self.uow(), command, clock=self.clock, actor=actor)
+        respond(resp, self.constellation(made, actor))
         resp.status = falcon.HTTP_201
 
 
 class ConstellationItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
-        respond(resp, self.constellation(core.get_constellation(self.uow(), constellation_id)))
+        actor = self.services.v1_actor(req)
+        respond(
+            resp, self.constellation(core.get_constellation(self.uow(), constellation_id, actor=actor), actor)
+        )
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
+        actor = self.services.v1_actor(req)
         patch = V1_BODIES.read(body_of(req), core.ConstellationPatch)
-        updated = core.update_constellation(self.uow(), constellation_id, patch, clock=self.clock)
-        respond(resp, self.constellation(updated))
+        updated = core.update_constellation(
+            self.uow(), constellation_id, patch, clock=self.clock, actor=actor
+        )
+        respond(resp, self.constellation(updated, actor))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
-        core.delete_constellation(self.uow(), constellation_id)
+        actor = self.services.v1_actor(req)
+        core.delete_constellation(self.uow(), constellation_id, actor=actor)
         resp.media = {"message": "Constellation deleted successfully!"}
 
 
 class UserAttempts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        actor = self.services.v1_actor(req)
+
         def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.AttemptDetail]:
-            return core.list_attempt_details(uow, page, user_id=user_id)
+            return core.list_attempt_details(uow, page, user_id=user_id, actor=actor)
 
         self.answer_list(req, resp, "constellation_attempts", read, attempt_full)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        actor = self.services.v1_actor(req)
         command = V1_BODIES.read({**body_of(req), "user_id": user_id}, core.StartAttempt)
         with self.transaction() as uow:
-            attempt = core.start_attempt(uow, command, clock=self.clock)
-            resp.media = attempt_full(core.get_attempt_detail(uow, attempt.id))
+            attempt = core.start_attempt(uow, command, clock=self.clock, actor=actor)
+            resp.media = attempt_full(core.get_attempt_detail(uow, attempt.id, actor=actor))
         resp.status = falcon.HTTP_201
 
 
 class Attempts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.answer_list(req, resp, "constellation_attempts", core.list_attempt_details, attempt_full)
+        actor = self.services.v1_actor(req)
+        self.answer_list(
+            req, resp, "constellation_attempts", partial(core.list_attempt_details, actor=actor), attempt_full
+        )
 
 
 class AttemptItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
-        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id))
+        actor = self.services.v1_actor(req)
+        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id, actor=actor))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        actor = self.services.v1_actor(req)
         with self.transaction() as uow:
-            core.add_star(uow, attempt_id, clock=self.clock)
-            resp.media = attempt_full(core.get_attempt_detail(uow, attempt_id))
+            core.add_star(uow, attempt_id, clock=self.clock, actor=actor)
+            resp.media = attempt_full(core.get_attempt_detail(uow, attempt_id, actor=actor))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
-        core.delete_attempt(self.uow(), attempt_id)
+        actor = self.services.v1_actor(req)
+        core.delete_attempt(self.uow(), attempt_id, actor=actor)
         resp.media = {"message": "Constellation attempt deleted successfully!"}
 
 
 class AttemptComplete(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        actor = self.services.v1_actor(req)
         with self.transaction() as uow:
-            core.complete_attempt(uow, attempt_id, clock=self.clock)
-            attempt = attempt_full(core.get_attempt_detail(uow, attempt_id))
+            core.complete_attempt(uow, attempt_id, clock=self.clock, actor=actor)
+            attempt = attempt_full(core.get_attempt_detail(uow, attempt_id, actor=actor))
         resp.media = {
             "attempt": attempt,
             "user_updated": True,
@@ -349,8 +398,10 @@ class AttemptComplete(Resource):
 
 class AttemptSessions(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
+        actor = self.services.v1_actor(req)
+
         def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.SessionDetail]:
-            return core.list_session_details(uow, page, attempt_id=attempt_id)
+            return core.list_session_details(uow, page, attempt_id=attempt_id, actor=actor)
 
         self.answer_list(req, resp, "sessions", read, session_full)
 
@@ -375,16 +426,18 @@ def learning_session(session: Session) -> Json:
 
 class Sessions(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.answer_list(req, resp, "data", core.list_sessions, learning_session)
+        actor = self.services.v1_actor(req)
+        self.answer_list(req, resp, "data", partial(core.list_sessions, actor=actor), learning_session)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        actor = self.services.v1_actor(req)
         body = body_of(req)
         command = V1_BODIES.read(body, core.CreateSession)
         resp.status = falcon.HTTP_201
         with self.transaction() as uow:
-            session = core.create_session(uow, command, clock=self.clock)
+            session = core.create_session(uow, command, clock=self.clock, actor=actor)
             study = (
-                session_full(core.get_session_detail(uow, session.id))
+                session_full(core.get_session_detail(uow, session.id, actor=actor))
                 if is_study_session_body(body)
                 else None
             )
@@ -399,18 +452,21 @@ class SessionItem(Resource):
     """One learning session, as the Learning Sessions document serves it."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        actor = self.services.v1_actor(req)
         with _session_not_found():
-            resp.media = {"data": learning_session(core.get_session(self.uow(), session_id))}
+            resp.media = {"data": learning_session(core.get_session(self.uow(), session_id, actor=actor))}
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        actor = self.services.v1_actor(req)
         patch = V1_BODIES.read(body_of(req), core.SessionPatch)
         with _session_not_found():
-            session = core.update_session(self.uow(), session_id, patch, clock=self.clock)
+            session = core.update_session(self.uow(), session_id, patch, clock=self.clock, actor=actor)
         resp.media = {"data": learning_session(session)}
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        actor = self.services.v1_actor(req)
         with _session_not_found():
-            core.delete_session(self.uow(), session_id)
+            core.delete_session(self.uow(), session_id, actor=actor)
         resp.status = falcon.HTTP_204
 
 
@@ -427,58 +483,69 @@ def _session_not_found() -> Iterator[None]:
 
 class SessionComplete(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        actor = self.services.v1_actor(req)
         with self.transaction() as uow:
-            core.complete_session(uow, session_id, clock=self.clock)
-            resp.media = session_full(core.get_session_detail(uow, session_id))
+            core.complete_session(uow, session_id, clock=self.clock, actor=actor)
+            resp.media = session_full(core.get_session_detail(uow, session_id, actor=actor))
 
 
 class SessionCancel(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, session_id: int) -> None:
+        actor = self.services.v1_actor(req)
         with self.transaction() as uow:
-            core.cancel_session(uow, session_id, clock=self.clock)
-            resp.media = session_full(core.get_session_detail(uow, session_id))
+            core.cancel_session(uow, session_id, clock=self.clock, actor=actor)
+            resp.media = session_full(core.get_session_detail(uow, session_id, actor=actor))
 
 
 class Posts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.answer_list(req, resp, "posts", core.list_post_details, post_full)
+        actor = self.services.v1_actor(req)
+        self.answer_list(req, resp, "posts", partial(core.list_post_details, actor=actor), post_full)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        actor = self.services.v1_actor(req)
         command = V1_BODIES.read(body_of(req), core.CreatePost)
         with self.transaction() as uow:
-            post = core.create_post(uow, command, clock=self.clock)
-            resp.media = post_full(core.get_post_detail(uow, post.id))
+            post = core.create_post(uow, command, clock=self.clock, actor=actor)
+            resp.media = post_full(core.get_post_detail(uow, post.id, actor=actor))
         resp.status = falcon.HTTP_201
 
 
 class PostItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, post_id: int) -> None:
-        resp.media = post_full(core.get_post_detail(self.uow(), post_id))
+        actor = self.services.v1_actor(req)
+        resp.media = post_full(core.get_post_detail(self.uow(), post_id, actor=actor))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, post_id: int) -> None:
-        core.delete_post(self.uow(), post_id)
+        actor = self.services.v1_actor(req)
+        core.delete_post(self.uow(), post_id, actor=actor)
         resp.media = {"message": "Post deleted successfully!"}
 
 
 class UserPosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
+        actor = self.services.v1_actor(req)
+
         def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.PostDetail]:
-            return core.list_post_details(uow, page, user_id=user_id)
+            return core.list_post_details(uow, page, user_id=user_id, actor=actor)
 
         self.answer_list(req, resp, "posts", read, post_full)
 
 
 class ConstellationPosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
+        actor = self.services.v1_actor(req)
+
         def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.PostDetail]:
-            return core.list_post_details(uow, page, constellation_id=constellation_id)
+            return core.list_post_details(uow, page, constellation_id=constellation_id, actor=actor)
 
         self.answer_list(req, resp, "posts", read, post_full)
 
 
 class Feed(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        self.answer_list(req, resp, "posts", core.feed_details, post_full)
+        actor = self.services.v1_actor(req)
+        self.answer_list(req, resp, "posts", partial(core.feed_details, actor=actor), post_full)
 
 
 # Any integer reaches the use case, which answers "User not found!" for ids nothing has.
@@ -488,6 +555,7 @@ ROUTES: list[tuple[str, type[Resource]]] = [
     ("/users", Users),
     ("/users/sync-minutes", SyncMinutes),
     (f"/users/{{user_id:{ID}}}", UserItem),
+    (f"/users/{{user_id:{ID}}}/login", UserLogin),
     (f"/users/{{user_id:{ID}}}/total_minutes", UserTotalMinutes),
     (f"/users/{{user_id:{ID}}}/completed_constellations", UserCompletedConstellations),
     (f"/users/{{user_id:{ID}}}/current-attempt", UserCurrentAttempt),
@@ -513,12 +581,12 @@ ROUTES: list[tuple[str, type[Resource]]] = [
 UNPREFIXED = {f"/users/{{user_id:{ID}}}/posts", f"/constellations/{{constellation_id:{ID}}}/posts"}
 
 
-def add_routes(
-    app: falcon.App[falcon.Request, falcon.Response], uow_factory: Callable[[], UnitOfWork], clock: Clock
-) -> None:
-    """Mount every v1 route under each prefix (trailing slashes are stripped by the app)."""
+def add_routes(app: falcon.App[falcon.Request, falcon.Response], services: Services) -> None:
+    """Mount every v1 route under each prefix (trailing slashes are stripped by the app), unless v1 is off."""
+    if services.v1_mode is V1Mode.OFF:
+        return
     for path, resource_type in ROUTES:
-        resource = resource_type(uow_factory, clock)
+        resource = resource_type(services)
         for prefix in PREFIXES:
             app.add_route(prefix + path, resource)
         if path in UNPREFIXED:

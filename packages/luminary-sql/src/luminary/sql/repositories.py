@@ -18,20 +18,27 @@ suite checks. Two SQL specifics:
   CHECK constraint) and PostgreSQL's serialization failures and deadlocks are
   raised as :class:`~luminary.core.errors.Conflict`: the request met a state it
   cannot apply to, and may be retried.
+* Two statements are written for each database, with its dialect's ``INSERT …
+  ON CONFLICT`` (which both PostgreSQL and SQLite have): adding credentials
+  whose login is taken (``DO NOTHING``, so the transaction stays usable) and
+  storing a count of failed sign-ins (``DO UPDATE``, an upsert).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, NoReturn
 
 import attrs
 from sqlalchemy import Select, Table, bindparam, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter
 
+from luminary.core.accounts import Credentials, LoginFailures, Token
 from luminary.core.entities import Attempt, Constellation, Post, Session, SessionStatus, User
 from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
@@ -43,12 +50,21 @@ from .tables import (
     constellation_from_row,
     constellation_values,
     constellations,
+    credentials,
+    credentials_from_row,
+    credentials_values,
+    login_failures,
+    login_failures_from_row,
+    login_failures_values,
     post_from_row,
     post_values,
     posts,
     session_from_row,
     session_values,
     sessions,
+    token_from_row,
+    token_values,
+    tokens,
     user_from_row,
     user_values,
     users,
@@ -57,8 +73,11 @@ from .tables import (
 __all__ = [
     "SqlAttemptRepository",
     "SqlConstellationRepository",
+    "SqlCredentialRepository",
+    "SqlLoginFailureRepository",
     "SqlPostRepository",
     "SqlSessionRepository",
+    "SqlTokenRepository",
     "SqlUserRepository",
     "raise_translated",
 ]
@@ -194,11 +213,22 @@ _WORDS = {
     "constellation_attempts": "Constellation attempt",
     "sessions": "Session",
     "posts": "Post",
+    "tokens": "Token",
 }
 
 
 def _ids(values: Collection[int]) -> list[int]:
     return sorted(set(values))
+
+
+def _insert_on_conflict(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into ``table`` that can say ``ON CONFLICT``, in the connection's dialect."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"{table.name}: INSERT … ON CONFLICT is not written for {name}")
 
 
 class SqlUserRepository(_SqlRepository):
@@ -504,3 +534,161 @@ class SqlPostRepository(_SqlRepository):
     def exists_for_constellation(self, constellation_id: int) -> bool:
         """Whether any post is about the constellation."""
         return self._exists(posts.c.constellation_id == constellation_id)
+
+
+class SqlCredentialRepository(_SqlRepository):
+    """Credentials in the ``credentials`` table, keyed by user id."""
+
+    table = credentials
+
+    def add(self, credentials: Credentials) -> None:
+        """Store credentials for a user that has none.
+
+        One ``INSERT … ON CONFLICT (login) DO NOTHING``: a login taken by a
+        concurrent writer inserts nothing (on PostgreSQL, once that writer has
+        committed) instead of failing the transaction.
+
+        Raises:
+            Conflict: The login is taken, or the user has credentials or no longer exists.
+        """
+
+        def build() -> Executable:
+            table = self.table
+            statement = _insert_on_conflict(self._connection, table)
+            return statement.on_conflict_do_nothing(index_elements=[table.c.login]).returning(table.c.user_id)
+
+        statement = self._cached(("add", self._connection.dialect.name), build)
+        # RETURNING says whether a row went in (psycopg reports no rowcount here).
+        if self._execute(statement, credentials_values(credentials)).first() is None:
+            raise Conflict(f"The login {credentials.login!r} is taken")
+
+    def get(self, user_id: int) -> Credentials | None:
+        """Return the user's credentials, or ``None``."""
+        return self._one("user_id", user_id)
+
+    def get_by_login(self, login: str) -> Credentials | None:
+        """Return the credentials with this login (already in lower case), or ``None``."""
+        return self._one("login", login)
+
+    def _one(self, column: str, value: object) -> Credentials | None:
+        def build() -> Executable:
+            return select(self.table).where(self.table.c[column] == bindparam("value"))
+
+        statement = self._cached(("by", column), build)
+        row = self._execute(statement, {"value": value}).mappings().first()
+        return credentials_from_row(row) if row is not None else None
+
+    def update(self, credentials: Credentials) -> None:
+        """Replace the stored credentials of the same user.
+
+        Raises:
+            Conflict: They no longer exist, or the new login is taken.
+        """
+        table = self.table
+        values = credentials_values(credentials)
+        del values["user_id"]
+        result = self._execute(update(table).where(table.c.user_id == credentials.user_id).values(**values))
+        if result.rowcount == 0:
+            raise Conflict(f"The credentials of user {credentials.user_id} no longer exist.")
+
+    def delete(self, user_id: int) -> None:
+        """Remove the user's credentials."""
+        self._delete_where(self.table.c.user_id == user_id)
+
+
+class SqlTokenRepository(_SqlRepository):
+    """Tokens in the ``tokens`` table."""
+
+    table = tokens
+
+    def add(self, token: Token) -> Token:
+        """Store a new token and return it with its id.
+
+        Raises:
+            Conflict: Its user no longer exists (or, against all odds, its digest is taken).
+        """
+        return attrs.evolve(token, id=self._insert(token_values(token)))
+
+    def get(self, token_id: int) -> Token | None:
+        """Return the token, or ``None``."""
+        row = self._get_row(token_id)
+        return token_from_row(row) if row is not None else None
+
+    def get_by_digest(self, digest: str) -> Token | None:
+        """Return the token whose secret has this digest, or ``None``: one read of the unique index."""
+
+        def build() -> Executable:
+            return select(tokens).where(tokens.c.digest == bindparam("digest"))
+
+        row = self._execute(self._cached("by_digest", build), {"digest": digest}).mappings().first()
+        return token_from_row(row) if row is not None else None
+
+    def list_by_user(self, user_id: int) -> Sequence[Token]:
+        """Return the user's tokens, by id."""
+
+        def build() -> Executable:
+            return select(tokens).where(tokens.c.user_id == bindparam("user_id")).order_by(tokens.c.id)
+
+        rows = self._execute(self._cached("by_user", build), {"user_id": user_id}).mappings()
+        return [token_from_row(row) for row in rows]
+
+    def touch(self, token_id: int, when: datetime) -> None:
+        """Set the token's ``last_used_at``: one ``UPDATE``, which changes nothing if the token is gone."""
+
+        def build() -> Executable:
+            return (
+                update(tokens)
+                .where(tokens.c.id == bindparam("token_id"))
+                .values(last_used_at=bindparam("used_at", type_=tokens.c.last_used_at.type))
+            )
+
+        self._execute(self._cached("touch", build), {"token_id": token_id, "used_at": when})
+
+    def delete(self, token_id: int) -> None:
+        """Remove the token: the next request presenting it is refused."""
+        self._delete_where(tokens.c.id == token_id)
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every token of the user."""
+        self._delete_where(tokens.c.user_id == user_id)
+
+
+class SqlLoginFailureRepository(_SqlRepository):
+    """Counts of failed sign-ins in the ``login_failures`` table, keyed by their key."""
+
+    table = login_failures
+
+    def get(self, key: str, *, for_update: bool = False) -> LoginFailures | None:
+        """Return the count under ``key``, or ``None``; lock its row when ``for_update``.
+
+        The lock is a plain ``FOR UPDATE`` on PostgreSQL: no row refers to these,
+        so the weaker lock of the other repositories would spare nothing.
+        """
+
+        def build() -> Executable:
+            statement = select(login_failures).where(login_failures.c.key == bindparam("key"))
+            return statement.with_for_update() if for_update else statement
+
+        statement = self._cached(("get", for_update), build)
+        row = self._execute(statement, {"key": key}).mappings().first()
+        return login_failures_from_row(row) if row is not None else None
+
+    def put(self, failures: LoginFailures) -> None:
+        """Store the count under its key, replacing any: one ``INSERT … ON CONFLICT (key) DO UPDATE``."""
+
+        def build() -> Executable:
+            statement = _insert_on_conflict(self._connection, login_failures)
+            return statement.on_conflict_do_update(
+                index_elements=[login_failures.c.key],
+                set_={
+                    "count": statement.excluded["count"],
+                    "window_start": statement.excluded["window_start"],
+                },
+            )
+
+        statement = self._cached(("put", self._connection.dialect.name), build)
+        self._execute(statement, login_failures_values(failures))
+
+    def delete(self, key: str) -> None:
+        """Forget the count under ``key``."""
+        self._delete_where(login_failures.c.key == key)

@@ -24,8 +24,12 @@ Design points:
   so a cascade would hide exactly the rows that must be accounted for. A child
   inserted by a concurrent transaction makes the parent's delete fail instead
   (an integrity error, reported as :class:`~luminary.core.errors.Conflict`).
-  The one exception is ``users.current_attempt_id``, a pointer rather than
-  ownership: deleting the attempt clears it.
+  The exceptions: ``users.current_attempt_id``, a pointer rather than
+  ownership (deleting the attempt clears it), and a user's ``credentials`` and
+  ``tokens``, which hold nothing to account for: they go with the user, so a
+  token created meanwhile cannot make the user's delete fail.
+* A token's scopes are one text column, their values sorted and separated by
+  spaces (``"read study"``); a token is read whole, never searched by scope.
 * Every list order has an index: ``(parent_id, id)`` for lists by id,
   ``(parent_id, created_at, id)`` for newest-first lists. The leading column
   also serves the foreign-key checks on delete.
@@ -36,12 +40,13 @@ Design points:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -55,13 +60,17 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import RowMapping
 
+from luminary.core.access import Scope
+from luminary.core.accounts import Credentials, LoginFailures, Token
 from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
 from luminary.core.validation import (
     DIFFICULTY_MAX,
     DISPLAY_NAME_MAX,
+    LOGIN,
     MINUTES_MAX,
     NAME_MAX,
     STUDY_DURATION_MAX,
@@ -70,6 +79,7 @@ from luminary.core.validation import (
 )
 
 __all__ = [
+    "LOGIN_FAILURE_KEY_MAX",
     "Id",
     "UtcDateTime",
     "attempt_from_row",
@@ -78,13 +88,24 @@ __all__ = [
     "constellation_from_row",
     "constellation_values",
     "constellations",
+    "credentials",
+    "credentials_from_row",
+    "credentials_values",
+    "login_failures",
+    "login_failures_from_row",
+    "login_failures_values",
     "metadata",
     "post_from_row",
     "post_values",
     "posts",
+    "scopes_from_text",
+    "scopes_text",
     "session_from_row",
     "session_values",
     "sessions",
+    "token_from_row",
+    "token_values",
+    "tokens",
     "user_from_row",
     "user_values",
     "users",
@@ -165,6 +186,7 @@ def _sqlite_result(value: str | None) -> datetime | None:
 # Enum lookups by value: a dict is several times cheaper than calling the enum.
 _STATUSES = {status.value: status for status in SessionStatus}
 _POST_TYPES = {kind.value: kind for kind in PostType}
+_SCOPES = {scope.value: scope for scope in Scope}
 
 
 def _length_between(column: str, low: int, high: int) -> str:
@@ -269,6 +291,51 @@ posts = Table(
     Index(None, "constellation_id", "created_at", "id"),
     Index(None, "created_at", "id"),
     sqlite_autoincrement=True,
+)
+
+
+#: The longest key of a count of failed sign-ins (``"login:"`` and a login, ``"address:"`` and an address).
+LOGIN_FAILURE_KEY_MAX = 300
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("login", String(LOGIN.maximum), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    CheckConstraint(_length_between("login", LOGIN.minimum, LOGIN.maximum), name="login_length"),
+    # Logins are compared in lower case, so only lower case is stored (and unique).
+    CheckConstraint("login = lower(login)", name="login_lower_case"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
+    Column("scopes", Text, nullable=False),
+    # SHA-256 in hex; its unique index is the look-up of every authenticated request.
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    CheckConstraint(_length_between("name", 1, NAME_MAX), name="name_length"),
+    CheckConstraint("length(digest) = 64", name="digest_length"),
+    Index(None, "user_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(LOGIN_FAILURE_KEY_MAX), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    CheckConstraint(_length_between("key", 1, LOGIN_FAILURE_KEY_MAX), name="key_length"),
+    CheckConstraint("count >= 1", name="count_positive"),
 )
 
 
@@ -397,3 +464,72 @@ def post_from_row(row: RowMapping) -> Post:
         study_duration=row["study_duration"],
         created_at=row["created_at"],
     )
+
+
+def credentials_values(credentials: Credentials) -> dict[str, Any]:
+    """Column values of a user's credentials, ``user_id`` included (it is their key)."""
+    return {
+        "user_id": credentials.user_id,
+        "login": credentials.login,
+        "password_hash": credentials.password_hash,
+        "updated_at": credentials.updated_at,
+        "is_admin": credentials.is_admin,
+    }
+
+
+def credentials_from_row(row: RowMapping) -> Credentials:
+    """The credentials stored in a row of :data:`credentials`."""
+    return Credentials(
+        user_id=row["user_id"],
+        login=row["login"],
+        password_hash=row["password_hash"],
+        updated_at=row["updated_at"],
+        is_admin=bool(row["is_admin"]),
+    )
+
+
+def scopes_text(scopes: Iterable[Scope]) -> str:
+    """Scopes as stored: their values, sorted, separated by spaces (``"read study"``)."""
+    return " ".join(sorted(Scope(scope).value for scope in scopes))
+
+
+def scopes_from_text(text: str) -> frozenset[Scope]:
+    """The scopes stored as :func:`scopes_text` wrote them."""
+    return frozenset(_SCOPES[value] for value in text.split())
+
+
+def token_values(token: Token) -> dict[str, Any]:
+    """Column values of a token, without its id."""
+    return {
+        "user_id": token.user_id,
+        "name": token.name,
+        "scopes": scopes_text(token.scopes),
+        "digest": token.digest,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "last_used_at": token.last_used_at,
+    }
+
+
+def token_from_row(row: RowMapping) -> Token:
+    """The token stored in a row of :data:`tokens`."""
+    return Token(
+        id=row["id"],
+        user_id=row["user_id"],
+        name=row["name"],
+        scopes=scopes_from_text(row["scopes"]),
+        digest=row["digest"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+def login_failures_values(failures: LoginFailures) -> dict[str, Any]:
+    """Column values of a count of failed sign-ins, ``key`` included."""
+    return {"key": failures.key, "count": failures.count, "window_start": failures.window_start}
+
+
+def login_failures_from_row(row: RowMapping) -> LoginFailures:
+    """The count stored in a row of :data:`login_failures`."""
+    return LoginFailures(key=row["key"], count=row["count"], window_start=row["window_start"])

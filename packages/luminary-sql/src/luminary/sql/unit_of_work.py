@@ -1,4 +1,4 @@
-"""The SQL unit of work: one connection, one transaction, five repositories.
+"""The SQL unit of work: one connection, one transaction, every repository.
 
 ::
 
@@ -26,8 +26,11 @@ from .engine import READ_ONLY, write_lock
 from .repositories import (
     SqlAttemptRepository,
     SqlConstellationRepository,
+    SqlCredentialRepository,
+    SqlLoginFailureRepository,
     SqlPostRepository,
     SqlSessionRepository,
+    SqlTokenRepository,
     SqlUserRepository,
     raise_translated,
 )
@@ -36,8 +39,11 @@ if TYPE_CHECKING:
     from luminary.core.ports import (
         AttemptRepository,
         ConstellationRepository,
+        CredentialRepository,
+        LoginFailureRepository,
         PostRepository,
         SessionRepository,
+        TokenRepository,
         UnitOfWork,
         UserRepository,
     )
@@ -53,8 +59,8 @@ class SqlAlchemyUnitOfWork:
             SQLite's transactions properly) over a migrated database.
 
     Attributes:
-        users, constellations, attempts, sessions, posts: The repositories,
-            valid inside the ``with`` block.
+        users, constellations, attempts, sessions, posts, credentials, tokens,
+            login_failures: The repositories, valid inside the ``with`` block.
     """
 
     # Typed as the protocols: UnitOfWork's attributes are writable, hence invariant.
@@ -63,6 +69,9 @@ class SqlAlchemyUnitOfWork:
     attempts: AttemptRepository
     sessions: SessionRepository
     posts: PostRepository
+    credentials: CredentialRepository
+    tokens: TokenRepository
+    login_failures: LoginFailureRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -102,6 +111,9 @@ class SqlAlchemyUnitOfWork:
         self.attempts = SqlAttemptRepository(connection)
         self.sessions = SqlSessionRepository(connection)
         self.posts = SqlPostRepository(connection)
+        self.credentials = SqlCredentialRepository(connection)
+        self.tokens = SqlTokenRepository(connection)
+        self.login_failures = SqlLoginFailureRepository(connection)
         return self
 
     def __exit__(

@@ -2,7 +2,11 @@
 
 Each use case takes a :class:`~luminary.core.ports.UnitOfWork`, opens it, loads
 what it needs, applies the rules of :mod:`luminary.core.rules`, saves, and
-commits. Writes also take a :class:`~luminary.core.clock.Clock`. Input arrives
+commits. Writes also take a :class:`~luminary.core.clock.Clock`. Every use case
+but signing up and signing in takes the :class:`~luminary.core.access.Actor` it
+acts for, and asks :mod:`luminary.core.access` what that actor may do before it
+reads or changes anything; the ``luminary`` command and embedding apps act as
+:data:`~luminary.core.access.SYSTEM`. Input arrives
 raw (as a caller sent it) and is validated here; a failure raises a
 :class:`~luminary.core.errors.LuminaryError` and changes nothing.
 
@@ -10,7 +14,7 @@ Reads come in two forms: flat entities (``get_user``, ``list_sessions`` …) and
 *details* that bundle an entity with its relations (``get_user_detail`` …),
 loaded with a fixed number of queries whatever the amount of data.
 
-One module per area (:mod:`.users`, :mod:`.constellations`, :mod:`.attempts`,
+One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.constellations`, :mod:`.attempts`,
 :mod:`.sessions`, :mod:`.posts`); the details are the read side of API v1, in
 :mod:`.views`. Everything is importable from here and from ``luminary.core``.
 
@@ -24,6 +28,20 @@ writers never deadlock, and a counter is only changed on a row read with
 
 from __future__ import annotations
 
+from .accounts import (
+    Account,
+    IssuedToken,
+    authenticate,
+    change_password,
+    claim_account,
+    create_account,
+    create_token,
+    get_account,
+    issue_token,
+    list_tokens,
+    revoke_token,
+    sign_up,
+)
 from .attempts import (
     add_star,
     complete_attempt,
@@ -96,12 +114,14 @@ from .views import (
 )
 
 __all__ = [
+    "Account",
     "AttemptDetail",
     "CONSTELLATION_FIELDS",
     "CompletedConstellations",
     "Completions",
     "ConstellationDetail",
     "DEFAULT_CONSTELLATIONS",
+    "IssuedToken",
     "MinutesSummary",
     "PostDetail",
     "SESSION_FIELDS",
@@ -110,14 +130,19 @@ __all__ = [
     "USER_FIELDS",
     "UserDetail",
     "add_star",
+    "authenticate",
     "cancel_session",
+    "change_password",
+    "claim_account",
     "complete_attempt",
     "complete_session",
     "completed_constellations",
     "completions",
+    "create_account",
     "create_constellation",
     "create_post",
     "create_session",
+    "create_token",
     "create_user",
     "current_attempt",
     "delete_attempt",
@@ -127,6 +152,7 @@ __all__ = [
     "delete_user",
     "feed",
     "feed_details",
+    "get_account",
     "get_attempt",
     "get_attempt_detail",
     "get_constellation",
@@ -137,6 +163,7 @@ __all__ = [
     "get_session_detail",
     "get_user",
     "get_user_detail",
+    "issue_token",
     "list_attempt_details",
     "list_attempts",
     "list_constellation_details",
@@ -145,9 +172,12 @@ __all__ = [
     "list_posts",
     "list_session_details",
     "list_sessions",
+    "list_tokens",
     "list_user_details",
     "list_users",
+    "revoke_token",
     "seed_constellations",
+    "sign_up",
     "start_attempt",
     "sync_minutes",
     "total_minutes",

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from .. import rules
+from ..access import Actor, see
 from ..entities import Attempt, Constellation, Post, Session, User
 from ..errors import NotFound
 from ..pagination import Cursor, PageRequest, Slice
@@ -98,11 +99,30 @@ def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int) -> None:
         uow.users.update(rules.with_minutes(user, delta))
 
 
+def own_user_filter(uow: UnitOfWork, actor: Actor, user_id: int | None) -> int | None:
+    """The user a list of private things is cut to: ``user_id`` if ``actor`` may see theirs.
+
+    Without ``user_id``, a student's list is cut to their own; an administrator's is not cut.
+
+    Raises:
+        NotFound: ``user_id`` names nobody, or someone ``actor`` may not see.
+    """
+    if user_id is not None:
+        user = load_user(uow, user_id)
+        see(actor, user.id, "User", user.id)
+        return user.id
+    return None if actor.is_admin else (actor.user_id or 0)
+
+
 def session_page(
-    uow: UnitOfWork, page: PageRequest, user_id: int | None, attempt_id: int | None
+    uow: UnitOfWork, actor: Actor, page: PageRequest, user_id: int | None, attempt_id: int | None
 ) -> Slice[Session]:
-    uid = None if user_id is None else load_user(uow, user_id).id
-    aid = None if attempt_id is None else load_attempt(uow, attempt_id).id
+    uid = own_user_filter(uow, actor, user_id)
+    aid = None
+    if attempt_id is not None:
+        attempt = load_attempt(uow, attempt_id)
+        see(actor, attempt.user_id, "Constellation attempt", attempt.id)
+        aid = attempt.id
     rows = uow.sessions.list_page(page.probe(), user_id=uid, attempt_id=aid)
     return Slice.cut(rows, page, newest)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from .. import rules
+from ..access import Actor, Scope, require, see
 from ..clock import Clock
 from ..commands import StartAttempt
 from ..entities import Attempt
@@ -16,6 +17,7 @@ from ._loading import (
     load_constellation,
     load_user,
     move_minutes,
+    own_user_filter,
 )
 
 __all__ = [
@@ -28,14 +30,16 @@ __all__ = [
 ]
 
 
-def start_attempt(uow: UnitOfWork, command: StartAttempt, *, clock: Clock) -> Attempt:
+def start_attempt(uow: UnitOfWork, command: StartAttempt, *, actor: Actor, clock: Clock) -> Attempt:
     """Start an attempt at a constellation; it becomes the user's current attempt (rule 1).
 
     Raises:
         NotFound: No such user or constellation.
     """
+    require(actor, Scope.STUDY)
     with uow:
         user = load_user(uow, command.user_id, for_update=True)
+        see(actor, user.id, "User", user.id)
         constellation = load_constellation(uow, command.constellation_id)
         attempt = uow.attempts.add(
             Attempt(user_id=user.id, constellation_id=constellation.id, created_at=clock.now())
@@ -45,44 +49,57 @@ def start_attempt(uow: UnitOfWork, command: StartAttempt, *, clock: Clock) -> At
     return attempt
 
 
-def get_attempt(uow: UnitOfWork, attempt_id: int) -> Attempt:
+def get_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Attempt:
     """Return the attempt.
 
     Raises:
         NotFound: No such attempt.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return load_attempt(uow, attempt_id)
+        return _visible_attempt(uow, attempt_id, actor)
+
+
+def _visible_attempt(uow: UnitOfWork, attempt_id: int, actor: Actor, *, for_update: bool = False) -> Attempt:
+    attempt = load_attempt(uow, attempt_id, for_update=for_update)
+    see(actor, attempt.user_id, "Constellation attempt", attempt.id)
+    return attempt
 
 
 def list_attempts(
     uow: UnitOfWork,
     page: PageRequest,
     *,
+    actor: Actor,
     user_id: int | None = None,
     constellation_id: int | None = None,
 ) -> Slice[Attempt]:
     """Return a page of attempts, by id; only the user's, or only those at a constellation, when given.
 
+    A student sees only their own attempts: without ``user_id``, the list is theirs.
+
     Raises:
-        NotFound: ``user_id`` or ``constellation_id`` names nothing.
+        NotFound: ``user_id`` or ``constellation_id`` names nothing, or
+            ``user_id`` names someone else.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        uid = None if user_id is None else load_user(uow, user_id).id
+        uid = own_user_filter(uow, actor, user_id)
         cid = None if constellation_id is None else load_constellation(uow, constellation_id).id
         rows = uow.attempts.list_page(page.probe(), user_id=uid, constellation_id=cid)
         return Slice.cut(rows, page, by_id)
 
 
-def add_star(uow: UnitOfWork, attempt_id: int, *, clock: Clock) -> Attempt:
+def add_star(uow: UnitOfWork, attempt_id: int, *, actor: Actor, clock: Clock) -> Attempt:
     """Add one star to an attempt, completing it when it reaches the weight (rule 2).
 
     Raises:
         NotFound: No such attempt.
         Conflict: The attempt is already complete.
     """
+    require(actor, Scope.STUDY)
     with uow:
-        attempt = load_attempt(uow, attempt_id, for_update=True)
+        attempt = _visible_attempt(uow, attempt_id, actor, for_update=True)
         constellation = load_constellation(uow, attempt.constellation_id)
         updated = rules.add_star(attempt, constellation, clock.now())
         uow.attempts.update(updated)
@@ -92,7 +109,7 @@ def add_star(uow: UnitOfWork, attempt_id: int, *, clock: Clock) -> Attempt:
     return updated
 
 
-def complete_attempt(uow: UnitOfWork, attempt_id: int, *, clock: Clock) -> Attempt:
+def complete_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor, clock: Clock) -> Attempt:
     """Complete an attempt: every star, a completion time, no longer current (rule 3).
 
     Completing a completed attempt changes nothing.
@@ -100,8 +117,9 @@ def complete_attempt(uow: UnitOfWork, attempt_id: int, *, clock: Clock) -> Attem
     Raises:
         NotFound: No such attempt.
     """
+    require(actor, Scope.STUDY)
     with uow:
-        attempt = load_attempt(uow, attempt_id, for_update=True)
+        attempt = _visible_attempt(uow, attempt_id, actor, for_update=True)
         constellation = load_constellation(uow, attempt.constellation_id)
         updated = rules.complete_attempt(attempt, constellation, clock.now())
         if updated != attempt:
@@ -117,14 +135,15 @@ def _release(uow: UnitOfWork, attempt: Attempt) -> None:
         uow.users.update(rules.release_attempt(user, attempt.id))
 
 
-def delete_attempt(uow: UnitOfWork, attempt_id: int) -> Attempt:
+def delete_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Attempt:
     """Remove an attempt with its sessions; their minutes leave the user's total (rules 4, 5).
 
     Raises:
         NotFound: No such attempt.
     """
+    require(actor, Scope.STUDY)
     with uow:
-        attempt = load_attempt(uow, attempt_id, for_update=True)
+        attempt = _visible_attempt(uow, attempt_id, actor, for_update=True)
         removed = uow.sessions.delete_by_attempt(attempt.id)
         lost = sum(rules.counted_minutes(s) for s in removed if s.user_id == attempt.user_id)
         uow.attempts.delete(attempt.id)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import ConstellationPatch, CreateConstellation, changes
 from ..entities import Constellation
@@ -41,7 +42,9 @@ DEFAULT_CONSTELLATIONS: tuple[tuple[str, int], ...] = (
 CONSTELLATION_FIELDS = frozenset(f.name for f in attrs.fields(ConstellationPatch))
 
 
-def create_constellation(uow: UnitOfWork, command: CreateConstellation, *, clock: Clock) -> Constellation:
+def create_constellation(
+    uow: UnitOfWork, command: CreateConstellation, *, actor: Actor, clock: Clock
+) -> Constellation:
     """Create a constellation.
 
     Args:
@@ -49,6 +52,7 @@ def create_constellation(uow: UnitOfWork, command: CreateConstellation, *, clock
         command: Its name and weight.
         clock: Gives ``created_at``.
     """
+    require(actor, Scope.ADMIN)
     with uow:
         constellation = uow.constellations.add(
             Constellation(name=command.name, weight=command.weight, created_at=clock.now())
@@ -60,6 +64,7 @@ def create_constellation(uow: UnitOfWork, command: CreateConstellation, *, clock
 def seed_constellations(
     uow: UnitOfWork,
     *,
+    actor: Actor,
     clock: Clock,
     defaults: Iterable[tuple[str, int]] = DEFAULT_CONSTELLATIONS,
 ) -> Sequence[Constellation]:
@@ -68,6 +73,7 @@ def seed_constellations(
     Returns:
         The constellations added; empty when the store already had some.
     """
+    require(actor, Scope.ADMIN)
     with uow:
         if uow.constellations.count():
             return []
@@ -77,24 +83,26 @@ def seed_constellations(
     return added
 
 
-def get_constellation(uow: UnitOfWork, constellation_id: int) -> Constellation:
+def get_constellation(uow: UnitOfWork, constellation_id: int, *, actor: Actor) -> Constellation:
     """Return the constellation.
 
     Raises:
         NotFound: No such constellation.
     """
+    require(actor, Scope.READ)
     with uow.reading():
         return load_constellation(uow, constellation_id, field="constellation_id")
 
 
-def list_constellations(uow: UnitOfWork, page: PageRequest) -> Slice[Constellation]:
+def list_constellations(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[Constellation]:
     """Return a page of constellations, by id."""
+    require(actor, Scope.READ)
     with uow.reading():
         return Slice.cut(uow.constellations.list_page(page.probe()), page, by_id)
 
 
 def update_constellation(
-    uow: UnitOfWork, constellation_id: int, patch: ConstellationPatch, *, clock: Clock
+    uow: UnitOfWork, constellation_id: int, patch: ConstellationPatch, *, actor: Actor, clock: Clock
 ) -> Constellation:
     """Rename a constellation or change its weight.
 
@@ -109,6 +117,7 @@ def update_constellation(
         Conflict: The weight would change while attempts refer to the
             constellation (their stars are counted against it).
     """
+    require(actor, Scope.ADMIN)
     with uow:
         constellation = load_constellation(uow, constellation_id)
         updated = attrs.evolve(constellation, **changes(patch))
@@ -120,13 +129,14 @@ def update_constellation(
     return updated
 
 
-def delete_constellation(uow: UnitOfWork, constellation_id: int) -> Constellation:
+def delete_constellation(uow: UnitOfWork, constellation_id: int, *, actor: Actor) -> Constellation:
     """Remove a constellation nothing refers to (rule 5).
 
     Raises:
         NotFound: No such constellation.
         Conflict: Attempts or posts still refer to it.
     """
+    require(actor, Scope.ADMIN)
     with uow:
         constellation = load_constellation(uow, constellation_id)
         if uow.attempts.exists_for_constellation(constellation.id) or uow.posts.exists_for_constellation(

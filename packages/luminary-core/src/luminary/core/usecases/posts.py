@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..access import Actor, Scope, change, require, see
 from ..clock import Clock
 from ..commands import CreatePost
 from ..entities import Post
@@ -23,14 +24,16 @@ __all__ = [
 ]
 
 
-def create_post(uow: UnitOfWork, command: CreatePost, *, clock: Clock) -> Post:
+def create_post(uow: UnitOfWork, command: CreatePost, *, actor: Actor, clock: Clock) -> Post:
     """Share progress on a constellation in the feed.
 
     Raises:
-        NotFound: No such user or constellation.
+        Forbidden: The token lacks ``social``.
+        NotFound: No such user or constellation, or ``user_id`` is someone else.
     """
+    require(actor, Scope.SOCIAL)
     with uow:
-        load_user(uow, command.user_id)
+        see(actor, load_user(uow, command.user_id).id, "User", command.user_id)
         load_constellation(uow, command.constellation_id)
         post = uow.posts.add(
             Post(
@@ -46,12 +49,13 @@ def create_post(uow: UnitOfWork, command: CreatePost, *, clock: Clock) -> Post:
     return post
 
 
-def get_post(uow: UnitOfWork, post_id: int) -> Post:
+def get_post(uow: UnitOfWork, post_id: int, *, actor: Actor) -> Post:
     """Return the post.
 
     Raises:
         NotFound: No such post.
     """
+    require(actor, Scope.READ)
     with uow.reading():
         return load_post(uow, post_id)
 
@@ -60,6 +64,7 @@ def list_posts(
     uow: UnitOfWork,
     page: PageRequest,
     *,
+    actor: Actor,
     user_id: int | None = None,
     constellation_id: int | None = None,
 ) -> Slice[Post]:
@@ -68,23 +73,28 @@ def list_posts(
     Raises:
         NotFound: ``user_id`` or ``constellation_id`` names nothing.
     """
+    require(actor, Scope.READ)
     with uow.reading():
         return post_page(uow, page, user_id, constellation_id)
 
 
-def feed(uow: UnitOfWork, page: PageRequest) -> Slice[Post]:
+def feed(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[Post]:
     """Return a page of the social feed: every post, newest first."""
-    return list_posts(uow, page)
+    require(actor, Scope.READ)
+    return list_posts(uow, page, actor=actor)
 
 
-def delete_post(uow: UnitOfWork, post_id: int) -> Post:
-    """Remove a post.
+def delete_post(uow: UnitOfWork, post_id: int, *, actor: Actor) -> Post:
+    """Remove a post: the author's own, or any for an administrator.
 
     Raises:
+        Forbidden: The token lacks ``social``, or the post is someone else's.
         NotFound: No such post.
     """
+    require(actor, Scope.SOCIAL)
     with uow:
         post = load_post(uow, post_id)
+        change(actor, post.user_id, "posts")
         uow.posts.delete(post.id)
         uow.commit()
     return post

@@ -8,6 +8,7 @@ from datetime import datetime
 import attrs
 
 from .. import rules
+from ..access import Actor, Scope, require, see
 from ..clock import Clock
 from ..commands import CreateSession, SessionPatch, changes
 from ..entities import Session, SessionStatus
@@ -56,30 +57,37 @@ def _check_times(session: Session, given: Mapping[str, object]) -> None:
         raise Conflict("A session cannot be completed before it started!")
 
 
-def create_session(uow: UnitOfWork, command: CreateSession, *, clock: Clock) -> Session:
+def create_session(uow: UnitOfWork, command: CreateSession, *, actor: Actor, clock: Clock) -> Session:
     """Create a study or learning session.
 
     With an attempt and no title, the title is the constellation's name. A
-    session of an attempt belongs to the attempt's user. One created
-    ``completed`` adds its minutes to the user's total at once.
+    session of an attempt belongs to the attempt's user; one with neither an
+    attempt nor a user belongs to the student creating it (to nobody when the
+    system creates it). One created ``completed`` adds its minutes to the
+    user's total at once.
 
     Raises:
         ValidationFailed: The attempt belongs to another user than ``user_id``,
             or ``completed_at`` is before ``started_at``.
-        NotFound: ``user_id`` or ``constellation_attempt_id`` names nothing.
+        NotFound: ``user_id`` or ``constellation_attempt_id`` names nothing,
+            or someone else's.
         Conflict: A session created completed would be completed before its ``started_at``.
     """
+    require(actor, Scope.STUDY)
     with uow:
         user_id, attempt_id, title = command.user_id, command.constellation_attempt_id, command.title
         if attempt_id is not None:
             attempt = load_attempt(uow, attempt_id, field="constellation_attempt_id")
+            see(actor, attempt.user_id, "Constellation attempt", attempt.id)
             if user_id is not None and user_id != attempt.user_id:
                 raise ValidationFailed.field("constellation_attempt_id", "belongs to another user")
             user_id = attempt.user_id
             if title is None:
                 title = load_constellation(uow, attempt.constellation_id).name
+        elif user_id is None:
+            user_id = actor.user_id  # a student's session is theirs; the system's may be nobody's
         if user_id is not None:
-            load_user(uow, user_id)
+            see(actor, load_user(uow, user_id).id, "User", user_id)
         assert title is not None  # CreateSession needs a title or an attempt
         now = clock.now()
         # Every other field of the command is the session's as given.
@@ -103,20 +111,28 @@ def create_session(uow: UnitOfWork, command: CreateSession, *, clock: Clock) -> 
     return session
 
 
-def get_session(uow: UnitOfWork, session_id: int) -> Session:
+def get_session(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Session:
     """Return the session.
 
     Raises:
         NotFound: No such session.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return load_session(uow, session_id)
+        return _visible_session(uow, session_id, actor)
+
+
+def _visible_session(uow: UnitOfWork, session_id: int, actor: Actor, *, for_update: bool = False) -> Session:
+    session = load_session(uow, session_id, for_update=for_update)
+    see(actor, session.user_id, "Session", session.id)
+    return session
 
 
 def list_sessions(
     uow: UnitOfWork,
     page: PageRequest,
     *,
+    actor: Actor,
     user_id: int | None = None,
     attempt_id: int | None = None,
 ) -> Slice[Session]:
@@ -125,11 +141,14 @@ def list_sessions(
     Raises:
         NotFound: ``user_id`` or ``attempt_id`` names nothing.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return session_page(uow, page, user_id, attempt_id)
+        return session_page(uow, actor, page, user_id, attempt_id)
 
 
-def update_session(uow: UnitOfWork, session_id: int, patch: SessionPatch, *, clock: Clock) -> Session:
+def update_session(
+    uow: UnitOfWork, session_id: int, patch: SessionPatch, *, actor: Actor, clock: Clock
+) -> Session:
     """Change some fields of a session; the absent ones keep their value.
 
     ``updated_at`` moves. Setting ``status`` to ``completed`` completes the
@@ -144,9 +163,10 @@ def update_session(uow: UnitOfWork, session_id: int, patch: SessionPatch, *, clo
         Conflict: The session would be completed before it started, one of the
             two times being stored or the moment of completion.
     """
+    require(actor, Scope.STUDY)
     given = changes(patch)
     with uow:
-        before = load_session(uow, session_id, for_update=True)
+        before = _visible_session(uow, session_id, actor, for_update=True)
         now = clock.now()
         status = given.pop("status", before.status)
         after = attrs.evolve(before, **given)
@@ -160,7 +180,7 @@ def update_session(uow: UnitOfWork, session_id: int, patch: SessionPatch, *, clo
         return _save(uow, before, after, now)
 
 
-def complete_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Session:
+def complete_session(uow: UnitOfWork, session_id: int, *, actor: Actor, clock: Clock) -> Session:
     """Complete a session; its minutes join the user's total (rule 4).
 
     Completing a completed session changes nothing, so two concurrent
@@ -170,22 +190,24 @@ def complete_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Sessi
         NotFound: No such session.
         Conflict: The session starts later than now.
     """
+    require(actor, Scope.STUDY)
     with uow:
-        before = load_session(uow, session_id, for_update=True)
+        before = _visible_session(uow, session_id, actor, for_update=True)
         now = clock.now()
         after = rules.complete_session(before, now)
         _check_times(after, {})
         return _save(uow, before, after, now)
 
 
-def cancel_session(uow: UnitOfWork, session_id: int, *, clock: Clock) -> Session:
+def cancel_session(uow: UnitOfWork, session_id: int, *, actor: Actor, clock: Clock) -> Session:
     """Cancel a session; minutes it had added to the user's total are taken back.
 
     Raises:
         NotFound: No such session.
     """
+    require(actor, Scope.STUDY)
     with uow:
-        before = load_session(uow, session_id, for_update=True)
+        before = _visible_session(uow, session_id, actor, for_update=True)
         after = rules.cancel_session(before)
         _check_times(after, {})
         return _save(uow, before, after, clock.now())
@@ -202,14 +224,15 @@ def _save(uow: UnitOfWork, before: Session, after: Session, now: datetime) -> Se
     return after
 
 
-def delete_session(uow: UnitOfWork, session_id: int) -> Session:
+def delete_session(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Session:
     """Remove a session; its minutes leave the user's total if it was completed.
 
     Raises:
         NotFound: No such session.
     """
+    require(actor, Scope.STUDY)
     with uow:
-        session = load_session(uow, session_id, for_update=True)
+        session = _visible_session(uow, session_id, actor, for_update=True)
         uow.sessions.delete(session.id)
         move_minutes(uow, session.user_id, rules.minutes_delta(session, None))
         uow.commit()

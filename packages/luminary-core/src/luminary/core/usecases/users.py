@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import attrs
 
 from .. import rules
+from ..access import Actor, Scope, require, see
 from ..clock import Clock
 from ..commands import CreateUser, UserPatch, changes
 from ..entities import User
@@ -67,50 +68,72 @@ class SyncReport:
         return len(self.corrections)
 
 
-def create_user(uow: UnitOfWork, command: CreateUser, *, clock: Clock) -> User:
-    """Sign a student up.
+def create_user(uow: UnitOfWork, command: CreateUser, *, actor: Actor, clock: Clock) -> User:
+    """Create a user without credentials (API v1's sign-up); for administrators and the system.
+
+    Students sign up with :func:`~luminary.core.usecases.accounts.sign_up`.
 
     Args:
         uow: The unit of work to run in.
         command: The new user's name.
+        actor: Who acts.
         clock: Gives ``created_at``.
+
+    Raises:
+        Forbidden: ``actor`` is not an administrator.
     """
+    require(actor, Scope.ADMIN)
     with uow:
         user = uow.users.add(User(display_name=command.display_name, created_at=clock.now()))
         uow.commit()
     return user
 
 
-def get_user(uow: UnitOfWork, user_id: int) -> User:
+def get_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> User:
     """Return the user.
 
     Raises:
-        NotFound: No such user.
+        NotFound: No such user, or someone else.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return load_user(uow, user_id)
+        return _visible_user(uow, user_id, actor)
 
 
-def list_users(uow: UnitOfWork, page: PageRequest) -> Slice[User]:
-    """Return a page of users, by id."""
+def _visible_user(uow: UnitOfWork, user_id: int, actor: Actor, *, for_update: bool = False) -> User:
+    user = load_user(uow, user_id, for_update=for_update)
+    see(actor, user.id, "User", user.id)
+    return user
+
+
+def list_users(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[User]:
+    """Return a page of users, by id; for administrators.
+
+    Raises:
+        Forbidden: ``actor`` is not an administrator.
+    """
+    require(actor, Scope.ADMIN)
     with uow.reading():
         return Slice.cut(uow.users.list_page(page.probe()), page, by_id)
 
 
-def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, clock: Clock) -> User:
+def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, actor: Actor, clock: Clock) -> User:
     """Change a user's display name.
 
     Args:
         uow: The unit of work to run in.
         user_id: The user to change.
         patch: The new name, or nothing.
+        actor: Who acts: the user (with ``account``) or an administrator.
         clock: Unused today; kept so every write takes a clock.
 
     Raises:
-        NotFound: No such user.
+        Forbidden: The token lacks ``account``.
+        NotFound: No such user, or someone else.
     """
+    require(actor, Scope.ACCOUNT)
     with uow:
-        user = load_user(uow, user_id, for_update=True)
+        user = _visible_user(uow, user_id, actor, for_update=True)
         updated = attrs.evolve(user, **changes(patch))
         if updated == user:
             return user
@@ -119,43 +142,52 @@ def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, clock: Clock
     return updated
 
 
-def delete_user(uow: UnitOfWork, user_id: int) -> User:
-    """Remove a user with their attempts, sessions and posts (rule 5).
+def delete_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> User:
+    """Remove a user with their attempts, sessions, posts, tokens and credentials (rule 5).
 
     Returns:
         The user as it was.
 
     Raises:
-        NotFound: No such user.
+        Forbidden: The token lacks ``account``.
+        NotFound: No such user, or someone else.
     """
+    require(actor, Scope.ACCOUNT)
     with uow:
-        user = load_user(uow, user_id)
+        user = _visible_user(uow, user_id, actor)
         # Children first, the user last: the same order as every other writer.
         uow.sessions.delete_by_user(user.id)
         uow.posts.delete_by_user(user.id)
         uow.attempts.delete_by_user(user.id)
+        uow.tokens.delete_by_user(user.id)
+        uow.credentials.delete(user.id)
         uow.users.delete(user.id)
         uow.commit()
     return user
 
 
-def total_minutes(uow: UnitOfWork, user_id: int) -> MinutesSummary:
+def total_minutes(uow: UnitOfWork, user_id: int, *, actor: Actor) -> MinutesSummary:
     """Return the user's total minutes.
 
     Raises:
-        NotFound: No such user.
+        NotFound: No such user, or someone else.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
+        user = _visible_user(uow, user_id, actor)
     return MinutesSummary(user.id, user.display_name, user.total_minutes)
 
 
-def sync_minutes(uow: UnitOfWork) -> SyncReport:
+def sync_minutes(uow: UnitOfWork, *, actor: Actor) -> SyncReport:
     """Recompute every user's total minutes from their completed sessions (rule 4).
 
     Totals are kept right by every use case; this repairs data changed behind
-    Luminary's back and reports what it corrected.
+    Luminary's back and reports what it corrected. For administrators and the system.
+
+    Raises:
+        Forbidden: ``actor`` is not an administrator.
     """
+    require(actor, Scope.ADMIN)
     with uow:
         stale = _stale_totals(uow)
         if not stale:

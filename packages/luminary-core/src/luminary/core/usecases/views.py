@@ -11,6 +11,7 @@ from operator import attrgetter
 
 import attrs
 
+from ..access import Actor, Scope, require, see, visible
 from ..entities import Attempt, Constellation, Post, Session, User
 from ..errors import NotFound
 from ..pagination import PageRequest, Slice
@@ -23,6 +24,7 @@ from ._loading import (
     load_post,
     load_session,
     load_user,
+    own_user_filter,
     post_page,
     session_page,
 )
@@ -180,6 +182,12 @@ def _attempt_id(item: Session) -> int | None:
     return item.constellation_attempt_id
 
 
+def _visible_user(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
+    user = load_user(uow, user_id)
+    see(actor, user.id, "User", user.id)
+    return user
+
+
 def _describe_users(uow: UnitOfWork, users: Sequence[User]) -> list[UserDetail]:
     ids = [u.id for u in users]
     if not ids:
@@ -204,12 +212,14 @@ def _describe_users(uow: UnitOfWork, users: Sequence[User]) -> list[UserDetail]:
 
 
 def _describe_constellations(
-    uow: UnitOfWork, constellations: Sequence[Constellation]
+    uow: UnitOfWork, constellations: Sequence[Constellation], actor: Actor
 ) -> list[ConstellationDetail]:
     ids = [c.id for c in constellations]
     if not ids:
         return []
-    attempts = group_by(uow.attempts.list_by_constellations(ids), _constellation_id)
+    # Attempts are private: a student sees their own among a constellation's.
+    seen = [a for a in uow.attempts.list_by_constellations(ids) if visible(actor, a.user_id)]
+    attempts = group_by(seen, _constellation_id)
     posts = group_by(uow.posts.list_by_constellations(ids), _constellation_id)
     return [ConstellationDetail(c, attempts.get(c.id, []), posts.get(c.id, [])) for c in constellations]
 
@@ -254,48 +264,52 @@ def _describe_posts(uow: UnitOfWork, posts: Sequence[Post]) -> list[PostDetail]:
     return [PostDetail(p, users[p.user_id], constellations[p.constellation_id]) for p in posts]
 
 
-def get_user_detail(uow: UnitOfWork, user_id: int) -> UserDetail:
+def get_user_detail(uow: UnitOfWork, user_id: int, *, actor: Actor) -> UserDetail:
     """Return the user with their attempts, sessions and posts.
 
     Raises:
         NotFound: No such user.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return _describe_users(uow, [load_user(uow, user_id)])[0]
+        return _describe_users(uow, [_visible_user(uow, user_id, actor)])[0]
 
 
-def list_user_details(uow: UnitOfWork, page: PageRequest) -> Slice[UserDetail]:
+def list_user_details(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[UserDetail]:
     """Return a page of users, by id, each with their attempts, sessions and posts."""
+    require(actor, Scope.ADMIN)
     with uow.reading():
         users = Slice.cut(uow.users.list_page(page.probe()), page, by_id)
         return Slice(_describe_users(uow, users.items), users.next_cursor)
 
 
-def completed_constellations(uow: UnitOfWork, user_id: int) -> CompletedConstellations:
+def completed_constellations(uow: UnitOfWork, user_id: int, *, actor: Actor) -> CompletedConstellations:
     """Return what the user has completed: one constellation per completed attempt.
 
     Raises:
         NotFound: No such user.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
+        user = _visible_user(uow, user_id, actor)
         done = _completed_attempts(uow, user)
         found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
         details = {
             d.constellation.id: d
-            for d in _describe_constellations(uow, [found[cid] for cid in sorted(found)])
+            for d in _describe_constellations(uow, [found[cid] for cid in sorted(found)], actor)
         }
         return CompletedConstellations(user, [details[a.constellation_id] for a in done])
 
 
-def completions(uow: UnitOfWork, user_id: int) -> Completions:
+def completions(uow: UnitOfWork, user_id: int, *, actor: Actor) -> Completions:
     """Return what the user has completed: one constellation per completed attempt, no details.
 
     Raises:
         NotFound: No such user.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
+        user = _visible_user(uow, user_id, actor)
         done = _completed_attempts(uow, user)
         found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
         return Completions(user, [found[a.constellation_id] for a in done])
@@ -306,86 +320,101 @@ def _completed_attempts(uow: UnitOfWork, user: User) -> list[Attempt]:
     return sorted((a for a in attempts if a.is_completed), key=attrgetter("id"))
 
 
-def get_constellation_detail(uow: UnitOfWork, constellation_id: int) -> ConstellationDetail:
+def get_constellation_detail(uow: UnitOfWork, constellation_id: int, *, actor: Actor) -> ConstellationDetail:
     """Return the constellation with its attempts and posts.
 
     Raises:
         NotFound: No such constellation.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return _describe_constellations(uow, [load_constellation(uow, constellation_id)])[0]
+        return _describe_constellations(uow, [load_constellation(uow, constellation_id)], actor)[0]
 
 
-def list_constellation_details(uow: UnitOfWork, page: PageRequest) -> Slice[ConstellationDetail]:
+def list_constellation_details(
+    uow: UnitOfWork, page: PageRequest, *, actor: Actor
+) -> Slice[ConstellationDetail]:
     """Return a page of constellations, by id, each with its attempts and posts."""
+    require(actor, Scope.READ)
     with uow.reading():
         found = Slice.cut(uow.constellations.list_page(page.probe()), page, by_id)
-        return Slice(_describe_constellations(uow, found.items), found.next_cursor)
+        return Slice(_describe_constellations(uow, found.items, actor), found.next_cursor)
 
 
-def get_attempt_detail(uow: UnitOfWork, attempt_id: int) -> AttemptDetail:
+def get_attempt_detail(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> AttemptDetail:
     """Return the attempt with its user, constellation and sessions.
 
     Raises:
         NotFound: No such attempt.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return _describe_attempts(uow, [load_attempt(uow, attempt_id)])[0]
+        attempt = load_attempt(uow, attempt_id)
+        see(actor, attempt.user_id, "Constellation attempt", attempt.id)
+        return _describe_attempts(uow, [attempt])[0]
 
 
 def list_attempt_details(
-    uow: UnitOfWork, page: PageRequest, *, user_id: int | None = None
+    uow: UnitOfWork, page: PageRequest, *, actor: Actor, user_id: int | None = None
 ) -> Slice[AttemptDetail]:
     """Like :func:`list_attempts`, each attempt with its user, constellation and sessions."""
+    require(actor, Scope.READ)
     with uow.reading():
-        uid = None if user_id is None else load_user(uow, user_id).id
+        uid = own_user_filter(uow, actor, user_id)
         found = Slice.cut(uow.attempts.list_page(page.probe(), user_id=uid), page, by_id)
         return Slice(_describe_attempts(uow, found.items), found.next_cursor)
 
 
-def current_attempt(uow: UnitOfWork, user_id: int) -> AttemptDetail:
+def current_attempt(uow: UnitOfWork, user_id: int, *, actor: Actor) -> AttemptDetail:
     """Return the user's current attempt with its details.
 
     Raises:
         NotFound: No such user, or the user has no current attempt.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
+        user = _visible_user(uow, user_id, actor)
         attempt = uow.attempts.get(user.current_attempt_id) if user.current_attempt_id else None
         if attempt is None:
             raise NotFound("Constellation attempt", message="No current attempt found for this user!")
         return _describe_attempts(uow, [attempt])[0]
 
 
-def get_session_detail(uow: UnitOfWork, session_id: int) -> SessionDetail:
+def get_session_detail(uow: UnitOfWork, session_id: int, *, actor: Actor) -> SessionDetail:
     """Return the session with its user and attempt.
 
     Raises:
         NotFound: No such session.
     """
+    require(actor, Scope.READ)
     with uow.reading():
-        return _describe_sessions(uow, [load_session(uow, session_id)])[0]
+        session = load_session(uow, session_id)
+        see(actor, session.user_id, "Session", session.id)
+        return _describe_sessions(uow, [session])[0]
 
 
 def list_session_details(
     uow: UnitOfWork,
     page: PageRequest,
     *,
+    actor: Actor,
     user_id: int | None = None,
     attempt_id: int | None = None,
 ) -> Slice[SessionDetail]:
     """Like :func:`list_sessions`, each session with its user and attempt."""
+    require(actor, Scope.READ)
     with uow.reading():
-        found = session_page(uow, page, user_id, attempt_id)
+        found = session_page(uow, actor, page, user_id, attempt_id)
         return Slice(_describe_sessions(uow, found.items), found.next_cursor)
 
 
-def get_post_detail(uow: UnitOfWork, post_id: int) -> PostDetail:
+def get_post_detail(uow: UnitOfWork, post_id: int, *, actor: Actor) -> PostDetail:
     """Return the post with its author and constellation.
 
     Raises:
         NotFound: No such post.
     """
+    require(actor, Scope.READ)
     with uow.reading():
         return _describe_posts(uow, [load_post(uow, post_id)])[0]
 
@@ -394,15 +423,18 @@ def list_post_details(
     uow: UnitOfWork,
     page: PageRequest,
     *,
+    actor: Actor,
     user_id: int | None = None,
     constellation_id: int | None = None,
 ) -> Slice[PostDetail]:
     """Like :func:`list_posts`, each post with its author and constellation."""
+    require(actor, Scope.READ)
     with uow.reading():
         found = post_page(uow, page, user_id, constellation_id)
         return Slice(_describe_posts(uow, found.items), found.next_cursor)
 
 
-def feed_details(uow: UnitOfWork, page: PageRequest) -> Slice[PostDetail]:
+def feed_details(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[PostDetail]:
     """Return a page of the feed, each post with its author and constellation."""
-    return list_post_details(uow, page)
+    require(actor, Scope.READ)
+    return list_post_details(uow, page, actor=actor)

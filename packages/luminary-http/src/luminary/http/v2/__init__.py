@@ -1,6 +1,6 @@
 """API v2: the current API for new clients, at ``/api/v2``.
 
-A module per resource (:mod:`.users`, :mod:`.constellations`, :mod:`.attempts`,
+A module per resource (:mod:`.accounts`, :mod:`.users`, :mod:`.constellations`, :mod:`.attempts`,
 :mod:`.sessions`, :mod:`.posts`); in each, a Falcon resource per path whose
 responders are decorated with :func:`~.operations.operation`, the one
 definition of an operation. Search ``"PATCH /api/v2/sessions/{session_id}"``
@@ -10,18 +10,18 @@ are both generated from these, so they cannot drift apart.
 Conventions: ``{"data": …}`` envelopes; lists newest first (or by id) with
 ``limit`` and ``cursor`` and a ``next_cursor``; ``POST`` creates (201 and
 ``Location``), ``PATCH`` changes only the fields sent, ``DELETE`` answers 204;
-unknown body fields are refused; errors are RFC 9457 problem details.
+unknown body fields are refused; errors are RFC 9457 problem details. Every
+operation needs ``Authorization: Bearer <token>`` with the scope it declares,
+except signing up (``POST /api/v2/accounts``) and signing in (``POST
+/api/v2/tokens``): 401 without a valid token, 403 without the scope.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import falcon
 
-from luminary.core import Clock, UnitOfWork
-
-from . import attempts, constellations, posts, sessions, users
+from ..auth import Services
+from . import accounts, attempts, constellations, posts, sessions, users
 from .operations import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -80,6 +80,7 @@ __all__ = [
 
 #: Every v2 resource, in the order of the documentation.
 RESOURCES: list[type[Resource]] = [
+    *accounts.RESOURCES,
     *users.RESOURCES,
     *constellations.RESOURCES,
     *attempts.RESOURCES,
@@ -96,9 +97,7 @@ for _resource in RESOURCES:
             raise TypeError(f"{_op.method} {_op.path} is declared on {_resource.__name__} ({_resource.path})")
 
 
-def add_routes(
-    app: falcon.App[falcon.Request, falcon.Response], uow_factory: Callable[[], UnitOfWork], clock: Clock
-) -> None:
+def add_routes(app: falcon.App[falcon.Request, falcon.Response], services: Services) -> None:
     """Mount every v2 resource on its path."""
     for resource in RESOURCES:
-        app.add_route(falcon_path(resource.path), resource(uow_factory, clock))
+        app.add_route(falcon_path(resource.path), resource(services))

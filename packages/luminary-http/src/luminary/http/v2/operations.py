@@ -5,7 +5,7 @@ A resource's responder is a plain method decorated with :func:`operation`::
     class Users(Resource):
         @operation("GET /api/v2/users/{user_id}", operation_id="getUser", summary="Get a user", data=USER)
         def on_get(self, ctx: Context) -> core.User:
-            return core.get_user(ctx.uow(), ctx.params["user_id"])
+            return core.get_user(ctx.uow(), ctx.params["user_id"], actor=ctx.actor)
 
 The decorator records the :class:`Operation` (from which the route and the
 OpenAPI entry are both made) and wraps the method into a Falcon responder:
@@ -26,8 +26,9 @@ import falcon
 from cattrs.preconf.json import make_converter
 
 from luminary import core
-from luminary.core import Clock, Slice, UnitOfWork
+from luminary.core import Actor, Clock, Scope, Slice, UnitOfWork
 
+from ..auth import Services
 from ..commands import V2_BODIES
 from ..requests import body_of, page_of
 from .schemas import request_schema
@@ -49,13 +50,25 @@ def unstructure(value: Any) -> Any:
 
 @attrs.frozen
 class Context:
-    """What every operation gets: the request's parsed parts and the injected collaborators."""
+    """What every operation gets: the request's parsed parts, who acts, and the injected collaborators."""
 
-    uow: Callable[[], UnitOfWork]
-    clock: Clock
+    services: Services
     req: falcon.Request
     params: Mapping[str, int]
+    actor: Actor
     command: Any = None
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]:
+        return self.services.uow_factory
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
+
+    @property
+    def passwords(self) -> core.PasswordHasher:
+        return self.services.passwords
 
     def page(self) -> core.PageRequest:
         return page_of(self.req, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT)
@@ -71,6 +84,8 @@ class Operation:
         operation_id: Unique name, used as the OpenAPI ``operationId``.
         summary: One line for the documentation.
         tag: The group it belongs to in the documentation.
+        scope: The token scope it needs, or ``None`` for the few operations
+            anyone may call (signing up, signing in).
         data: Component schema of the answer's ``data`` (``None`` for 204).
         command: The core command class the body is read into, if it takes one;
             the body's JSON Schema (:attr:`body`) is derived from it.
@@ -88,6 +103,7 @@ class Operation:
     operation_id: str
     summary: str
     tag: str
+    scope: Scope | None
     data: str | None = None
     command: type | None = None
     status: int = 200
@@ -109,9 +125,8 @@ class Resource:
     #: The resource's path, the same for each of its operations.
     path: ClassVar[str]
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], clock: Clock) -> None:
-        self.uow_factory = uow_factory
-        self.clock = clock
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     @classmethod
     def operations(cls) -> list[Operation]:
@@ -130,6 +145,7 @@ def operation(
     operation_id: str,
     summary: str,
     tag: str,
+    scope: Scope | None,
     data: str | None = None,
     command: type | None = None,
     status: int = 200,
@@ -147,6 +163,7 @@ def operation(
         operation_id=operation_id,
         summary=summary,
         tag=tag,
+        scope=scope,
         data=data,
         command=command,
         status=status,
@@ -162,10 +179,12 @@ def operation(
             raise TypeError(f"{route} must be the responder on_{method.lower()}, not {handler.__name__}")
 
         def responder(self: Resource, req: falcon.Request, resp: falcon.Response, **params: int) -> None:
+            services = self.services
+            actor = core.ANONYMOUS if op.scope is None else services.auth.actor(req)
             command: Any = None
             if op.command is not None:
                 command = V2_BODIES.read(body_of(req, required=True), op.command)
-            result = handler(self, Context(self.uow_factory, self.clock, req, params, command))
+            result = handler(self, Context(services, req, params, actor, command))
             _answer(op, resp, result)
 
         responder.__name__ = handler.__name__

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from luminary import core
-from luminary.core import Slice
+from luminary.core import Scope, Slice
 
 from .operations import Context, Resource, operation
 
@@ -16,18 +16,20 @@ class Posts(Resource):
         operation_id="listPosts",
         summary="List posts, newest first",
         tag="posts",
+        scope=Scope.READ,
         data="Post",
         many=True,
         paginated=True,
     )
     def on_get(self, ctx: Context) -> Slice[core.Post]:
-        return core.list_posts(ctx.uow(), ctx.page())
+        return core.list_posts(ctx.uow(), ctx.page(), actor=ctx.actor)
 
     @operation(
         "POST /api/v2/posts",
         operation_id="createPost",
         summary="Share progress in the feed",
         tag="posts",
+        scope=Scope.SOCIAL,
         data="Post",
         command=core.CreatePost,
         status=201,
@@ -41,27 +43,33 @@ class Posts(Resource):
         },
     )
     def on_post(self, ctx: Context) -> core.Post:
-        return core.create_post(ctx.uow(), ctx.command, clock=ctx.clock)
+        return core.create_post(ctx.uow(), ctx.command, clock=ctx.clock, actor=ctx.actor)
 
 
 class Post(Resource):
     path = "/api/v2/posts/{post_id}"
 
     @operation(
-        "GET /api/v2/posts/{post_id}", operation_id="getPost", summary="Get a post", tag="posts", data="Post"
+        "GET /api/v2/posts/{post_id}",
+        operation_id="getPost",
+        summary="Get a post",
+        tag="posts",
+        scope=Scope.READ,
+        data="Post",
     )
     def on_get(self, ctx: Context) -> core.Post:
-        return core.get_post(ctx.uow(), ctx.params["post_id"])
+        return core.get_post(ctx.uow(), ctx.params["post_id"], actor=ctx.actor)
 
     @operation(
         "DELETE /api/v2/posts/{post_id}",
         operation_id="deletePost",
         summary="Delete a post",
         tag="posts",
+        scope=Scope.SOCIAL,
         status=204,
     )
     def on_delete(self, ctx: Context) -> None:
-        core.delete_post(ctx.uow(), ctx.params["post_id"])
+        core.delete_post(ctx.uow(), ctx.params["post_id"], actor=ctx.actor)
 
 
 class Feed(Resource):
@@ -72,12 +80,13 @@ class Feed(Resource):
         operation_id="getFeed",
         summary="The social feed, newest first",
         tag="posts",
+        scope=Scope.READ,
         data="Post",
         many=True,
         paginated=True,
     )
     def on_get(self, ctx: Context) -> Slice[core.Post]:
-        return core.feed(ctx.uow(), ctx.page())
+        return core.feed(ctx.uow(), ctx.page(), actor=ctx.actor)
 
 
 RESOURCES: list[type[Resource]] = [Posts, Post, Feed]

@@ -47,6 +47,22 @@ def rule_schema(rule: limits.Rule) -> dict[str, Any]:
             return name_schema(rule.maximum)
         if rule.minimum == 0 and not rule.strip:
             return text_schema(rule.maximum)
+        if not rule.strip:
+            return {**text_schema(rule.maximum), "minLength": rule.minimum}
+    elif isinstance(rule, limits.Login):
+        return {
+            "type": "string",
+            "minLength": rule.minimum,
+            "maxLength": rule.maximum,
+            "pattern": rule.pattern,
+        }
+    elif isinstance(rule, limits.ChoiceSet):
+        return {
+            "type": "array",
+            "items": {"type": "string", "enum": [member.value for member in rule.enum_type]},
+            "minItems": 1,
+            "uniqueItems": True,
+        }
     elif isinstance(rule, limits.Integer | limits.Identifier):
         return {"type": "integer", "minimum": rule.minimum, "maximum": rule.maximum}
     elif isinstance(rule, limits.Choice):
@@ -77,3 +93,7 @@ ATTEMPT_CREATE = request_schema(commands.StartAttempt)
 SESSION_CREATE = request_schema(commands.CreateSession)
 SESSION_PATCH = request_schema(commands.SessionPatch)
 POST_CREATE = request_schema(commands.CreatePost)
+SIGN_UP = request_schema(commands.SignUp)
+CLAIM_ACCOUNT = request_schema(commands.ClaimAccount)
+CHANGE_PASSWORD = request_schema(commands.ChangePassword)
+TOKEN_CREATE = request_schema(commands.CreateToken)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from luminary import core
-from luminary.core import Slice
+from luminary.core import Scope, Slice
 
 from .operations import Context, Resource, operation
 
@@ -16,18 +16,20 @@ class Sessions(Resource):
         operation_id="listSessions",
         summary="List sessions, newest first",
         tag="sessions",
+        scope=Scope.READ,
         data="Session",
         many=True,
         paginated=True,
     )
     def on_get(self, ctx: Context) -> Slice[core.Session]:
-        return core.list_sessions(ctx.uow(), ctx.page())
+        return core.list_sessions(ctx.uow(), ctx.page(), actor=ctx.actor)
 
     @operation(
         "POST /api/v2/sessions",
         operation_id="createSession",
         summary="Create a learning or study session",
         tag="sessions",
+        scope=Scope.STUDY,
         data="Session",
         command=core.CreateSession,
         status=201,
@@ -35,7 +37,7 @@ class Sessions(Resource):
         example={"title": "Learn Flask", "status": "planned"},
     )
     def on_post(self, ctx: Context) -> core.Session:
-        return core.create_session(ctx.uow(), ctx.command, clock=ctx.clock)
+        return core.create_session(ctx.uow(), ctx.command, clock=ctx.clock, actor=ctx.actor)
 
 
 class Session(Resource):
@@ -46,32 +48,37 @@ class Session(Resource):
         operation_id="getSession",
         summary="Get a session",
         tag="sessions",
+        scope=Scope.READ,
         data="Session",
     )
     def on_get(self, ctx: Context) -> core.Session:
-        return core.get_session(ctx.uow(), ctx.params["session_id"])
+        return core.get_session(ctx.uow(), ctx.params["session_id"], actor=ctx.actor)
 
     @operation(
         "PATCH /api/v2/sessions/{session_id}",
         operation_id="updateSession",
         summary="Change some fields of a session",
         tag="sessions",
+        scope=Scope.STUDY,
         data="Session",
         command=core.SessionPatch,
         example={"status": "in_progress", "difficulty": "medium"},
     )
     def on_patch(self, ctx: Context) -> core.Session:
-        return core.update_session(ctx.uow(), ctx.params["session_id"], ctx.command, clock=ctx.clock)
+        return core.update_session(
+            ctx.uow(), ctx.params["session_id"], ctx.command, clock=ctx.clock, actor=ctx.actor
+        )
 
     @operation(
         "DELETE /api/v2/sessions/{session_id}",
         operation_id="deleteSession",
         summary="Delete a session",
         tag="sessions",
+        scope=Scope.STUDY,
         status=204,
     )
     def on_delete(self, ctx: Context) -> None:
-        core.delete_session(ctx.uow(), ctx.params["session_id"])
+        core.delete_session(ctx.uow(), ctx.params["session_id"], actor=ctx.actor)
 
 
 class SessionComplete(Resource):
@@ -82,10 +89,11 @@ class SessionComplete(Resource):
         operation_id="completeSession",
         summary="Complete a session; its minutes count",
         tag="sessions",
+        scope=Scope.STUDY,
         data="Session",
     )
     def on_post(self, ctx: Context) -> core.Session:
-        return core.complete_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock)
+        return core.complete_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock, actor=ctx.actor)
 
 
 class SessionCancel(Resource):
@@ -96,10 +104,11 @@ class SessionCancel(Resource):
         operation_id="cancelSession",
         summary="Cancel a session; its minutes are taken back",
         tag="sessions",
+        scope=Scope.STUDY,
         data="Session",
     )
     def on_post(self, ctx: Context) -> core.Session:
-        return core.cancel_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock)
+        return core.cancel_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock, actor=ctx.actor)
 
 
 RESOURCES: list[type[Resource]] = [Sessions, Session, SessionComplete, SessionCancel]

@@ -1,0 +1,238 @@
+"""v2 accounts: signing up, ``/api/v2/me``, passwords, and tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from luminary import core
+from luminary.core import Scope
+
+from ..auth import client_address
+from .operations import Context, Resource, operation
+
+
+def _sorted_scopes(scopes: frozenset[Scope]) -> list[Scope]:
+    return sorted(scopes, key=list(Scope).index)
+
+
+@attrs.frozen
+class AccountView:
+    """Who a token acts for: their user, their login, and the token's scopes."""
+
+    id: int
+    display_name: str
+    login: str | None
+    is_admin: bool
+    scopes: list[Scope]
+    total_minutes: int
+    current_attempt_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: core.Account) -> AccountView:
+        user = account.user
+        return cls(
+            id=user.id,
+            display_name=user.display_name,
+            login=account.login,
+            is_admin=account.is_admin,
+            scopes=_sorted_scopes(account.scopes),
+            total_minutes=user.total_minutes,
+            current_attempt_id=user.current_attempt_id,
+            created_at=user.created_at,
+        )
+
+
+@attrs.frozen
+class TokenView:
+    """A token as its owner lists it: never its secret."""
+
+    id: int
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, token: core.Token) -> TokenView:
+        return cls(
+            id=token.id,
+            name=token.name,
+            scopes=_sorted_scopes(token.scopes),
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+        )
+
+
+@attrs.frozen
+class NewTokenView:
+    """A token just created, with its secret: shown this once."""
+
+    id: int
+    name: str
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    secret: str
+
+    @classmethod
+    def of(cls, issued: core.IssuedToken) -> NewTokenView:
+        return cls(**attrs.asdict(TokenView.of(issued.token), recurse=False), secret=issued.secret)
+
+
+@attrs.frozen
+class LoginView:
+    """The login a user was given."""
+
+    user_id: int
+    login: str
+
+
+class Accounts(Resource):
+    path = "/api/v2/accounts"
+
+    @operation(
+        "POST /api/v2/accounts",
+        operation_id="signUp",
+        summary="Sign up: a new user with a login and a password (no token needed)",
+        tag="accounts",
+        scope=None,
+        data="User",
+        command=core.SignUp,
+        status=201,
+        location="/api/v2/users/{id}",
+        example={"display_name": "Ada", "login": "ada", "password": "correct horse battery"},
+    )
+    def on_post(self, ctx: Context) -> core.User:
+        return core.sign_up(ctx.uow(), ctx.command, clock=ctx.clock, passwords=ctx.passwords)
+
+
+class Me(Resource):
+    path = "/api/v2/me"
+
+    @operation(
+        "GET /api/v2/me",
+        operation_id="getMe",
+        summary="Who the token acts for, and its scopes",
+        tag="accounts",
+        scope=Scope.READ,
+        data="Account",
+    )
+    def on_get(self, ctx: Context) -> AccountView:
+        return AccountView.of(core.get_account(ctx.uow(), actor=ctx.actor))
+
+
+class MyPassword(Resource):
+    path = "/api/v2/me/password"
+
+    @operation(
+        "PUT /api/v2/me/password",
+        operation_id="changePassword",
+        summary="Change my password (tokens keep working; revoke them to end them)",
+        tag="accounts",
+        scope=Scope.ACCOUNT,
+        command=core.ChangePassword,
+        status=204,
+        example={"current_password": "correct horse battery", "new_password": "a longer passphrase"},
+    )
+    def on_put(self, ctx: Context) -> None:
+        core.change_password(
+            ctx.uow(), ctx.command, actor=ctx.actor, clock=ctx.clock, passwords=ctx.passwords
+        )
+
+
+class Tokens(Resource):
+    path = "/api/v2/tokens"
+
+    @operation(
+        "GET /api/v2/tokens",
+        operation_id="listTokens",
+        summary="My tokens: name, scopes, created, expires, last used (never the secret)",
+        tag="accounts",
+        scope=Scope.READ,
+        data="Token",
+        many=True,
+    )
+    def on_get(self, ctx: Context) -> list[TokenView]:
+        user_id = ctx.actor.user_id or 0
+        return [TokenView.of(t) for t in core.list_tokens(ctx.uow(), user_id, actor=ctx.actor)]
+
+    @operation(
+        "POST /api/v2/tokens",
+        operation_id="createToken",
+        summary="Sign in: a new token for a login and password, its secret shown once (no token needed)",
+        tag="accounts",
+        scope=None,
+        data="NewToken",
+        command=core.CreateToken,
+        status=201,
+        example={
+            "login": "ada",
+            "password": "correct horse battery",
+            "name": "iPhone",
+            "scopes": ["read", "study", "social"],
+            "expires_in_days": 90,
+        },
+    )
+    def on_post(self, ctx: Context) -> NewTokenView:
+        issued = core.create_token(
+            ctx.uow(), ctx.command, clock=ctx.clock, address=client_address(ctx.req), passwords=ctx.passwords
+        )
+        return NewTokenView.of(issued)
+
+
+class Token(Resource):
+    path = "/api/v2/tokens/{token_id}"
+
+    @operation(
+        "DELETE /api/v2/tokens/{token_id}",
+        operation_id="revokeToken",
+        summary="Revoke a token: the next request presenting it is refused, in every process",
+        tag="accounts",
+        scope=Scope.ACCOUNT,
+        status=204,
+    )
+    def on_delete(self, ctx: Context) -> None:
+        core.revoke_token(ctx.uow(), ctx.params["token_id"], actor=ctx.actor)
+
+
+class UserLogin(Resource):
+    path = "/api/v2/users/{user_id}/login"
+
+    @operation(
+        "PUT /api/v2/users/{user_id}/login",
+        operation_id="claimUser",
+        summary="Give a user without one (made through v1) a login and a password",
+        tag="accounts",
+        scope=Scope.ADMIN,
+        data="Login",
+        command=core.ClaimAccount,
+        status=201,
+        example={"login": "ada", "password": "correct horse battery"},
+    )
+    def on_put(self, ctx: Context) -> LoginView:
+        credentials = core.claim_account(
+            ctx.uow(),
+            ctx.params["user_id"],
+            ctx.command,
+            actor=ctx.actor,
+            clock=ctx.clock,
+            passwords=ctx.passwords,
+        )
+        return LoginView(credentials.user_id, credentials.login)
+
+
+RESOURCES: list[type[Resource]] = [Accounts, Me, MyPassword, Tokens, Token, UserLogin]
+
+#: The answers of this module, for the OpenAPI document.
+COMPONENTS: dict[str, type] = {
+    "Account": AccountView,
+    "Token": TokenView,
+    "NewToken": NewTokenView,
+    "Login": LoginView,
+}
