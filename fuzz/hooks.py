@@ -12,16 +12,50 @@ case alone:
   leaves ``user_id`` to it (``null``).
 
 Negative cases are never touched: whatever the schema refuses must still be refused.
+
+The fuzzer acts as an administrator whose token every request carries (see
+``seed_admin`` in ``run_fuzz.py``, which passes the account through the
+environment). Two more hooks keep it signed in for the whole run:
+
+* ``PUT /me/password`` needs the password in force, which no schema can give:
+  positive cases are sent with it, and each change they make is followed (so
+  the operation answers 204, not 400, and the token keeps working, as it must);
+* the only cases dropped are the two that would end the run: deleting the
+  administrator's own user and revoking its own token. Schemathesis reuses the
+  ids it reads in responses (``GET /me``, ``/users``, ``/tokens`` show them), so
+  without this it finds them within seconds. Every other id of those two
+  operations is still fuzzed, and the stateful phase still deletes the users and
+  revokes the tokens it creates.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
 
 SESSION_WRITES = {("POST", "/sessions"), ("PATCH", "/sessions/{session_id}")}
+CHANGE_PASSWORD = ("PUT", "/me/password")
+
+
+def _id_from_environment(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+#: The operations that would sign the fuzzer out, and the path parameter naming what they end.
+OWN_ACCOUNT = {
+    ("DELETE", "/users/{user_id}"): ("user_id", _id_from_environment("LUMINARY_FUZZ_USER_ID")),
+    ("DELETE", "/tokens/{token_id}"): ("token_id", _id_from_environment("LUMINARY_FUZZ_TOKEN_ID")),
+}
+
+
+class _Password:
+    """The administrator's password in force, as far as the fuzzer changed it."""
+
+    current: str | None = os.environ.get("LUMINARY_FUZZ_PASSWORD") or None
 
 
 def _instant(value: object) -> datetime | None:
@@ -34,9 +68,21 @@ def _instant(value: object) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _operation(case: Any) -> tuple[str, str]:
+    return case.method.upper(), case.operation.path.removeprefix("/api/v2")
+
+
 def _is_session_write(case: Any) -> bool:
-    path = case.operation.path.removeprefix("/api/v2")
-    return (case.method.upper(), path) in SESSION_WRITES
+    return _operation(case) in SESSION_WRITES
+
+
+def _names(value: object, wanted: int) -> bool:
+    """Whether a path parameter, as sent, routes to ``wanted`` (as Falcon's int converter reads it)."""
+    text = str(value)
+    try:
+        return text.strip() == text and int(text) == wanted
+    except ValueError:
+        return False
 
 
 def _is_positive(case: Any) -> bool:
@@ -56,3 +102,29 @@ def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> sche
         body["user_id"] = None
     case.body = body
     return case
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: schemathesis.Case) -> bool:
+    parameter, own_id = OWN_ACCOUNT.get(_operation(case), (None, None))
+    if parameter is None or own_id is None:
+        return True
+    return not _names((case.path_parameters or {}).get(parameter), own_id)
+
+
+@schemathesis.hook
+def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
+    # Right before the request, not when the case is generated: the password may have changed since.
+    if _Password.current is None or _operation(case) != CHANGE_PASSWORD:
+        return
+    if _is_positive(case) and isinstance(case.body, dict):
+        case.body = {**case.body, "current_password": _Password.current}
+
+
+@schemathesis.hook
+def after_call(context: schemathesis.HookContext, case: schemathesis.Case, response: Any) -> None:
+    if _operation(case) != CHANGE_PASSWORD or response.status_code != 204 or not isinstance(case.body, dict):
+        return
+    new_password = case.body.get("new_password")
+    if isinstance(new_password, str):
+        _Password.current = new_password

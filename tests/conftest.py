@@ -46,6 +46,14 @@ def uow_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[UowFac
     yield from sql_fixtures.sql_uow_factory(backend, request)
 
 
+@pytest.fixture(params=["open", "token"])
+def v1_mode(request: pytest.FixtureRequest) -> str:
+    """How API v1 is served: ``open`` (the published app's way) or ``token``, where the
+    world's client sends its administrator's token (so the same v1 suite runs both ways)."""
+    mode: str = request.param
+    return mode
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     """A clock that moves one millisecond at each reading, so timestamps differ."""

@@ -337,6 +337,26 @@ class V1World:
     ids: dict[str, int]
     #: Ada's token: she is an administrator, so the v2 (and v1 ``token`` mode) tests may reach everything.
     token: str = ""
+    v1_mode: str = "open"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What the client sends with every request: the token."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def use_another_administrator(self) -> None:
+        """Send requests with the token of a new administrator, Root (before Ada, the holder, goes)."""
+        root = core.SignUp(display_name="Root", login="root", password="password root")
+        core.create_account(
+            self.uow_factory(),
+            root,
+            actor=core.SYSTEM,
+            clock=self.clock,
+            admin=True,
+            passwords=FAST_PASSWORDS,
+        )
+        self.token = token_for(self.uow_factory, self.clock, "root")
+        self.client = make_client(self.uow_factory, self.clock, token=self.token, v1_mode=self.v1_mode)
 
     def __getattr__(self, name: str) -> int:
         # Only called for names that are not attributes: the ids, by name (``world.ada``).
@@ -402,9 +422,8 @@ class V1World:
         token = token_for(uow_factory, clock, "ada")
         with uow_factory() as uow:
             (ids["t1"],) = [t.id for t in uow.tokens.list_by_user(ada)]
-        return cls(
-            uow_factory, clock, make_client(uow_factory, clock, token=token, v1_mode=v1_mode), ids, token
-        )
+        client = make_client(uow_factory, clock, token=token, v1_mode=v1_mode)
+        return cls(uow_factory, clock, client, ids, token, v1_mode)
 
     def resolve(self, body: Any) -> Any:
         """``body`` with each string value ``"{name}"`` replaced by the id called ``name``."""

@@ -350,14 +350,17 @@ def test_token_deletes(uow_factory):
 # ---------------------------------------------------------------- failed sign-ins
 
 
-def test_login_failures_are_stored_replaced_and_forgotten(uow_factory):
+def test_login_failures_are_counted_in_windows_and_forgotten(uow_factory):
     key, other_key = failure_key("login"), failure_key("address")
+    window = timedelta(minutes=15)
     uow = uow_factory()
     with uow:
         assert uow.login_failures.get(key) is None
         assert uow.login_failures.get(key, for_update=True) is None
-        uow.login_failures.put(LoginFailures(key=key, count=1, window_start=T0))
-        uow.login_failures.put(LoginFailures(key=other_key, count=4, window_start=at(5)))
+        assert uow.login_failures.add_failure(key, T0, window) == LoginFailures(
+            key=key, count=1, window_start=T0
+        )
+        uow.login_failures.add_failure(other_key, at(5), window)
         uow.commit()
 
     with uow:
@@ -366,15 +369,20 @@ def test_login_failures_are_stored_replaced_and_forgotten(uow_factory):
         assert stored is not None
         assert_utc(stored.window_start)
         assert uow.login_failures.get(key, for_update=True) == stored
-        # Put again: replaced, count and window alike.
-        uow.login_failures.put(LoginFailures(key=key, count=2, window_start=T0))
-        assert uow.login_failures.get(key) == LoginFailures(key=key, count=2, window_start=T0)
-        uow.login_failures.put(LoginFailures(key=key, count=1, window_start=at(900)))
+        # Within the window: counted on, the window kept.
+        assert uow.login_failures.add_failure(key, at(60), window) == LoginFailures(
+            key=key, count=2, window_start=T0
+        )
+        assert uow.login_failures.add_failure(key, at(899), window).count == 3
+        # At its end: started over.
+        assert uow.login_failures.add_failure(key, at(900), window) == LoginFailures(
+            key=key, count=1, window_start=at(900)
+        )
         uow.commit()
 
     with uow:
         assert uow.login_failures.get(key) == LoginFailures(key=key, count=1, window_start=at(900))
-        assert uow.login_failures.get(other_key) == LoginFailures(key=other_key, count=4, window_start=at(5))
+        assert uow.login_failures.get(other_key) == LoginFailures(key=other_key, count=1, window_start=at(5))
         uow.login_failures.delete(key)
         uow.login_failures.delete(key)  # absent: nothing to do
         uow.commit()
@@ -402,7 +410,7 @@ def test_leaving_without_commit_keeps_nothing(uow_factory):
         uow.credentials.update(credentials_of(bob, password_hash="scrypt$changed"))
         token = uow.tokens.add(token_of(ada))
         uow.tokens.touch(kept.id, at(60))
-        uow.login_failures.put(LoginFailures(key=key, count=1, window_start=T0))
+        uow.login_failures.add_failure(key, T0, timedelta(minutes=15))
         assert uow.credentials.get(ada.id) is not None
         assert uow.tokens.get(token.id) is not None
 

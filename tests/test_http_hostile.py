@@ -20,8 +20,8 @@ BIG = 10**30
 
 
 @pytest.fixture
-def world(uow_factory, clock) -> V1World:
-    return V1World.build(uow_factory, clock)
+def world(uow_factory, clock, v1_mode) -> V1World:
+    return V1World.build(uow_factory, clock, v1_mode=v1_mode)
 
 
 # The writes the table aims at: (v2 method and path, v1 method and path).

@@ -41,8 +41,8 @@ from luminary.http.media import dumps
 
 
 @pytest.fixture
-def world(uow_factory, clock) -> V1World:
-    return V1World.build(uow_factory, clock)
+def world(uow_factory, clock, v1_mode) -> V1World:
+    return V1World.build(uow_factory, clock, v1_mode=v1_mode)
 
 
 def call(world: V1World, method: str, path: str, body: Any = None, status: int = 200) -> Any:
@@ -492,7 +492,7 @@ def test_a_list_read_in_batches_of_one_is_the_list_read_at_once(world, monkeypat
 def test_a_stream_ends_the_list_when_its_owner_is_deleted_meanwhile(world, monkeypatch):
     monkeypatch.setattr(v1, "BATCH", 1)
     monkeypatch.setattr(streaming, "STREAM_AFTER", 0)
-    environ = falcon.testing.create_environ(path=f"/api/users/{world.ada}/posts")
+    environ = falcon.testing.create_environ(path=f"/api/users/{world.ada}/posts", headers=world.headers)
     answer = world.client.app(environ, lambda status, headers: None)
     chunks = iter(answer)
     first = next(chunks)
@@ -781,7 +781,10 @@ def test_total_minutes_and_completed_constellations(world):
 
 
 def test_delete_user_removes_their_attempts_sessions_and_posts(world):
+    root = world.ids["ada"]
+    world.use_another_administrator()  # Ada's token goes with her
     assert call(world, "DELETE", "/api/users/{ada}/") == {"message": "User deleted successfully!"}
+    world.ids["root"] = root + 2  # the ids after Ada's and Grace's
     error_of(world.client.simulate_get(f"/api/users/{world.ada}"), 404)
     for path in ["a1", "a2"]:
         error_of(world.client.simulate_get(f"/api/constellation_attempts/{world.ids[path]}"), 404)
@@ -789,8 +792,8 @@ def test_delete_user_removes_their_attempts_sessions_and_posts(world):
         error_of(world.client.simulate_get(f"/api/sessions/{world.ids[path]}"), 404)
     for path in ["p1", "p3"]:
         error_of(world.client.simulate_get(f"/api/posts/{world.ids[path]}"), 404)
-    # Everything else stays.
-    assert [u["id"] for u in call(world, "GET", "/api/users")["users"]] == [world.grace]
+    # Everything else stays (and Root, who deleted her).
+    assert [u["id"] for u in call(world, "GET", "/api/users")["users"]] == [world.grace, world.root]
     assert [a["id"] for a in call(world, "GET", "/api/constellation_attempts")["constellation_attempts"]] == [
         world.a3
     ]
@@ -1044,9 +1047,13 @@ def test_a_learning_session_needs_only_a_title(world):
     session = data(world, "POST", "/api/sessions", body, 201)
     check_learning_session(session)
     assert {k: session[k] for k in body} == body
-    assert {k: session[k] for k in ("user_id", "constellation_attempt_id", "minutes")} == (
-        dict.fromkeys(("user_id", "constellation_attempt_id", "minutes"))
-    )
+    # Served open, v1 acts as the system: the session is nobody's. With a token, it is the token holder's.
+    owner = None if world.v1_mode == "open" else world.ada
+    assert {k: session[k] for k in ("user_id", "constellation_attempt_id", "minutes")} == {
+        "user_id": owner,
+        "constellation_attempt_id": None,
+        "minutes": None,
+    }
     in_progress = data(world, "POST", "/api/sessions", {"title": "Go", "status": "in_progress"}, 201)
     assert in_progress["status"] == "in_progress"
 

@@ -28,8 +28,8 @@ PREFIXES = ["/api", "/api/v1"]
 
 
 @pytest.fixture
-def world(uow_factory, clock) -> V1World:
-    return V1World.build(uow_factory, clock)
+def world(uow_factory, clock, v1_mode) -> V1World:
+    return V1World.build(uow_factory, clock, v1_mode=v1_mode)
 
 
 def send(world: V1World, method: str, path: str, body: Any = None) -> Any:

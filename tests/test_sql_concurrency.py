@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -110,3 +111,23 @@ def test_two_threads_completing_the_same_session_count_it_once(uow_factory, cloc
     assert errors == []
     assert core.get_user(setup, user.id, actor=core.SYSTEM).total_minutes == sum(s.minutes for s in sessions)
     assert_minutes_invariant(setup)
+
+
+def test_concurrent_failed_sign_ins_are_all_counted(uow_factory, backend):
+    """Failed sign-ins on one new key, in many threads at once: none is lost (the limit holds everywhere)."""
+    key = f"login:race-{backend}"
+    window = timedelta(minutes=15)
+    now = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
+
+    def work(i: int) -> None:
+        for _ in range(5):
+            with uow_factory() as uow:
+                uow.login_failures.add_failure(key, now, window)
+                uow.commit()
+
+    _, errors = run_threads(THREADS, work)
+    assert errors == []
+    with uow_factory() as uow:
+        counted = uow.login_failures.get(key)
+    assert counted is not None
+    assert counted.count == THREADS * 5

@@ -137,12 +137,6 @@ class LoginLimit:
         left = seen.window_start + self.window - now
         return max(1, int(-(-left.total_seconds() // 1)))
 
-    def record(self, seen: LoginFailures | None, key: str, now: datetime) -> LoginFailures:
-        """The count after one more failure at ``now``."""
-        if seen is None or now >= seen.window_start + self.window:
-            return LoginFailures(key=key, count=1, window_start=now)
-        return attrs.evolve(seen, count=seen.count + 1)
-
 
 #: Failed sign-ins allowed per account: 5 in 15 minutes.
 ACCOUNT_LIMIT = LoginLimit(5, timedelta(minutes=15))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
@@ -528,9 +528,15 @@ class InMemoryLoginFailureRepository(_Repository):
         found: LoginFailures | None = self._rows.get(key)
         return found
 
-    def put(self, failures: LoginFailures) -> None:
-        """Store the count under its key."""
-        self._table.put(failures.key, failures)
+    def add_failure(self, key: str, now: datetime, window: timedelta) -> LoginFailures:
+        """Count one more failure under ``key`` (the store's lock makes it atomic)."""
+        seen = self.get(key)
+        if seen is None or now >= seen.window_start + window:
+            counted = LoginFailures(key=key, count=1, window_start=now)
+        else:
+            counted = LoginFailures(key=key, count=seen.count + 1, window_start=seen.window_start)
+        self._table.put(key, counted)
+        return counted
 
     def delete(self, key: str) -> None:
         """Forget the count under ``key``."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
@@ -328,8 +328,13 @@ class LoginFailureRepository(Protocol):
         """Return the count under ``key``, or ``None``; lock it when ``for_update``."""
         ...
 
-    def put(self, failures: LoginFailures) -> None:
-        """Store the count under its key, replacing any."""
+    def add_failure(self, key: str, now: datetime, window: timedelta) -> LoginFailures:
+        """Count one more failure under ``key`` at ``now``, in one atomic step, and return the count.
+
+        A count whose window started ``window`` or longer before ``now`` starts
+        over at 1 (its window at ``now``). Concurrent failures under one key,
+        in any process, are each counted.
+        """
         ...
 
     def delete(self, key: str) -> None:

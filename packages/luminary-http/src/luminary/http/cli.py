@@ -102,6 +102,17 @@ def cmd_sync_minutes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _v1_mode(value: str) -> V1Mode:
+    # argparse converts a string default too, so a bad LUMINARY_V1_MODE is refused here before anything runs.
+    try:
+        return V1Mode(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in V1Mode)
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a v1 mode (from --v1 or LUMINARY_V1_MODE): choose {choices}"
+        ) from None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -236,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-seed", action="store_true", help="do not seed the default constellations")
     serve.add_argument(
         "--v1",
-        choices=[m.value for m in V1Mode],
+        type=_v1_mode,
+        choices=list(V1Mode),
         default=os.environ.get("LUMINARY_V1_MODE", V1Mode.OPEN.value),
         help="API v1: 'open' needs no token (the published iOS app), 'token' needs one as v2 does, "
         "'off' is not served (default: $LUMINARY_V1_MODE, else open)",

@@ -27,11 +27,11 @@ suite checks. Two SQL specifics:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import attrs
-from sqlalchemy import Select, Table, bindparam, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import Select, Table, bindparam, case, delete, exists, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -44,6 +44,7 @@ from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
 
 from .tables import (
+    UtcDateTime,
     attempt_from_row,
     attempt_values,
     attempts,
@@ -673,21 +674,30 @@ class SqlLoginFailureRepository(_SqlRepository):
         row = self._execute(statement, {"key": key}).mappings().first()
         return login_failures_from_row(row) if row is not None else None
 
-    def put(self, failures: LoginFailures) -> None:
-        """Store the count under its key, replacing any: one ``INSERT … ON CONFLICT (key) DO UPDATE``."""
+    def add_failure(self, key: str, now: datetime, window: timedelta) -> LoginFailures:
+        """Count one more failure: one ``INSERT … ON CONFLICT (key) DO UPDATE … RETURNING``.
+
+        The row is created at 1, or incremented in place (started over at 1 when
+        its window is over), so that concurrent failures are each counted.
+        """
 
         def build() -> Executable:
             statement = _insert_on_conflict(self._connection, login_failures)
+            over = login_failures.c.window_start <= bindparam("stale", type_=UtcDateTime())
             return statement.on_conflict_do_update(
                 index_elements=[login_failures.c.key],
                 set_={
-                    "count": statement.excluded["count"],
-                    "window_start": statement.excluded["window_start"],
+                    "count": case((over, 1), else_=login_failures.c.count + 1),
+                    "window_start": case(
+                        (over, statement.excluded["window_start"]), else_=login_failures.c.window_start
+                    ),
                 },
-            )
+            ).returning(login_failures)
 
-        statement = self._cached(("put", self._connection.dialect.name), build)
-        self._execute(statement, login_failures_values(failures))
+        statement = self._cached(("add_failure", self._connection.dialect.name), build)
+        values = login_failures_values(LoginFailures(key=key, count=1, window_start=now))
+        row = self._execute(statement, {**values, "stale": now - window}).mappings().one()
+        return login_failures_from_row(row)
 
     def delete(self, key: str) -> None:
         """Forget the count under ``key``."""

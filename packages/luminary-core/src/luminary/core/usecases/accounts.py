@@ -264,7 +264,7 @@ def create_token(
     with uow:
         if not right or credentials is None:
             for key, limit in keys:
-                uow.login_failures.put(limit.record(uow.login_failures.get(key, for_update=True), key, now))
+                uow.login_failures.add_failure(key, now, limit.window)
             uow.commit()
             raise Unauthenticated(_WRONG)
         uow.login_failures.delete(keys[0][0])
