@@ -72,10 +72,26 @@ def store(database_url: str | None) -> Callable[[], core.UnitOfWork]:
 
 
 def seed(uow: Callable[[], core.UnitOfWork], clock: core.Clock) -> None:
-    """The default constellations, two users, attempts, sessions and posts: ids 1 to 3 exist."""
+    """The default constellations, two users, attempts, sessions, posts and tokens: ids 1 to 3 exist.
+
+    Ada has a login and two tokens (ids 1 and 2), for the token operations to meet real
+    ones; Grace has no login, as a user made through API v1, for ``PUT /users/{id}/login``.
+    """
     triangulum, delphinus, _ = (c.id for c in core.seed_constellations(uow(), clock=clock, actor=core.SYSTEM))
     ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM).id
     grace = core.create_user(uow(), core.CreateUser("Grace"), clock=clock, actor=core.SYSTEM).id
+    core.claim_account(
+        uow(),
+        ada,
+        core.ClaimAccount(login="ada", password=secrets.token_urlsafe(16)),
+        actor=core.SYSTEM,
+        clock=clock,
+        passwords=FAST_PASSWORDS,
+    )
+    for device in ("iPhone", "iPad"):
+        core.issue_token(
+            uow(), "ada", name=device, scopes=["read", "study", "social"], actor=core.SYSTEM, clock=clock
+        )
     a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock, actor=core.SYSTEM).id
     core.start_attempt(uow(), core.StartAttempt(grace, delphinus), clock=clock, actor=core.SYSTEM)
     core.create_session(

@@ -124,3 +124,14 @@ def test_an_unreadable_dotenv_is_one_clear_error(tmp_path):
     (tmp_path / ".env").write_bytes(b"DATABASE_URL=\xff\xfe")
     with pytest.raises(DatabaseError, match=r"Cannot read .*\.env"):
         choose_database(None, cwd=tmp_path, environ={})
+
+
+def test_a_setting_comes_from_the_environment_before_the_env_file(tmp_path):
+    from luminary.http.settings import setting
+
+    (tmp_path / ".env").write_text("LUMINARY_V1_MODE=token\nBLANK=\n")
+    assert setting("LUMINARY_V1_MODE", environ={}, cwd=tmp_path) == "token"
+    assert setting("LUMINARY_V1_MODE", environ={"LUMINARY_V1_MODE": "off"}, cwd=tmp_path) == "off"
+    assert setting("LUMINARY_V1_MODE", environ={"LUMINARY_V1_MODE": " "}, cwd=tmp_path) is None
+    assert setting("BLANK", environ={}, cwd=tmp_path) is None
+    assert setting("MISSING", environ={}, cwd=tmp_path) is None

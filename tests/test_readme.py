@@ -48,7 +48,7 @@ def _run(block: str, port: int) -> list[str]:
 
 def test_the_tour_then_the_learning_sessions_as_written(tmp_path):
     blocks = _curl_blocks()
-    assert set(blocks) == {"A tour with curl", "Learning sessions"}
+    assert set(blocks) == {"A tour with curl", "Learning sessions", "Accounts and tokens"}
     with serve(f"sqlite:///{tmp_path / 'readme.db'}") as server:
         tour = _run(blocks["A tour with curl"], server.port)
         assert tour[-1] == '{"user_id":1,"display_name":"Ada","total_minutes":25}'
@@ -59,6 +59,12 @@ def test_the_tour_then_the_learning_sessions_as_written(tmp_path):
         assert learning[-3] == learning[-4]  # read back as changed
         assert learning[-2] == '{"error":"title: must not be empty"}'
         assert learning[-1] == "204"
+        accounts = _run(blocks["Accounts and tokens"], server.port)
+        assert accounts[0].startswith('{"data":{"id":2,"display_name":"Grace"')
+        assert '"login":"grace","is_admin":false,"scopes":["read","study","account"]' in accounts[1]
+        assert accounts[2].startswith('{"data":{"id":2,"user_id":2,"constellation_id":2,"stars_completed":0')
+        assert '"status":404' in accounts[3]
+        assert accounts[4:] == ["204", "401"]
         api = server.client()
         # The tour's session and minutes are as the tour left them.
         status, minutes = api.request("GET", "/api/users/1/total_minutes")

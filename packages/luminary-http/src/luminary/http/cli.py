@@ -6,7 +6,6 @@ import argparse
 import getpass
 import ipaddress
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from luminary import core
 
 from .auth import V1Mode
+from .settings import setting
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--v1",
         type=_v1_mode,
         choices=list(V1Mode),
-        default=os.environ.get("LUMINARY_V1_MODE", V1Mode.OPEN.value),
+        default=setting("LUMINARY_V1_MODE") or V1Mode.OPEN.value,
         help="API v1: 'open' needs no token (the published iOS app), 'token' needs one as v2 does, "
         "'off' is not served (default: $LUMINARY_V1_MODE, else open)",
     )

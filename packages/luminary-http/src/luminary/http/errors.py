@@ -96,7 +96,7 @@ def handle_domain_error(
         errors = _field_errors(ex)
     elif isinstance(ex, Unauthenticated):
         # RFC 6750: a request without a token gets the challenge alone; a bad token is named.
-        bad = req.get_header("Authorization") is not None
+        bad = bool((req.get_header("Authorization") or "").strip())
         resp.set_header(
             "WWW-Authenticate", 'Bearer realm="luminary"' + (', error="invalid_token"' if bad else "")
         )

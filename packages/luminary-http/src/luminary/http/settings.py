@@ -58,6 +58,18 @@ def _read_dotenv(directory: Path) -> dict[str, str]:
     return {name: value for name, value in values.items() if value is not None}
 
 
+def setting(name: str, environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
+    """The variable ``name``: from the real environment, else from ``.env``; blank counts as unset."""
+    real = os.environ if environ is None else environ
+    if name in real:
+        return real[name].strip() or None
+    try:
+        from_file = _read_dotenv(cwd if cwd is not None else Path.cwd())
+    except DatabaseError:
+        return None  # reported when the database is chosen
+    return from_file.get(name, "").strip() or None
+
+
 def choose_database(
     cli_value: str | None = None,
     environ: Mapping[str, str] | None = None,
