@@ -2,14 +2,17 @@
 
 1. Seeds two SQLite databases: a realistic one (50 users, the 3 default
    constellations, an attempt each, 20 sessions per user half of them completed,
-   10 posts per user) and one with 10x the users, sessions and posts.
+   10 posts per user, and a student who signs in with a token) and one with 10x
+   the users, sessions and posts.
 2. Starts ``luminary serve`` on each, and a bare Falcon app under the same
    waitress settings: the ceiling.
 3. Drives each with 16 keep-alive connections on loopback, in rounds: every
    stretch of a scenario follows a stretch of the ceiling, and the scenario's
    share of the ceiling is the median over its rounds. It prints requests per
-   second, p50, p99 and errors per endpoint, that share, and how the feed and a
-   user's page fare at 10x data against 1x.
+   second, p50, p99 and errors per endpoint, that share, how the feed and a
+   user's page fare at 10x data against 1x, and what a bearer token costs:
+   ``GET /api/v2/me`` (authenticated, one account read) against ``GET /healthz``
+   (no token, no database).
 
 Figures from one run are compared with each other only: the machine is shared.
 """
@@ -27,13 +30,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
 
-from luminary.core import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+from luminary.core import (
+    SYSTEM,
+    Attempt,
+    Constellation,
+    Post,
+    PostType,
+    Session,
+    SessionStatus,
+    SignUp,
+    SystemClock,
+    User,
+    create_account,
+    issue_token,
+)
 from luminary.http.cli import DEFAULT_THREADS
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
@@ -112,6 +128,33 @@ def seed(url: str, users: int, *, sessions_per_user: int = 20, posts_per_user: i
     engine.dispose()
 
 
+def seed_student(url: str) -> str:
+    """Give the seeded database a student who can sign in, and a token; return its secret.
+
+    Made through the use cases, as ``luminary admin create-user --student`` and
+    ``create-token`` would: the default (slow, on purpose) password hashing runs once.
+    """
+    engine = make_engine(url)
+    clock = SystemClock()
+    login = "bench-student"
+    create_account(
+        SqlAlchemyUnitOfWork(engine),
+        SignUp(display_name="Bench Student", login=login, password="correct horse battery staple"),
+        actor=SYSTEM,
+        clock=clock,
+    )
+    issued = issue_token(
+        SqlAlchemyUnitOfWork(engine),
+        login,
+        name="bench",
+        scopes=["read", "study", "social"],
+        actor=SYSTEM,
+        clock=clock,
+    )
+    engine.dispose()
+    return issued.secret
+
+
 # ---------------------------------------------------------------- servers
 
 
@@ -165,7 +208,9 @@ class Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(port, reader, writer)
 
-    async def request(self, method: str, path: str, body: object = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: object = None, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
         if self.closed:  # waitress ends the connection after a chunked answer: open another
             self.writer.close()
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
@@ -174,6 +219,8 @@ class Connection:
         head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(data)}\r\n"
         if data:
             head += "Content-Type: application/json\r\n"
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
         self.writer.write(head.encode() + b"\r\n" + data)
         status_line = await self.reader.readline()
         status = int(status_line.split()[1])
@@ -214,11 +261,14 @@ class Connection:
 Step = Callable[[Connection, int], Awaitable[list[tuple[int, float]]]]
 
 
-def get(path: str | Callable[[int], str]) -> Step:
+def get(path: str | Callable[[int], str], *, token: str | None = None) -> Step:
+    """GET ``path``; with ``token``, as its holder (``Authorization: Bearer …``)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+
     async def step(conn: Connection, n: int) -> list[tuple[int, float]]:
         target = path(n) if callable(path) else path
         t0 = time.perf_counter()
-        status, _ = await conn.request("GET", target)
+        status, _ = await conn.request("GET", target, headers=headers)
         return [(status, time.perf_counter() - t0)]
 
     return step
@@ -334,6 +384,7 @@ def main() -> None:
                 flush=True,
             )
             urls[scale] = url
+        student_token = seed_student(urls[1])
 
         users = list(range(1, args.users + 1))
         # The attempts at the big constellation, one per connection, as seed() made them.
@@ -348,6 +399,8 @@ def main() -> None:
                 get(lambda n: f"/api/users/{users[n % len(users)]}/total_minutes/"),
             ),
             ("GET /api/constellations/", 1, get("/api/constellations/")),
+            ("GET /healthz (no token)", 1, get("/healthz")),
+            ("GET /api/v2/me (bearer token)", 1, get("/api/v2/me", token=student_token)),
             ("write mix (session, complete, star)", 1, write_mix(big_attempts)),
             ("GET /api/feed/ at 10x", 10, get("/api/feed/")),
             ("GET /api/users/{id}/ at 10x", 10, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
@@ -395,6 +448,15 @@ def main() -> None:
             )
         ]
         print(f"{base}: 10x data / 1x data = {statistics.median(by_round):.2f}")
+    # The same way: each round's req/s against the ceiling measured just before it.
+    me, health = "GET /api/v2/me (bearer token)", "GET /healthz (no token)"
+    by_round = [
+        (s_me.rps / c_me.rps) / (s_h.rps / c_h.rps)
+        for s_me, c_me, s_h, c_h in zip(
+            samples[me], ceilings[me], samples[health], ceilings[health], strict=True
+        )
+    ]
+    print(f"GET /api/v2/me (bearer token) / GET /healthz req/s = {statistics.median(by_round):.2f}")
     setup = f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads, {args.rounds} rounds"
     print(
         f"\n{setup}, {args.seconds:.0f}s per scenario, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"

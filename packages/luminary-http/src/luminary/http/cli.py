@@ -62,6 +62,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    meaning = {
+        V1Mode.OPEN: "no token needed",
+        V1Mode.TOKEN: "a bearer token needed",
+        V1Mode.OFF: "not served",
+    }
+    print(f"API v1 is {v1_mode.value}: {meaning[v1_mode]}; API v2 needs a bearer token.", flush=True)
     app = create_app(uow_factory, clock=clock, v1_mode=v1_mode)
     try:
         serve(app, host=args.host, port=args.port, threads=args.threads)

@@ -259,7 +259,9 @@ def create_token(
     blocked = [w for w in waits if w is not None]
     if blocked:
         raise TooManyAttempts(max(blocked))
-    stored = _dummy_hash(passwords) if credentials is None else credentials.password_hash
+    # The stand-in hash is made on the first sign-in of a process, known login or not.
+    dummy = _dummy_hash(passwords)
+    stored = dummy if credentials is None else credentials.password_hash
     right = passwords.verify(command.password, stored) and credentials is not None
     with uow:
         if not right or credentials is None:
