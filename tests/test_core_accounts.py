@@ -200,6 +200,12 @@ def test_a_student_lists_and_revokes_only_their_own_tokens(uow_factory, clock):
         core.revoke_token(uow_factory(), adas.token.id, actor=Actor.student(ada.id, [Scope.READ]))
 
 
+@pytest.mark.parametrize("token_id", [0, -1, 2**63, 10**30])
+def test_a_token_id_beyond_any_store_is_not_found(uow_factory, token_id):
+    with pytest.raises(NotFound, match="Token not found"):
+        core.revoke_token(uow_factory(), token_id, actor=core.SYSTEM)
+
+
 def test_deleting_a_user_ends_their_tokens_and_frees_their_login(uow_factory, clock):
     ada = sign_up(uow_factory, clock)
     issued = sign_in(uow_factory, clock)

@@ -39,7 +39,7 @@ from ..errors import (
 )
 from ..ports import UnitOfWork
 from ..validation import LIFETIME_DAYS, LOGIN, SCOPES, TOKEN_NAME
-from ._loading import load_user
+from ._loading import load_user, lookup_id
 
 __all__ = [
     "Account",
@@ -396,7 +396,7 @@ def list_tokens(uow: UnitOfWork, user_id: int, *, actor: Actor) -> list[Token]:
         return list(uow.tokens.list_by_user(user.id))
 
 
-def revoke_token(uow: UnitOfWork, token_id: int, *, actor: Actor) -> Token:
+def revoke_token(uow: UnitOfWork, token_id: object, *, actor: Actor) -> Token:
     """Remove a token; the next request presenting it is refused.
 
     Raises:
@@ -404,10 +404,11 @@ def revoke_token(uow: UnitOfWork, token_id: int, *, actor: Actor) -> Token:
         NotFound: No such token, or someone else's.
     """
     require(actor, Scope.ACCOUNT)
+    tid = lookup_id(token_id, "token_id")
     with uow:
-        token = uow.tokens.get(token_id)
+        token = uow.tokens.get(tid)
         if token is None:
-            raise NotFound("Token", token_id)
+            raise NotFound("Token", tid)
         see(actor, token.user_id, "Token", token_id)
         uow.tokens.delete(token.id)
         uow.commit()
