@@ -231,6 +231,20 @@ def test_changing_a_password_needs_the_current_one(uow_factory, clock):
     assert sign_in(uow_factory, clock, password="a new password").token.user_id == ada.id
 
 
+def test_guessing_the_current_password_counts_as_failed_sign_ins(uow_factory, clock):
+    ada = sign_up(uow_factory, clock)
+    wrong = core.ChangePassword(current_password="not it at all", new_password="a new password")
+    for _ in range(ACCOUNT_LIMIT.failures):
+        with pytest.raises(ValidationFailed):
+            core.change_password(
+                uow_factory(), wrong, actor=Actor.student(ada.id), clock=clock, passwords=FAST
+            )
+    with pytest.raises(TooManyAttempts):
+        core.change_password(uow_factory(), wrong, actor=Actor.student(ada.id), clock=clock, passwords=FAST)
+    with pytest.raises(TooManyAttempts):
+        sign_in(uow_factory, clock)
+
+
 def test_a_v1_user_is_claimed_once_by_an_administrator(uow_factory, clock):
     lin = core.create_user(uow_factory(), core.CreateUser("Lin"), actor=core.SYSTEM, clock=clock)
     claim = core.ClaimAccount(login="lin", password="password lin")

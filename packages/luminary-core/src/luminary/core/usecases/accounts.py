@@ -207,18 +207,31 @@ def change_password(
 ) -> None:
     """Replace the acting user's password; their tokens keep working (revoke them to end them).
 
+    A wrong ``current_password`` counts as a failed sign-in of the account.
+
     Raises:
         Forbidden: The token lacks ``account``.
         NotFound: The acting user has no credentials.
+        TooManyAttempts: Too many failed sign-ins of the account lately.
         ValidationFailed: ``current_password`` is wrong.
     """
     require(actor, Scope.ACCOUNT)
     user_id = _own_user(actor)
+    now = clock.now()
     with uow.reading():
         credentials = uow.credentials.get(user_id)
-    if credentials is None:
+        key = None if credentials is None else f"login:{credentials.login}"
+        seen = None if key is None else uow.login_failures.get(key)
+    if credentials is None or key is None:
         raise NotFound("Account", user_id)
+    # A wrong current password counts as a failed sign-in: a token cannot be used to guess the password.
+    wait = ACCOUNT_LIMIT.retry_after(seen, now)
+    if wait is not None:
+        raise TooManyAttempts(wait)
     if not passwords.verify(command.current_password, credentials.password_hash):
+        with uow:
+            uow.login_failures.add_failure(key, now, ACCOUNT_LIMIT.window)
+            uow.commit()
         raise ValidationFailed.field("current_password", "is not the password in force")
     hashed = passwords.hash(command.new_password)
     with uow:
