@@ -422,7 +422,7 @@ def revoke_token(uow: UnitOfWork, token_id: object, *, actor: Actor) -> Token:
         token = uow.tokens.get(tid)
         if token is None:
             raise NotFound("Token", tid)
-        see(actor, token.user_id, "Token", token_id)
+        see(actor, token.user_id, "Token", tid)
         uow.tokens.delete(token.id)
         uow.commit()
     return token
