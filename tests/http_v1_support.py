@@ -280,10 +280,11 @@ def make_client(
     *,
     token: str | None = None,
     v1_mode: str = "open",
+    **options: Any,
 ) -> falcon.testing.TestClient:
     """A client of the app; with ``token``, every request sends it unless told otherwise."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    app = create_app(uow_factory, clock=clock, v1_mode=v1_mode, passwords=FAST_PASSWORDS)
+    app = create_app(uow_factory, clock=clock, v1_mode=v1_mode, passwords=FAST_PASSWORDS, **options)
     return falcon.testing.TestClient(app, headers=headers)
 
 

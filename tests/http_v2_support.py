@@ -18,7 +18,15 @@ Json = dict[str, Any]
 
 # ---------------------------------------------------------------- shapes (API.md, v2)
 
-USER = {"id", "display_name", "current_attempt_id", "total_minutes", "created_at"}
+USER = {
+    "id",
+    "display_name",
+    "current_attempt_id",
+    "total_minutes",
+    "created_at",
+    "time_zone",
+    "day_start_hour",
+}
 CONSTELLATION = {"id", "name", "weight", "created_at"}
 ATTEMPT = {"id", "user_id", "constellation_id", "stars_completed", "completed_at", "created_at"}
 #: The keys of the Learning Sessions example, exactly.
@@ -36,6 +44,8 @@ SESSION = {
     "constellation_attempt_id",
     "minutes",
 }
+#: v2's session: the Learning Sessions example's keys, and the study day and timer.
+STUDY = {"study_day", "running_since", "elapsed_seconds", "auto_stopped"}
 POST = {"id", "user_id", "constellation_id", "post_type", "message", "study_duration", "created_at"}
 MINUTES_SUMMARY = {"user_id", "display_name", "total_minutes"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
@@ -72,7 +82,7 @@ def check_attempt(j: Json) -> None:
 
 
 def check_session(j: Json) -> None:
-    assert set(j) == SESSION, j
+    assert set(j) == SESSION | STUDY, j
     assert is_id(j["id"])
     assert isinstance(j["title"], str)
     assert j["title"]

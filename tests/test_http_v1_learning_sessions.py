@@ -165,9 +165,10 @@ def test_the_apps_three_calls_keep_their_answers_byte_for_byte(world):
     assert error_of(send(world, "PUT", "/api/sessions/999/complete"), 404) == "Session not found!"
 
 
-def test_v2_sessions_are_unchanged(world):
+def test_v2_sessions_are_the_learning_sessions_with_study_days_and_timers(world):
     result = send(world, "POST", "/api/v2/sessions/", {"title": "Learn Flask", "status": "planned"})
     assert result.status_code == 201
-    assert set(result.json["data"]) == LEARNING_SESSION
+    timer = {"study_day", "running_since", "elapsed_seconds", "auto_stopped"}
+    assert set(result.json["data"]) == LEARNING_SESSION | timer
     bad = send(world, "POST", "/api/v2/sessions/", {"title": "Go", "unknown": 1})
     assert (bad.status_code, bad.headers["content-type"]) == (400, "application/problem+json")

@@ -20,6 +20,7 @@ from http_v1_support import FAST_PASSWORDS, TIMESTAMP, V1World, make_client, tok
 from http_v2_support import (
     MINUTES_SUMMARY,
     SESSION,
+    STUDY,
     Json,
     answer,
     check_attempt,
@@ -92,6 +93,27 @@ class Case:
     body: Any = None
     #: After a 204: a GET of this path (the case's own by default) answers this status.
     after: tuple[str | None, int] = (None, 404)
+    #: Paths POSTed first, each answering 200.
+    given: tuple[str, ...] = ()
+
+
+def _timer(j: Any, w: V1World) -> None:
+    timer = j["data"]
+    assert set(timer) == {
+        "session_id",
+        "title",
+        "constellation_attempt_id",
+        "running",
+        "elapsed_seconds",
+        "started_at",
+        "running_since",
+        "stops_at",
+    }
+    assert (timer["session_id"], timer["title"], timer["running"]) == (w.s3, "Delphinus", True)
+    assert timer["elapsed_seconds"] == 0  # a few milliseconds of the world's clock
+    assert datetime.fromisoformat(timer["stops_at"]) - datetime.fromisoformat(
+        timer["running_since"]
+    ) == timedelta(hours=12)
 
 
 def _account(j: Any, w: V1World) -> None:
@@ -324,6 +346,39 @@ EVERY_OPERATION = [
         200,
         _one(check_session, id="{s1}", status="cancelled", completed_at=None),
     ),
+    # the timer, on s3: Ada's, planned (the world's clock moves a millisecond a reading)
+    Case(
+        "startTimer",
+        "POST",
+        "/sessions/{s3}/start",
+        200,
+        _one(check_session, id="{s3}", status="in_progress", elapsed_seconds=0, auto_stopped=False),
+    ),
+    Case("getTimer", "GET", "/me/timer", 200, _timer, given=("/sessions/{s3}/start",)),
+    Case(
+        "pauseTimer",
+        "POST",
+        "/sessions/{s3}/pause",
+        200,
+        _one(check_session, id="{s3}", status="in_progress", running_since=None),
+        given=("/sessions/{s3}/start",),
+    ),
+    Case(
+        "resumeTimer",
+        "POST",
+        "/sessions/{s3}/resume",
+        200,
+        _one(check_session, id="{s3}", status="in_progress", elapsed_seconds=0),
+        given=("/sessions/{s3}/start", "/sessions/{s3}/pause"),
+    ),
+    Case(
+        "stopTimer",
+        "POST",
+        "/sessions/{s3}/stop",
+        200,
+        _one(check_session, id="{s3}", status="completed", minutes=0, study_day="2025-12-01"),
+        given=("/sessions/{s3}/start",),
+    ),
     # posts and the feed
     Case("listPosts", "GET", "/posts", 200, _items(check_post, lambda w: [w.p3, w.p2, w.p1])),
     Case(
@@ -361,6 +416,8 @@ def test_the_table_covers_every_operation():
 
 @pytest.mark.parametrize("case", EVERY_OPERATION, ids=lambda c: c.operation_id)
 def test_every_operation(world, case):
+    for given in case.given:
+        assert send(world, "POST", v2.PREFIX + given).status_code == 200
     path = v2.PREFIX + case.path
     result = (
         send(world, case.method, path) if case.body is None else send(world, case.method, path, case.body)
@@ -390,7 +447,7 @@ def test_the_learning_sessions_create_example(world, clock):
     assert result.status_code == 201
     assert set(result.json) == {"data"}
     session = result.json["data"]
-    assert set(session) == SESSION
+    assert set(session) == SESSION | STUDY
     created = session.pop("created_at")
     updated = session.pop("updated_at")
     new_id = session.pop("id")
@@ -404,6 +461,10 @@ def test_the_learning_sessions_create_example(world, clock):
         "user_id": world.ada,  # a session is its creator's: the token's holder
         "constellation_attempt_id": None,
         "minutes": None,
+        "study_day": None,
+        "running_since": None,
+        "elapsed_seconds": None,
+        "auto_stopped": False,
     }
     assert type(new_id) is int
     # ISO-8601 in UTC with +00:00, full precision (the clock moves a millisecond per reading).

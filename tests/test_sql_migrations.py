@@ -201,3 +201,93 @@ def test_0003_downgrade_refuses_to_lose_credentials_or_tokens(empty_database_url
         engine.dispose()
     upgrade(url)
     assert drift(url) == []
+
+
+def test_0004_backfills_study_days_and_refuses_to_lose_timers_or_time_zones(empty_database_url):
+    """Completed sessions get the UTC date of their completion; the downgrade keeps timers and zones."""
+    url = empty_database_url
+    upgrade(url, "0003")
+    now = "'2025-03-30 09:00:00+00:00'"
+    _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('Ada', 25, {now})")
+    session = (
+        "INSERT INTO sessions (user_id, title, status, minutes, completed_at, created_at, updated_at) VALUES "
+    )
+    _rows(url, session + f"(1, 'Late', 'completed', 25, '2025-03-30 23:30:00+00:00', {now}, {now})")
+    _rows(url, session + f"(1, 'Plan', 'planned', NULL, NULL, {now}, {now})")
+    # The same instant written with another offset; and a completed session of nobody (no zone, no day).
+    _rows(url, session + f"(1, 'Paris', 'completed', 0, '2025-03-31 01:30:00+02:00', {now}, {now})")
+    _rows(url, session + f"(NULL, 'Alone', 'completed', 5, '2025-03-30 12:00:00+00:00', {now}, {now})")
+    _rows(url, session + f"(1, 'Temp', 'planned', NULL, NULL, {now}, {now})")
+    _rows(url, "DELETE FROM sessions WHERE title = 'Temp'")  # id 5 was handed out, then freed
+
+    upgrade(url, "0004")
+
+    def study_days() -> list[tuple[object, ...]]:
+        rows = _rows(url, "SELECT id, study_day FROM sessions ORDER BY id")
+        return [(id_, None if day is None else str(day)) for id_, day in rows]
+
+    assert study_days() == [(1, "2025-03-30"), (2, None), (3, "2025-03-30"), (4, None)]
+    assert _rows(url, "SELECT time_zone, day_start_hour FROM users") == [("UTC", 0)]
+    assert _rows(
+        url,
+        "SELECT count(*) FROM sessions WHERE running_since IS NULL AND elapsed_seconds IS NULL "
+        "AND NOT auto_stopped",
+    ) == [(4,)]
+    _rows(url, session + f"(1, 'New', 'planned', NULL, NULL, {now}, {now})")
+    assert _rows(url, "SELECT id FROM sessions WHERE title = 'New'") == [(6,)]  # not 5 again
+    _rows(url, "DELETE FROM sessions WHERE title = 'New'")
+    upgrade(url)
+    assert drift(url) == []
+    downgrade(url, "0004")
+
+    def revision() -> str | None:
+        engine = make_engine(url)
+        try:
+            return current_revision(engine)
+        finally:
+            engine.dispose()
+
+    # A running timer, then a paused one, then a user's own zone: each refused, nothing changes.
+    _rows(
+        url,
+        "UPDATE sessions SET status = 'in_progress', running_since = " + now + ", elapsed_seconds = 0 "
+        "WHERE id = 2",
+    )
+    with pytest.raises(RuntimeError, match="1 sessions have running or paused timers and 0 users"):
+        downgrade(url, "0003")
+    assert revision() == "0004"
+    _rows(url, "UPDATE sessions SET running_since = NULL, elapsed_seconds = 30 WHERE id = 2")
+    _rows(url, "UPDATE users SET time_zone = 'Europe/Paris'")
+    with pytest.raises(RuntimeError, match="1 sessions have running or paused timers and 1 users"):
+        downgrade(url, "0003")
+    _rows(url, "UPDATE sessions SET status = 'planned', elapsed_seconds = NULL WHERE id = 2")
+    with pytest.raises(RuntimeError, match="0 sessions have running or paused timers and 1 users"):
+        downgrade(url, "0003")
+    assert revision() == "0004"
+    assert study_days() == [(1, "2025-03-30"), (2, None), (3, "2025-03-30"), (4, None)]
+
+    # Without them, the downgrade drops the columns (study days are derived) and keeps every row.
+    _rows(url, "UPDATE users SET time_zone = 'UTC'")
+    downgrade(url, "0003")
+    assert revision() == "0003"
+    engine = make_engine(url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("sessions")}
+        columns |= {c["name"] for c in inspect(engine).get_columns("users")}
+    finally:
+        engine.dispose()
+    assert (
+        not {"study_day", "running_since", "elapsed_seconds", "auto_stopped", "time_zone", "day_start_hour"}
+        & columns
+    )
+    assert _rows(url, "SELECT id, title FROM sessions ORDER BY id") == [
+        (1, "Late"),
+        (2, "Plan"),
+        (3, "Paris"),
+        (4, "Alone"),
+    ]
+    _rows(url, session + f"(1, 'Newer', 'planned', NULL, NULL, {now}, {now})")
+    assert _rows(url, "SELECT id FROM sessions WHERE title = 'Newer'") == [(7,)]  # neither 5 nor 6 again
+    upgrade(url)
+    assert study_days() == [(1, "2025-03-30"), (2, None), (3, "2025-03-30"), (4, None), (7, None)]
+    assert drift(url) == []

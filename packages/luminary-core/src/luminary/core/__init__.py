@@ -52,6 +52,7 @@ from .ports import (
     UnitOfWork,
     UserRepository,
 )
+from .study import DEFAULT_TIMER_CAP
 from .transactions import one_transaction
 from .usecases import *  # noqa: F403 - the use cases are the package's API
 from .usecases import __all__ as _usecases
@@ -60,6 +61,7 @@ __all__ = [
     "ABSENT",
     "ALL_SCOPES",
     "ANONYMOUS",
+    "DEFAULT_TIMER_CAP",
     "MAX_LIMIT",
     "SYSTEM",
     "Actor",

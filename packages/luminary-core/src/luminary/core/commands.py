@@ -33,6 +33,7 @@ from .access import Scope
 from .entities import PostType, SessionStatus
 from .errors import FieldError, ValidationFailed
 from .validation import (
+    DAY_START_HOUR,
     DESCRIPTION,
     DIFFICULTY,
     DISPLAY_NAME,
@@ -45,6 +46,7 @@ from .validation import (
     PASSWORD,
     SCOPES,
     STUDY_DURATION,
+    TIME_ZONE,
     TIMESTAMP,
     TITLE,
     TOKEN_NAME,
@@ -244,9 +246,13 @@ class UserPatch:
 
     Attributes:
         display_name: The new name (1–1000 characters).
+        time_zone: The IANA zone study days are counted in from now on.
+        day_start_hour: The local hour study days start at from now on (0–23).
     """
 
     display_name: str | Absent = _field(DISPLAY_NAME, default=ABSENT)
+    time_zone: str | Absent = _field(TIME_ZONE, default=ABSENT)
+    day_start_hour: int | Absent = _field(DAY_START_HOUR, default=ABSENT)
 
 
 # ---------------------------------------------------------------- constellations

@@ -19,7 +19,7 @@ The relations, as ids::
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import attrs
 
@@ -67,6 +67,9 @@ class User:
         total_minutes: Minutes of all the student's completed sessions. The
             use cases keep it equal to that sum after every commit.
         created_at: When the student signed up.
+        time_zone: The IANA time zone their study days are counted in.
+        day_start_hour: The local hour a study day starts at (0–23): at 4, a
+            session completed at 02:00 counts for the day before.
     """
 
     id: int = 0
@@ -74,6 +77,8 @@ class User:
     current_attempt_id: int | None = None
     total_minutes: int = 0
     created_at: datetime
+    time_zone: str = "UTC"
+    day_start_hour: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -140,6 +145,13 @@ class Session:
         completed_at: When the session was completed, if it is.
         created_at: When the session was created.
         updated_at: When the session last changed.
+        study_day: The study day a completed session counts for: the local date
+            of ``completed_at`` in its user's time zone and day start in force
+            when it was completed; ``None`` until it is completed.
+        running_since: While its timer runs, when the running stretch began.
+        elapsed_seconds: Seconds of the timer's finished running stretches;
+            ``None`` for a session that was never timed.
+        auto_stopped: Its timer ran past the cap and stopped itself there.
     """
 
     id: int = 0
@@ -154,11 +166,25 @@ class Session:
     completed_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
+    study_day: date | None = None
+    running_since: datetime | None = None
+    elapsed_seconds: int | None = None
+    auto_stopped: bool = False
 
     @property
     def is_completed(self) -> bool:
         """Whether the session's status is ``completed``."""
         return self.status is SessionStatus.COMPLETED
+
+    @property
+    def is_timed(self) -> bool:
+        """Whether its timer was ever started."""
+        return self.elapsed_seconds is not None
+
+    @property
+    def is_running(self) -> bool:
+        """Whether its timer runs now."""
+        return self.running_since is not None
 
 
 @attrs.frozen(kw_only=True)

@@ -381,6 +381,13 @@ class InMemorySessionRepository(_Repository):
         for session in self._where(lambda s: s.user_id == user_id):
             self._table.remove(session.id)
 
+    def active_timer(self, user_id: int) -> Session | None:
+        """Return the user's running or paused timed session, if any."""
+        found = self._where(
+            lambda s: s.user_id == user_id and s.status is SessionStatus.IN_PROGRESS and s.is_timed
+        )
+        return min(found, key=lambda s: s.id) if found else None
+
     def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
         """Return, for each user with sessions in one of ``statuses``, the sum of their minutes."""
         wanted = set(statuses)

@@ -206,6 +206,13 @@ class SessionRepository(Protocol):
         """Remove every session of the user."""
         ...
 
+    def active_timer(self, user_id: int) -> Session | None:
+        """Return the user's session whose timer runs or is paused (in progress and timed), if any.
+
+        Use cases keep at most one per user (they lock the user to start one).
+        """
+        ...
+
     def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
         """Return, for each user with sessions in one of ``statuses``, the sum of their minutes.
 

@@ -25,6 +25,7 @@ from datetime import datetime
 
 import attrs
 
+from . import study
 from .entities import Attempt, Constellation, Session, SessionStatus, User
 from .errors import Conflict
 from .validation import MINUTES_MAX
@@ -82,13 +83,19 @@ def complete_session(session: Session, now: datetime) -> Session:
 
     ``completed_at`` keeps a value already set, else becomes ``now``. A session
     without minutes but with ``started_at`` gets the whole minutes between its
-    start and its completion. A completed session is returned as is.
+    start and its completion; a timed one (:mod:`luminary.core.study`) gets its
+    timer's running time instead, its running stretch ended. A completed
+    session is returned as is.
     """
     if session.is_completed:
         return session
     completed_at = session.completed_at or now
     minutes = session.minutes
-    if minutes is None and session.started_at is not None:
+    if session.is_timed:
+        session = study.close_stretch(session, completed_at)
+        if minutes is None:
+            minutes = (session.elapsed_seconds or 0) // 60
+    elif minutes is None and session.started_at is not None:
         minutes = derived_minutes(session.started_at, completed_at)
     return attrs.evolve(
         session,
@@ -104,16 +111,18 @@ def complete_session(session: Session, now: datetime) -> Session:
 COUNTED_STATUSES = frozenset({SessionStatus.COMPLETED})
 
 
-def cancel_session(session: Session) -> Session:
+def cancel_session(session: Session, now: datetime) -> Session:
     """Return the session cancelled.
 
     A completed session loses its ``completed_at``, and its minutes no longer
-    count. A cancelled session is returned as is.
+    count; a running timer stops at ``now``, credited nothing. A cancelled
+    session is returned as is.
     """
     if session.status is SessionStatus.CANCELLED:
         return session
     completed_at = None if session.is_completed else session.completed_at
-    return attrs.evolve(session, status=SessionStatus.CANCELLED, completed_at=completed_at)
+    stopped = study.close_stretch(session, now)
+    return attrs.evolve(stopped, status=SessionStatus.CANCELLED, completed_at=completed_at)
 
 
 def counted_minutes(session: Session | None) -> int:

@@ -17,8 +17,10 @@ publishes as JSON Schema, and the SQL tables repeat as CHECK constraints.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
+import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -40,6 +42,7 @@ __all__ = [
     "WEIGHT_MAX",
     "DESCRIPTION",
     "DIFFICULTY",
+    "DAY_START_HOUR",
     "DISPLAY_NAME",
     "ID",
     "LIFETIME_DAYS",
@@ -55,6 +58,8 @@ __all__ = [
     "SCOPES",
     "STUDY_DURATION",
     "TIMESTAMP",
+    "TIME_ZONE",
+    "TIME_ZONE_MAX",
     "TITLE",
     "TOKEN_NAME",
     "WEIGHT",
@@ -64,6 +69,7 @@ __all__ = [
     "Integer",
     "Login",
     "Text",
+    "TimeZone",
     "Timestamp",
     "choice",
     "identifier",
@@ -95,6 +101,8 @@ LOGIN_MAX = 254
 #: A password: long enough to resist guessing, short enough to hash quickly.
 PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
+#: An IANA time zone's name (the longest is 32 characters).
+TIME_ZONE_MAX = 64
 #: A token's lifetime, in days: at most ten years.
 LIFETIME_DAYS_MAX = 3650
 
@@ -304,6 +312,24 @@ class ChoiceSet(Generic[E]):
         return frozenset(members)
 
 
+@functools.cache
+def time_zones() -> tuple[str, ...]:
+    """Every IANA time zone name this machine knows (with ``tzdata``, the same everywhere), sorted."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+@attrs.frozen
+class TimeZone:
+    """An IANA time zone name, such as ``Europe/Paris`` or ``UTC``."""
+
+    def __call__(self, value: object, field: str) -> str:
+        """Return ``value`` if it names a zone; raise :class:`ValidationFailed` naming ``field``."""
+        name = text(value, field, maximum=TIME_ZONE_MAX)
+        if name not in time_zones():
+            raise ValidationFailed.field(field, "must be an IANA time zone, like Europe/Paris or UTC")
+        return name
+
+
 @attrs.frozen
 class Timestamp:
     """A date and time field: see :func:`timestamp`."""
@@ -314,7 +340,7 @@ class Timestamp:
 
 
 #: What a rule may be: a callable ``rule(value, field)`` that returns the value checked.
-Rule = Text | Integer | Identifier | Choice[Any] | ChoiceSet[Any] | Login | Timestamp
+Rule = Text | Integer | Identifier | Choice[Any] | ChoiceSet[Any] | Login | TimeZone | Timestamp
 
 DISPLAY_NAME = Text(DISPLAY_NAME_MAX)
 NAME = Text(NAME_MAX)
@@ -332,3 +358,6 @@ PASSWORD = Text(PASSWORD_MAX, minimum=PASSWORD_MIN, strip=False)
 TOKEN_NAME = Text(NAME_MAX)
 LIFETIME_DAYS = Integer(1, LIFETIME_DAYS_MAX)
 SCOPES = ChoiceSet(Scope)
+TIME_ZONE = TimeZone()
+#: The local hour a study day starts at.
+DAY_START_HOUR = Integer(0, 23)

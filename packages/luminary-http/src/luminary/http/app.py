@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import falcon
 
-from luminary.core import Clock, PasswordHasher, SystemClock, UnitOfWork
+from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock, UnitOfWork
 
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
@@ -81,6 +82,7 @@ def create_app(
     *,
     v1_mode: V1Mode | str = V1Mode.OPEN,
     passwords: PasswordHasher | None = None,
+    timer_cap: timedelta = DEFAULT_TIMER_CAP,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
 
@@ -90,6 +92,7 @@ def create_app(
         v1_mode: How API v1 is served: ``open`` (no token, the published app's
             way), ``token`` (a bearer token, as v2) or ``off``.
         passwords: Hashes passwords; scrypt with OWASP's parameters by default.
+        timer_cap: How long a session's timer may run before it stops itself (12 hours).
     """
     clock = clock or SystemClock()
     services = Services(
@@ -98,6 +101,7 @@ def create_app(
         auth=Authenticator(uow_factory, clock),
         passwords=passwords or PasswordHasher(),
         v1_mode=V1Mode(v1_mode),
+        timer_cap=timer_cap,
     )
     middleware: list[Any] = [AccessLog(), BodyLimit()]
     app = falcon.App(middleware=middleware)

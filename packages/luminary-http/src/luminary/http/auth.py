@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from datetime import timedelta
 
 import attrs
 import falcon
@@ -67,6 +68,7 @@ class Services:
         auth: Finds who a request acts for.
         passwords: Hashes and checks passwords.
         v1_mode: How API v1 is served.
+        timer_cap: How long a session's timer may run before it stops itself.
     """
 
     uow_factory: Callable[[], UnitOfWork]
@@ -74,6 +76,7 @@ class Services:
     auth: Authenticator
     passwords: PasswordHasher
     v1_mode: V1Mode = V1Mode.OPEN
+    timer_cap: timedelta = core.DEFAULT_TIMER_CAP
 
     def v1_actor(self, req: falcon.Request) -> Actor:
         """Who a v1 request acts for: the system when v1 is open, else the token's holder."""

@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from luminary import core
@@ -68,7 +69,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         V1Mode.OFF: "not served",
     }
     print(f"API v1 is {v1_mode.value}: {meaning[v1_mode]}; API v2 needs a bearer token.", flush=True)
-    app = create_app(uow_factory, clock=clock, v1_mode=v1_mode)
+    app = create_app(
+        uow_factory, clock=clock, v1_mode=v1_mode, timer_cap=timedelta(hours=args.timer_cap_hours)
+    )
     try:
         serve(app, host=args.host, port=args.port, threads=args.threads)
     finally:
@@ -117,6 +120,20 @@ def _v1_mode(value: str) -> V1Mode:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a v1 mode (from --v1 or LUMINARY_V1_MODE): choose {choices}"
         ) from None
+
+
+def _timer_cap_hours(value: str) -> float:
+    # A session credits at most a day (1440 minutes): so does its timer.
+    try:
+        hours = float(value)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of hours above 0 and at most 24 (from --timer-cap-hours or "
+            "LUMINARY_TIMER_CAP_HOURS)"
+        )
+    return hours
 
 
 def _is_loopback(host: str) -> bool:
@@ -258,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=setting("LUMINARY_V1_MODE") or V1Mode.OPEN.value,
         help="API v1: 'open' needs no token (the published iOS app), 'token' needs one as v2 does, "
         "'off' is not served (default: $LUMINARY_V1_MODE, else open)",
+    )
+    serve.add_argument(
+        "--timer-cap-hours",
+        type=_timer_cap_hours,
+        default=setting("LUMINARY_TIMER_CAP_HOURS") or "12",
+        metavar="HOURS",
+        help="a session timer left running stops itself after this long, at most 24 "
+        "(default: $LUMINARY_TIMER_CAP_HOURS, else 12)",
     )
     _add_database_option(serve)
     serve.set_defaults(run=cmd_serve)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import Any
 
@@ -75,6 +75,8 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         return {"type": "string"}
     if tp is datetime:
         return {"type": "string", "format": "date-time"}
+    if tp is date:
+        return {"type": "string", "format": "date"}
     if typing.get_origin(tp) is list:
         (item,) = typing.get_args(tp)
         return {"type": "array", "items": _type_schema(item)}

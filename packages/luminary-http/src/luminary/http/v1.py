@@ -418,9 +418,15 @@ def is_study_session_body(body: Mapping[str, Any]) -> bool:
     return "constellation_attempt_id" in body
 
 
+#: What v2's session has beyond the Learning Sessions document's: left out of its answers.
+V2_ONLY = ("study_day", "running_since", "elapsed_seconds", "auto_stopped")
+
+
 def learning_session(session: Session) -> Json:
-    """The Learning Sessions document's session object (the same object as API v2's)."""
+    """The Learning Sessions document's session object: API v2's, without the study day and timer."""
     json: Json = unstructure(session)
+    for key in V2_ONLY:
+        del json[key]
     return json
 
 

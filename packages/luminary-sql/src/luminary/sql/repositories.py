@@ -467,6 +467,27 @@ class SqlSessionRepository(_SqlRepository):
         """Remove every session of the user."""
         self._delete_where(sessions.c.user_id == user_id)
 
+    def active_timer(self, user_id: int) -> Session | None:
+        """Return the user's session whose timer runs or is paused (in progress and timed), if any.
+
+        Use cases keep at most one per user; were there several, the oldest (lowest id) is returned.
+        """
+
+        def build() -> Executable:
+            return (
+                select(sessions)
+                .where(
+                    sessions.c.user_id == bindparam("user_id"),
+                    sessions.c.status == SessionStatus.IN_PROGRESS.value,
+                    sessions.c.elapsed_seconds.is_not(None),
+                )
+                .order_by(sessions.c.id)
+                .limit(1)
+            )
+
+        row = self._execute(self._cached("active_timer", build), {"user_id": user_id}).mappings().first()
+        return session_from_row(row) if row is not None else None
+
     def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
         """Return, for each user with sessions in one of ``statuses``, the sum of their minutes."""
         if not statuses:

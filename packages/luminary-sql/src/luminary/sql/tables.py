@@ -32,7 +32,10 @@ Design points:
   spaces (``"read study"``); a token is read whole, never searched by scope.
 * Every list order has an index: ``(parent_id, id)`` for lists by id,
   ``(parent_id, created_at, id)`` for newest-first lists. The leading column
-  also serves the foreign-key checks on delete.
+  also serves the foreign-key checks on delete. ``(user_id, study_day)`` serves
+  the statistics, which group a user's sessions by study day.
+* A study day is a ``DATE`` (ISO-8601 text on SQLite), read back as a
+  :class:`datetime.date`; only a completed session has one.
 * CHECK constraints repeat the domain's bounds, as a last line of defence; they
   take them from :mod:`luminary.core.validation`, so a bound is written once
   (a migration records the values of its day).
@@ -49,6 +52,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -68,6 +72,7 @@ from luminary.core.access import Scope
 from luminary.core.accounts import Credentials, LoginFailures, Token
 from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
 from luminary.core.validation import (
+    DAY_START_HOUR,
     DIFFICULTY_MAX,
     DISPLAY_NAME_MAX,
     LOGIN,
@@ -77,9 +82,11 @@ from luminary.core.validation import (
     TITLE_MAX,
     WEIGHT_MAX,
 )
+from luminary.core.validation import TIME_ZONE_MAX as CORE_TIME_ZONE_MAX
 
 __all__ = [
     "LOGIN_FAILURE_KEY_MAX",
+    "TIME_ZONE_MAX",
     "Id",
     "UtcDateTime",
     "attempt_from_row",
@@ -193,6 +200,10 @@ def _length_between(column: str, low: int, high: int) -> str:
     return f"length({column}) BETWEEN {low} AND {high}"
 
 
+#: The longest IANA time zone name stored: core's limit.
+TIME_ZONE_MAX = CORE_TIME_ZONE_MAX
+
+
 users = Table(
     "users",
     metadata,
@@ -201,6 +212,8 @@ users = Table(
     Column("current_attempt_id", Id, nullable=True),
     Column("total_minutes", BigInteger, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("time_zone", String(TIME_ZONE_MAX), nullable=False, server_default="UTC"),
+    Column("day_start_hour", Integer, nullable=False, server_default="0"),
     # users ⇄ constellation_attempts refer to each other; use_alter lets the
     # cycle be created (and dropped) in two steps on databases that can ALTER.
     ForeignKeyConstraint(
@@ -211,6 +224,11 @@ users = Table(
     ),
     CheckConstraint(_length_between("display_name", 1, DISPLAY_NAME_MAX), name="display_name_length"),
     CheckConstraint("total_minutes >= 0", name="total_minutes_not_negative"),
+    CheckConstraint(_length_between("time_zone", 1, TIME_ZONE_MAX), name="time_zone_length"),
+    CheckConstraint(
+        f"day_start_hour BETWEEN {DAY_START_HOUR.minimum} AND {DAY_START_HOUR.maximum}",
+        name="day_start_hour_range",
+    ),
     Index(None, "current_attempt_id"),
     sqlite_autoincrement=True,
 )
@@ -266,12 +284,23 @@ sessions = Table(
     Column("completed_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("study_day", Date, nullable=True),
+    Column("running_since", UtcDateTime, nullable=True),
+    Column("elapsed_seconds", BigInteger, nullable=True),
+    Column("auto_stopped", Boolean, nullable=False, server_default=false()),
     CheckConstraint(_length_between("title", 1, TITLE_MAX), name="title_length"),
     CheckConstraint(_one_of("status", SESSION_STATUSES), name="status_known"),
     CheckConstraint(f"minutes BETWEEN 0 AND {MINUTES_MAX}", name="minutes_range"),
+    CheckConstraint("elapsed_seconds >= 0", name="elapsed_seconds_not_negative"),
+    # A running timer has a count of seconds (0 on its first stretch).
+    CheckConstraint("running_since IS NULL OR elapsed_seconds IS NOT NULL", name="running_timer_counted"),
+    CheckConstraint(
+        f"study_day IS NULL OR status = '{SessionStatus.COMPLETED.value}'", name="study_day_completed_only"
+    ),
     Index(None, "user_id", "created_at", "id"),
     Index(None, "constellation_attempt_id", "created_at", "id"),
     Index(None, "created_at", "id"),
+    Index(None, "user_id", "study_day"),
     sqlite_autoincrement=True,
 )
 
@@ -350,6 +379,8 @@ def user_values(user: User) -> dict[str, Any]:
         "current_attempt_id": user.current_attempt_id,
         "total_minutes": user.total_minutes,
         "created_at": user.created_at,
+        "time_zone": user.time_zone,
+        "day_start_hour": user.day_start_hour,
     }
 
 
@@ -361,6 +392,8 @@ def user_from_row(row: RowMapping) -> User:
         current_attempt_id=row["current_attempt_id"],
         total_minutes=row["total_minutes"],
         created_at=row["created_at"],
+        time_zone=row["time_zone"],
+        day_start_hour=row["day_start_hour"],
     )
 
 
@@ -420,6 +453,10 @@ def session_values(session: Session) -> dict[str, Any]:
         "completed_at": session.completed_at,
         "created_at": session.created_at,
         "updated_at": session.updated_at,
+        "study_day": session.study_day,
+        "running_since": session.running_since,
+        "elapsed_seconds": session.elapsed_seconds,
+        "auto_stopped": session.auto_stopped,
     }
 
 
@@ -438,6 +475,10 @@ def session_from_row(row: RowMapping) -> Session:
         completed_at=row["completed_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        study_day=row["study_day"],
+        running_since=row["running_since"],
+        elapsed_seconds=row["elapsed_seconds"],
+        auto_stopped=bool(row["auto_stopped"]),
     )
 
 

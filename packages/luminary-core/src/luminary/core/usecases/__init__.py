@@ -14,7 +14,7 @@ Reads come in two forms: flat entities (``get_user``, ``list_sessions`` …) and
 *details* that bundle an entity with its relations (``get_user_detail`` …),
 loaded with a fixed number of queries whatever the amount of data.
 
-One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.constellations`, :mod:`.attempts`,
+One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.timer`, :mod:`.constellations`, :mod:`.attempts`,
 :mod:`.sessions`, :mod:`.posts`); the details are the read side of API v1, in
 :mod:`.views`. Everything is importable from here and from ``luminary.core``.
 
@@ -77,6 +77,14 @@ from .sessions import (
     list_sessions,
     update_session,
 )
+from .timer import (
+    Timer,
+    get_timer,
+    pause_timer,
+    resume_timer,
+    start_timer,
+    stop_timer,
+)
 from .users import (
     USER_FIELDS,
     MinutesSummary,
@@ -127,6 +135,7 @@ __all__ = [
     "SESSION_FIELDS",
     "SessionDetail",
     "SyncReport",
+    "Timer",
     "USER_FIELDS",
     "UserDetail",
     "add_star",
@@ -161,6 +170,7 @@ __all__ = [
     "get_post_detail",
     "get_session",
     "get_session_detail",
+    "get_timer",
     "get_user",
     "get_user_detail",
     "issue_token",
@@ -175,10 +185,14 @@ __all__ = [
     "list_tokens",
     "list_user_details",
     "list_users",
+    "pause_timer",
+    "resume_timer",
     "revoke_token",
     "seed_constellations",
     "sign_up",
     "start_attempt",
+    "start_timer",
+    "stop_timer",
     "sync_minutes",
     "total_minutes",
     "update_constellation",

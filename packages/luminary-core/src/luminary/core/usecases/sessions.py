@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from .. import rules
+from .. import rules, study
 from ..access import Actor, Scope, require, see
 from ..clock import Clock
 from ..commands import CreateSession, SessionPatch, changes
@@ -105,7 +105,7 @@ def create_session(uow: UnitOfWork, command: CreateSession, *, actor: Actor, clo
         else:
             session = attrs.evolve(session, status=command.status)
         _check_times(session, {"started_at": command.started_at, "completed_at": command.completed_at})
-        session = uow.sessions.add(session)
+        session = uow.sessions.add(stamp_study_day(uow, None, session))
         move_minutes(uow, session.user_id, rules.counted_minutes(session))
         uow.commit()
     return session
@@ -208,20 +208,52 @@ def cancel_session(uow: UnitOfWork, session_id: int, *, actor: Actor, clock: Clo
     require(actor, Scope.STUDY)
     with uow:
         before = _visible_session(uow, session_id, actor, for_update=True)
-        after = rules.cancel_session(before)
+        after = rules.cancel_session(before, clock.now())
         _check_times(after, {})
         return _save(uow, before, after, clock.now())
 
 
 def _save(uow: UnitOfWork, before: Session, after: Session, now: datetime) -> Session:
-    """Store a changed session, move its user's minutes by the difference, and commit."""
+    """Store a changed session (:func:`store_change`) and commit."""
+    saved = store_change(uow, before, after, now)
+    if saved is not before:
+        uow.commit()
+    return saved
+
+
+def store_change(uow: UnitOfWork, before: Session, after: Session, now: datetime) -> Session:
+    """Store a changed session and move its user's minutes by the difference; the caller commits.
+
+    A session completed now (or whose completion time changed) is stamped with
+    its study day, in its user's time zone and day start as they are now; one
+    patched out of ``in_progress`` stops its timer. Returns ``before`` itself
+    when nothing changes.
+    """
+    if after.is_running and after.status is not SessionStatus.IN_PROGRESS:
+        after = study.close_stretch(after, now)  # a status patched away from in_progress stops the timer
+    after = stamp_study_day(uow, before, after)
     if after == before:
         return before
     after = attrs.evolve(after, updated_at=now)
     uow.sessions.update(after)
     move_minutes(uow, after.user_id, rules.minutes_delta(before, after))
-    uow.commit()
     return after
+
+
+def stamp_study_day(uow: UnitOfWork, before: Session | None, after: Session) -> Session:
+    """``after`` with the study day of its completion, kept from ``before`` when the completion stayed."""
+    if (
+        before is not None
+        and before.is_completed
+        and after.is_completed
+        and before.completed_at == after.completed_at
+        and before.user_id == after.user_id
+    ):
+        return attrs.evolve(after, study_day=before.study_day)
+    if not after.is_completed or after.user_id is None:
+        return study.with_study_day(after, None)
+    # The user's row is locked, as move_minutes will: the zone in force is the one the day is stamped with.
+    return study.with_study_day(after, uow.users.get(after.user_id, for_update=True))
 
 
 def delete_session(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Session:

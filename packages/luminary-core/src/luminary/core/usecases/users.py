@@ -118,12 +118,15 @@ def list_users(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[Use
 
 
 def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, actor: Actor, clock: Clock) -> User:
-    """Change a user's display name.
+    """Change a user's display name, time zone or day start.
+
+    A new time zone or day start applies to sessions completed from now on:
+    past study days stay where they were.
 
     Args:
         uow: The unit of work to run in.
         user_id: The user to change.
-        patch: The new name, or nothing.
+        patch: What changes; absent fields keep their value.
         actor: Who acts: the user (with ``account``) or an administrator.
         clock: Unused today; kept so every write takes a clock.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -127,6 +127,55 @@ class Me(Resource):
         return AccountView.of(core.get_account(ctx.uow(), actor=ctx.actor))
 
 
+@attrs.frozen
+class TimerView:
+    """A running or paused timer: its session, and how long it has run."""
+
+    session_id: int
+    title: str
+    constellation_attempt_id: int | None
+    running: bool
+    elapsed_seconds: int
+    started_at: datetime | None
+    running_since: datetime | None
+    stops_at: datetime | None
+
+    @classmethod
+    def of(cls, timer: core.Timer, cap: timedelta) -> TimerView:
+        session = timer.session
+        stops_at = None
+        if timer.running and session.running_since is not None:
+            stops_at = session.running_since + cap - timedelta(seconds=session.elapsed_seconds or 0)
+        return cls(
+            session_id=session.id,
+            title=session.title,
+            constellation_attempt_id=session.constellation_attempt_id,
+            running=timer.running,
+            elapsed_seconds=timer.elapsed_seconds,
+            started_at=session.started_at,
+            running_since=session.running_since,
+            stops_at=stops_at,
+        )
+
+
+class MyTimer(Resource):
+    path = "/api/v2/me/timer"
+
+    @operation(
+        "GET /api/v2/me/timer",
+        operation_id="getTimer",
+        summary="My running or paused timer and its elapsed seconds; null when none",
+        tag="timer",
+        scope=Scope.READ,
+        data="Timer",
+        nullable=True,
+    )
+    def on_get(self, ctx: Context) -> TimerView | None:
+        cap = ctx.services.timer_cap
+        timer = core.get_timer(ctx.uow(), actor=ctx.actor, clock=ctx.clock, cap=cap)
+        return None if timer is None else TimerView.of(timer, cap)
+
+
 class MyPassword(Resource):
     path = "/api/v2/me/password"
 
@@ -227,7 +276,7 @@ class UserLogin(Resource):
         return LoginView(credentials.user_id, credentials.login)
 
 
-RESOURCES: list[type[Resource]] = [Accounts, Me, MyPassword, Tokens, Token, UserLogin]
+RESOURCES: list[type[Resource]] = [Accounts, Me, MyTimer, MyPassword, Tokens, Token, UserLogin]
 
 #: The answers of this module, for the OpenAPI document.
 COMPONENTS: dict[str, type] = {
@@ -235,4 +284,5 @@ COMPONENTS: dict[str, type] = {
     "Token": TokenView,
     "NewToken": NewTokenView,
     "Login": LoginView,
+    "Timer": TimerView,
 }

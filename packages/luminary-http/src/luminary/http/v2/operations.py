@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import attrs
@@ -40,6 +40,7 @@ MAX_LIMIT = 100
 # The private converter: entities to JSON-ready dicts, timestamps as ISO-8601 with +00:00.
 _converter = make_converter()
 _converter.register_unstructure_hook(datetime, lambda d: d.isoformat())
+_converter.register_unstructure_hook(date, lambda d: d.isoformat())
 _converter.register_unstructure_hook(enum.Enum, lambda e: e.value)
 
 

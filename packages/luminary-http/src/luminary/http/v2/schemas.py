@@ -56,6 +56,8 @@ def rule_schema(rule: limits.Rule) -> dict[str, Any]:
             "maxLength": rule.maximum,
             "pattern": rule.pattern,
         }
+    elif isinstance(rule, limits.TimeZone):
+        return {"type": "string", "enum": list(limits.time_zones())}
     elif isinstance(rule, limits.ChoiceSet):
         return {
             "type": "array",

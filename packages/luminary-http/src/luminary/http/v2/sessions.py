@@ -111,4 +111,81 @@ class SessionCancel(Resource):
         return core.cancel_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock, actor=ctx.actor)
 
 
-RESOURCES: list[type[Resource]] = [Sessions, Session, SessionComplete, SessionCancel]
+class SessionStart(Resource):
+    path = "/api/v2/sessions/{session_id}/start"
+
+    @operation(
+        "POST /api/v2/sessions/{session_id}/start",
+        operation_id="startTimer",
+        summary="Start the session's timer (409 naming the other one if a timer of yours runs or is paused)",
+        tag="timer",
+        scope=Scope.STUDY,
+        data="Session",
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        return core.start_timer(
+            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
+        )
+
+
+class SessionPause(Resource):
+    path = "/api/v2/sessions/{session_id}/pause"
+
+    @operation(
+        "POST /api/v2/sessions/{session_id}/pause",
+        operation_id="pauseTimer",
+        summary="Pause the session's running timer",
+        tag="timer",
+        scope=Scope.STUDY,
+        data="Session",
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        return core.pause_timer(
+            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
+        )
+
+
+class SessionResume(Resource):
+    path = "/api/v2/sessions/{session_id}/resume"
+
+    @operation(
+        "POST /api/v2/sessions/{session_id}/resume",
+        operation_id="resumeTimer",
+        summary="Resume the session's paused timer",
+        tag="timer",
+        scope=Scope.STUDY,
+        data="Session",
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        return core.resume_timer(
+            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
+        )
+
+
+class SessionStop(Resource):
+    path = "/api/v2/sessions/{session_id}/stop"
+
+    @operation(
+        "POST /api/v2/sessions/{session_id}/stop",
+        operation_id="stopTimer",
+        summary="Stop the session's timer: it is completed and credited its running time",
+        tag="timer",
+        scope=Scope.STUDY,
+        data="Session",
+    )
+    def on_post(self, ctx: Context) -> core.Session:
+        return core.stop_timer(
+            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
+        )
+
+
+RESOURCES: list[type[Resource]] = [
+    Sessions,
+    Session,
+    SessionComplete,
+    SessionCancel,
+    SessionStart,
+    SessionPause,
+    SessionResume,
+    SessionStop,
+]

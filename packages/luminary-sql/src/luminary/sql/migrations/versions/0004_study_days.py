@@ -1,0 +1,132 @@
+"""Study days and session timers: a user's time zone and day start, a session's study day and timer.
+
+Every user so far counted in UTC with days starting at midnight, so the study
+day of every completed session is backfilled as the UTC date of its
+``completed_at`` (sessions of no user have none, as in core). The index
+``(user_id, study_day)`` serves the statistics, which group by study day.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-27 09:00:00
+
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+TIMESTAMP = sa.DateTime(timezone=True)
+STUDY_DAY_INDEX = "ix_sessions_user_id_study_day"
+
+# The bounds as this revision set them (not imported: a migration is a fixed record).
+TIME_ZONE_MAX = 64
+DAY_START_HOUR_MAX = 23
+
+# What a study day is when every user counts in UTC from midnight: the UTC date of the completion.
+BACKFILL = {
+    "postgresql": "(completed_at AT TIME ZONE 'UTC')::date",
+    # SQLite's date() reads the stored text (with or without its +00:00 offset) as a UTC instant.
+    "sqlite": "date(completed_at)",
+}
+
+
+def upgrade() -> None:
+    sequences = _sqlite_sequences()
+    # Rebuilt tables keep AUTOINCREMENT on SQLite, so ids are never handed out again.
+    with op.batch_alter_table("users", table_kwargs={"sqlite_autoincrement": True}) as batch:
+        batch.add_column(
+            sa.Column("time_zone", sa.String(TIME_ZONE_MAX), nullable=False, server_default="UTC")
+        )
+        batch.add_column(sa.Column("day_start_hour", sa.Integer(), nullable=False, server_default="0"))
+        batch.create_check_constraint(
+            op.f("ck_users_time_zone_length"), f"length(time_zone) BETWEEN 1 AND {TIME_ZONE_MAX}"
+        )
+        batch.create_check_constraint(
+            op.f("ck_users_day_start_hour_range"), f"day_start_hour BETWEEN 0 AND {DAY_START_HOUR_MAX}"
+        )
+    with op.batch_alter_table("sessions", table_kwargs={"sqlite_autoincrement": True}) as batch:
+        batch.add_column(sa.Column("study_day", sa.Date(), nullable=True))
+        batch.add_column(sa.Column("running_since", TIMESTAMP, nullable=True))
+        batch.add_column(sa.Column("elapsed_seconds", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("auto_stopped", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.create_check_constraint(
+            op.f("ck_sessions_elapsed_seconds_not_negative"), "elapsed_seconds >= 0"
+        )
+        batch.create_check_constraint(
+            op.f("ck_sessions_running_timer_counted"), "running_since IS NULL OR elapsed_seconds IS NOT NULL"
+        )
+        batch.create_check_constraint(
+            op.f("ck_sessions_study_day_completed_only"), "study_day IS NULL OR status = 'completed'"
+        )
+    _restore_sqlite_sequences(sequences)
+    op.create_index(STUDY_DAY_INDEX, "sessions", ["user_id", "study_day"])
+
+    dialect = op.get_context().dialect.name
+    if dialect not in BACKFILL:
+        raise NotImplementedError(f"revision 0004 cannot backfill study days on {dialect}")
+    op.execute(
+        f"UPDATE sessions SET study_day = {BACKFILL[dialect]} "
+        "WHERE status = 'completed' AND completed_at IS NOT NULL AND user_id IS NOT NULL"
+    )
+
+
+def downgrade() -> None:
+    # Study days are derived (they go), but a running or paused timer and a user's own
+    # time zone or day start are not: refuse while any exists, rather than lose them.
+    bind = op.get_bind()
+    timers = bind.execute(
+        sa.text(
+            "SELECT count(*) FROM sessions WHERE running_since IS NOT NULL "
+            "OR (status = 'in_progress' AND elapsed_seconds IS NOT NULL)"
+        )
+    ).scalar_one()
+    settings = bind.execute(
+        sa.text("SELECT count(*) FROM users WHERE time_zone <> 'UTC' OR day_start_hour <> 0")
+    ).scalar_one()
+    if timers or settings:
+        raise RuntimeError(
+            f"cannot downgrade below revision 0004: {timers} sessions have running or paused timers "
+            f"and {settings} users have a time zone or day start of their own; revision 0003 cannot "
+            "hold them (stop the timers and set those users back to UTC and hour 0 first to go back)"
+        )
+
+    sequences = _sqlite_sequences()
+    op.drop_index(STUDY_DAY_INDEX, table_name="sessions")
+    with op.batch_alter_table("sessions", table_kwargs={"sqlite_autoincrement": True}) as batch:
+        batch.drop_constraint(op.f("ck_sessions_study_day_completed_only"), type_="check")
+        batch.drop_constraint(op.f("ck_sessions_running_timer_counted"), type_="check")
+        batch.drop_constraint(op.f("ck_sessions_elapsed_seconds_not_negative"), type_="check")
+        batch.drop_column("auto_stopped")
+        batch.drop_column("elapsed_seconds")
+        batch.drop_column("running_since")
+        batch.drop_column("study_day")
+    with op.batch_alter_table("users", table_kwargs={"sqlite_autoincrement": True}) as batch:
+        batch.drop_constraint(op.f("ck_users_day_start_hour_range"), type_="check")
+        batch.drop_constraint(op.f("ck_users_time_zone_length"), type_="check")
+        batch.drop_column("day_start_hour")
+        batch.drop_column("time_zone")
+    _restore_sqlite_sequences(sequences)
+
+
+def _sqlite_sequences() -> dict[str, int]:
+    """SQLite's highest id ever handed out per table (a rebuilt table would start from its rows)."""
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return {}
+    rows = bind.execute(sa.text("SELECT name, seq FROM sqlite_sequence WHERE name IN ('users', 'sessions')"))
+    return {str(name): int(seq) for name, seq in rows}
+
+
+def _restore_sqlite_sequences(sequences: dict[str, int]) -> None:
+    bind = op.get_bind()
+    for name, seq in sequences.items():
+        bind.execute(
+            sa.text("UPDATE sqlite_sequence SET seq = max(seq, :seq) WHERE name = :name"),
+            {"name": name, "seq": seq},
+        )

@@ -1,0 +1,320 @@
+"""Study days and the timer: examples, and properties over real zones, DST changes and any clock.
+
+The pure rules are checked on their own with many examples; the use cases with
+fewer, on every backend (one store per test, a fresh user per example). A
+``ManualClock`` drives every timer: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from luminary import core
+from luminary.core import Actor, Conflict, ManualClock, SessionStatus, study
+from luminary.core.validation import time_zones
+from support import assert_minutes_invariant
+
+#: Zones with DST changes between 2000 and 2040, and a few without.
+ZONES = st.sampled_from(time_zones())
+DST_ZONES = st.sampled_from(
+    [
+        "Europe/Paris",
+        "America/New_York",
+        "America/Santiago",
+        "Australia/Sydney",
+        "Australia/Lord_Howe",  # a half-hour change
+        "Pacific/Chatham",
+        "America/Sao_Paulo",  # DST until 2019
+        "Asia/Tehran",  # DST until 2022
+        "Europe/London",
+    ]
+)
+INSTANTS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC)
+)
+PURE = settings(max_examples=300, deadline=None)
+TIMED = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+STORED = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The first instant of ``day`` in ``zone`` (a day may start at 01:00 where midnight is skipped)."""
+    tz = zoneinfo.ZoneInfo(zone)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    # A nonexistent local midnight: step forward until the wall clock round-trips.
+    while start.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != start.replace(tzinfo=None):
+        start += timedelta(minutes=15)
+    return start.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- study days
+
+
+def test_the_day_start_hour_moves_late_nights_to_the_day_before():
+    assert study.study_day(datetime(2025, 3, 30, 1, 30, tzinfo=UTC), "Europe/Paris", 4) == date(2025, 3, 29)
+    assert study.study_day(datetime(2025, 3, 30, 2, 30, tzinfo=UTC), "Europe/Paris", 4) == date(2025, 3, 30)
+    assert study.study_day(datetime(2025, 3, 30, 23, 30, tzinfo=UTC), "UTC", 0) == date(2025, 3, 30)
+    assert study.study_day(datetime(2025, 3, 30, 23, 30, tzinfo=UTC), "Asia/Tokyo", 0) == date(2025, 3, 31)
+    assert study.study_day(datetime(2025, 3, 30, 3, 0, tzinfo=UTC), "America/Los_Angeles", 0) == date(
+        2025, 3, 29
+    )
+
+
+@PURE
+@given(zone=DST_ZONES, day=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 30)), data=st.data())
+def test_every_instant_of_a_local_day_counts_for_that_day_whatever_its_length(zone, day, data):
+    """A 23-hour and a 25-hour local day are one day each: every instant in it belongs to it."""
+    start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
+    assert timedelta(hours=22) <= end - start <= timedelta(hours=26)
+    offset = data.draw(st.integers(0, int((end - start).total_seconds()) - 1))
+    assert study.study_day(start + timedelta(seconds=offset), zone, 0) == day
+
+
+@PURE
+@given(instant=INSTANTS, zone=ZONES, hour=st.integers(0, 23))
+def test_a_study_day_is_the_local_date_shifted_by_the_day_start(instant, zone, hour):
+    local = instant.astimezone(zoneinfo.ZoneInfo(zone))
+    day = study.study_day(instant, zone, hour)
+    assert day == (local.date() if local.hour >= hour else local.date() - timedelta(days=1))
+
+
+@PURE
+@given(
+    zones=st.lists(DST_ZONES, min_size=1, max_size=3),
+    first=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 11, 1)),
+    days=st.integers(2, 45),
+    data=st.data(),
+)
+def test_one_session_every_local_day_gives_consecutive_study_days(zones, first, days, data):
+    """Across spring-forward, fall-back and a change of zone mid-way (a trip), no day is lost or doubled."""
+    stamped = []
+    for i in range(days):
+        zone = zones[i * len(zones) // days]  # the zone in force that day
+        day = first + timedelta(days=i)
+        start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
+        at = start + timedelta(seconds=data.draw(st.integers(0, int((end - start).total_seconds()) - 1)))
+        stamped.append(study.study_day(at, zone, 0))
+    assert stamped == [first + timedelta(days=i) for i in range(days)]
+
+
+def make_student(uow_factory, clock, zone="UTC", hour=0):
+    user = core.create_user(uow_factory(), core.CreateUser("Ada"), actor=core.SYSTEM, clock=clock)
+    patch = core.UserPatch(time_zone=zone, day_start_hour=hour)
+    return core.update_user(uow_factory(), user.id, patch, actor=core.SYSTEM, clock=clock)
+
+
+def test_a_completed_session_is_stamped_with_its_study_day_and_keeps_it(uow_factory):
+    clock = ManualClock(datetime(2025, 3, 30, 1, 30, tzinfo=UTC))  # 03:30 in Paris
+    ada = make_student(uow_factory, clock, "Europe/Paris", 4)
+    as_ada = Actor.student(ada.id)
+    planned = core.create_session(
+        uow_factory(), core.CreateSession(title="Late", minutes=30), actor=as_ada, clock=clock
+    )
+    assert planned.study_day is None
+    done = core.complete_session(uow_factory(), planned.id, actor=as_ada, clock=clock)
+    assert done.study_day == date(2025, 3, 29)
+    core.update_user(uow_factory(), ada.id, core.UserPatch(time_zone="Asia/Tokyo"), actor=as_ada, clock=clock)
+    assert core.get_session(uow_factory(), done.id, actor=as_ada).study_day == date(2025, 3, 29)
+    again = core.cancel_session(uow_factory(), done.id, actor=as_ada, clock=clock)
+    assert again.study_day is None
+    redone = core.complete_session(uow_factory(), done.id, actor=as_ada, clock=clock)
+    assert redone.study_day == date(2025, 3, 30)  # 10:30 in Tokyo, the zone in force now
+    made_done = core.create_session(
+        uow_factory(),
+        core.CreateSession(title="Logged", status="completed", minutes=5),
+        actor=as_ada,
+        clock=clock,
+    )
+    assert made_done.study_day == date(2025, 3, 30)
+
+
+@STORED
+@given(
+    zones=st.lists(ZONES, min_size=2, max_size=4), hours=st.lists(st.integers(0, 23), min_size=2, max_size=4)
+)
+def test_changing_the_zone_never_moves_a_past_day(uow_factory, zones, hours):
+    clock = ManualClock(datetime(2025, 10, 25, 22, 0, tzinfo=UTC), step=timedelta(hours=5))
+    ada = make_student(uow_factory, clock, zones[0], hours[0])
+    as_ada = Actor.student(ada.id)
+    done = []
+    for zone, hour in zip(zones, hours, strict=False):
+        core.update_user(
+            uow_factory(),
+            ada.id,
+            core.UserPatch(time_zone=zone, day_start_hour=hour),
+            actor=as_ada,
+            clock=clock,
+        )
+        command = core.CreateSession(title="x", status="completed", minutes=10)
+        made = core.create_session(uow_factory(), command, actor=as_ada, clock=clock)
+        assert made.study_day == study.study_day(made.completed_at, zone, hour)
+        done.append(made)
+        for earlier in done:
+            assert core.get_session(uow_factory(), earlier.id, actor=as_ada).study_day == earlier.study_day
+
+
+def test_a_time_zone_is_checked_by_name():
+    assert (
+        core.UserPatch(time_zone="America/Argentina/Buenos_Aires").time_zone
+        == "America/Argentina/Buenos_Aires"
+    )
+    for bad in ("Mars/Olympus", "utc+2", "", "europe/paris"):
+        with pytest.raises(core.ValidationFailed, match="time_zone"):
+            core.UserPatch(time_zone=bad)
+    with pytest.raises(core.ValidationFailed, match="day_start_hour"):
+        core.UserPatch(day_start_hour=24)
+
+
+# ---------------------------------------------------------------- the timer
+
+
+def test_a_timer_credits_its_running_stretches_only(uow_factory):
+    clock = ManualClock(datetime(2025, 12, 1, 9, 0, tzinfo=UTC))
+    ada = make_student(uow_factory, clock)
+    as_ada = Actor.student(ada.id)
+    session = core.create_session(uow_factory(), core.CreateSession(title="Focus"), actor=as_ada, clock=clock)
+    started = core.start_timer(uow_factory(), session.id, actor=as_ada, clock=clock)
+    assert (started.status, started.started_at, started.running_since) == (
+        SessionStatus.IN_PROGRESS,
+        clock.now(),
+        clock.now(),
+    )
+    clock.advance(timedelta(minutes=25, seconds=30))
+    core.pause_timer(uow_factory(), session.id, actor=as_ada, clock=clock)
+    clock.advance(timedelta(hours=2))  # a break: not credited
+    timer = core.get_timer(uow_factory(), actor=as_ada, clock=clock)
+    assert timer is not None
+    assert (timer.running, timer.elapsed_seconds) == (False, 25 * 60 + 30)
+    core.resume_timer(uow_factory(), session.id, actor=as_ada, clock=clock)
+    clock.advance(timedelta(minutes=4, seconds=29))
+    running = core.get_timer(uow_factory(), actor=as_ada, clock=clock)
+    assert running is not None
+    assert (running.running, running.elapsed_seconds) == (True, 29 * 60 + 59)
+    stopped = core.stop_timer(uow_factory(), session.id, actor=as_ada, clock=clock)
+    assert (stopped.status, stopped.minutes, stopped.auto_stopped) == (SessionStatus.COMPLETED, 29, False)
+    assert stopped.study_day == date(2025, 12, 1)
+    assert core.total_minutes(uow_factory(), ada.id, actor=as_ada).total_minutes == 29
+    assert core.get_timer(uow_factory(), actor=as_ada, clock=clock) is None
+
+
+def test_one_timer_at_a_time_and_the_conflict_names_it(uow_factory):
+    clock = ManualClock(datetime(2025, 12, 1, 9, 0, tzinfo=UTC))
+    ada = make_student(uow_factory, clock)
+    as_ada = Actor.student(ada.id)
+    first = core.create_session(uow_factory(), core.CreateSession(title="Algebra"), actor=as_ada, clock=clock)
+    second = core.create_session(uow_factory(), core.CreateSession(title="Poetry"), actor=as_ada, clock=clock)
+    core.start_timer(uow_factory(), first.id, actor=as_ada, clock=clock)
+    with pytest.raises(Conflict, match=f"Session {first.id} \\(Algebra\\) is running"):
+        core.start_timer(uow_factory(), second.id, actor=as_ada, clock=clock)
+    core.pause_timer(uow_factory(), first.id, actor=as_ada, clock=clock)
+    with pytest.raises(Conflict, match="is paused"):
+        core.start_timer(uow_factory(), second.id, actor=as_ada, clock=clock)
+    core.stop_timer(uow_factory(), first.id, actor=as_ada, clock=clock)
+    assert core.start_timer(uow_factory(), second.id, actor=as_ada, clock=clock).is_running
+    with pytest.raises(Conflict, match="started already"):
+        core.start_timer(uow_factory(), second.id, actor=as_ada, clock=clock)
+
+
+def test_a_forgotten_timer_stops_itself_at_the_cap(uow_factory):
+    clock = ManualClock(datetime(2025, 12, 1, 20, 0, tzinfo=UTC))
+    ada = make_student(uow_factory, clock, "America/New_York")
+    as_ada = Actor.student(ada.id)
+    session = core.create_session(uow_factory(), core.CreateSession(title="Essay"), actor=as_ada, clock=clock)
+    core.start_timer(uow_factory(), session.id, actor=as_ada, clock=clock)
+    clock.advance(timedelta(hours=340))  # the client vanished for two weeks
+    assert core.get_timer(uow_factory(), actor=as_ada, clock=clock) is None
+    stopped = core.get_session(uow_factory(), session.id, actor=as_ada)
+    assert stopped.auto_stopped
+    assert (stopped.status, stopped.minutes) == (SessionStatus.COMPLETED, 12 * 60)
+    assert stopped.completed_at == datetime(2025, 12, 2, 8, 0, tzinfo=UTC)  # at the cap, not when seen
+    assert stopped.study_day == date(2025, 12, 2)  # 03:00 in New York
+    assert core.total_minutes(uow_factory(), ada.id, actor=as_ada).total_minutes == 720
+    # Acting on it answers it as it stopped.
+    assert core.pause_timer(uow_factory(), session.id, actor=as_ada, clock=clock) == stopped
+
+
+def test_cancelling_a_timed_session_credits_nothing(uow_factory):
+    clock = ManualClock(datetime(2025, 12, 1, 9, 0, tzinfo=UTC))
+    ada = make_student(uow_factory, clock)
+    as_ada = Actor.student(ada.id)
+    session = core.create_session(uow_factory(), core.CreateSession(title="Focus"), actor=as_ada, clock=clock)
+    core.start_timer(uow_factory(), session.id, actor=as_ada, clock=clock)
+    clock.advance(timedelta(minutes=10))
+    cancelled = core.cancel_session(uow_factory(), session.id, actor=as_ada, clock=clock)
+    assert (cancelled.running_since, cancelled.elapsed_seconds, cancelled.minutes) == (None, 600, None)
+    assert core.get_timer(uow_factory(), actor=as_ada, clock=clock) is None
+    assert core.total_minutes(uow_factory(), ada.id, actor=as_ada).total_minutes == 0
+
+
+ACTIONS = st.lists(
+    st.tuples(st.sampled_from(["pause", "resume", "stop", "look"]), st.integers(0, 6 * 3600)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@TIMED
+@given(actions=ACTIONS, cap_hours=st.integers(1, 24), start=INSTANTS)
+def test_a_timer_credits_the_sum_of_its_running_stretches_never_above_the_cap(
+    uow_factory, actions, cap_hours, start
+):
+    """Any sequence of pause, resume, stop and looks, at any instants: the credit is the running time."""
+    clock = ManualClock(start)
+    cap = timedelta(hours=cap_hours)
+    ada = make_student(uow_factory, clock)
+    as_ada = Actor.student(ada.id)
+    session = core.create_session(uow_factory(), core.CreateSession(title="Focus"), actor=as_ada, clock=clock)
+    core.start_timer(uow_factory(), session.id, actor=as_ada, clock=clock, cap=cap)
+    running, since, seconds = True, clock.now(), 0
+    for action, wait in actions:
+        clock.advance(timedelta(seconds=wait, microseconds=wait % 7 * 1000))
+        now = clock.now()
+        if running and seconds + int((now - since).total_seconds()) >= cap.total_seconds():
+            break  # it has stopped itself; checked below
+        call = {"pause": core.pause_timer, "resume": core.resume_timer, "stop": core.stop_timer}.get(action)
+        if call is None:
+            timer = core.get_timer(uow_factory(), actor=as_ada, clock=clock, cap=cap)
+            assert timer is not None
+            expected = seconds + (int((now - since).total_seconds()) if running else 0)
+            assert (timer.running, timer.elapsed_seconds) == (running, expected)
+            continue
+        try:
+            call(uow_factory(), session.id, actor=as_ada, clock=clock, cap=cap)
+        except Conflict:
+            assert (action == "pause" and not running) or (action == "resume" and running)
+            continue
+        if action == "pause":
+            seconds, running = seconds + int((now - since).total_seconds()), False
+        elif action == "resume":
+            since, running = now, True
+        else:
+            seconds += int((now - since).total_seconds()) if running else 0
+            running = False
+            done = core.get_session(uow_factory(), session.id, actor=as_ada)
+            assert (done.minutes, done.auto_stopped) == (seconds // 60, False)
+            break
+    else:
+        assume(False)  # never stopped: nothing to credit yet
+    final = core.get_session(uow_factory(), session.id, actor=core.SYSTEM)
+    if final.status is not SessionStatus.COMPLETED:  # stopped itself past the cap; the next look settles it
+        assert core.get_timer(uow_factory(), actor=as_ada, clock=clock, cap=cap) is None
+        final = core.get_session(uow_factory(), session.id, actor=core.SYSTEM)
+        assert final.auto_stopped
+        assert final.minutes == cap_hours * 60
+    assert final.minutes is not None
+    assert final.minutes <= cap_hours * 60
+    assert core.total_minutes(uow_factory(), ada.id, actor=as_ada).total_minutes == final.minutes
+    assert_minutes_invariant(uow_factory())

@@ -1,0 +1,349 @@
+"""Study days and timers in storage: a user's time zone and day start, a session's study day and timer.
+
+The repositories are called directly, through units of work over each
+implementation (in-memory, SQLite, PostgreSQL): every read path returns the new
+fields as they were written, study days as :class:`datetime.date` and timer
+instants as aware UTC datetimes. A few tests at the end are about the SQL
+schema alone (what its CHECK constraints refuse).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import attrs
+import pytest
+
+from luminary import core
+from luminary.core import Conflict, PageRequest, Session, SessionStatus, User
+from sql_fixtures import SQL_BACKENDS
+
+# Microseconds included: they must survive the round trip.
+T0 = datetime(2025, 3, 30, 23, 30, 15, 123456, tzinfo=UTC)
+EVERYTHING = PageRequest(limit=core.MAX_LIMIT)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def assert_date(value: object, expected: date) -> None:
+    # A datetime is a date too: it must be a plain date.
+    assert type(value) is date
+    assert value == expected
+
+
+def assert_utc(value: datetime | None, expected: datetime) -> None:
+    assert value is not None
+    assert value.utcoffset() == timedelta(0)
+    assert value == expected
+
+
+def add_user(uow_factory, name: str = "Ada", **kw) -> User:
+    uow = uow_factory()
+    with uow:
+        user = uow.users.add(User(display_name=name, created_at=T0, **kw))
+        uow.commit()
+    return user
+
+
+def add_attempt(uow_factory, user: User) -> core.Attempt:
+    uow = uow_factory()
+    with uow:
+        lyra = uow.constellations.add(core.Constellation(name="Lyra", weight=5, created_at=T0))
+        attempt = uow.attempts.add(core.Attempt(user_id=user.id, constellation_id=lyra.id, created_at=T0))
+        uow.commit()
+    return attempt
+
+
+def session_of(user: User | None, title: str, created: datetime = T0, **kw) -> Session:
+    return Session(
+        title=title,
+        user_id=user.id if user is not None else None,
+        created_at=created,
+        updated_at=created,
+        **kw,
+    )
+
+
+def completed(user: User | None, title: str = "Done", **kw) -> Session:
+    kw.setdefault("created_at", at(0))
+    kw.setdefault("study_day", date(2025, 3, 30))
+    return Session(
+        title=title,
+        user_id=user.id if user is not None else None,
+        status=SessionStatus.COMPLETED,
+        minutes=25,
+        started_at=at(-1500),
+        completed_at=at(0),
+        updated_at=kw["created_at"],
+        elapsed_seconds=1500,
+        **kw,
+    )
+
+
+def running(user: User, title: str = "Running", **kw) -> Session:
+    kw.setdefault("created_at", at(1))
+    return Session(
+        title=title,
+        user_id=user.id,
+        status=SessionStatus.IN_PROGRESS,
+        started_at=at(-60),
+        running_since=at(-60),
+        elapsed_seconds=0,
+        updated_at=kw["created_at"],
+        **kw,
+    )
+
+
+# ---------------------------------------------------------------- users
+
+
+def test_a_new_user_counts_in_utc_from_midnight(uow_factory):
+    ada = add_user(uow_factory)
+    uow = uow_factory()
+    with uow:
+        stored = uow.users.get(ada.id)
+    assert stored == ada
+    assert stored is not None
+    assert (stored.time_zone, stored.day_start_hour) == ("UTC", 0)
+
+
+def test_a_users_time_zone_and_day_start_survive_every_read(uow_factory):
+    ada = add_user(uow_factory, "Ada", time_zone="Europe/Paris", day_start_hour=4)
+    bob = add_user(uow_factory, "Bob", time_zone="America/Argentina/ComodRivadavia", day_start_hour=23)
+    uow = uow_factory()
+    with uow:
+        assert uow.users.get(ada.id) == ada
+        assert uow.users.get(bob.id, for_update=True) == bob
+        assert uow.users.get_many([ada.id, bob.id]) == {ada.id: ada, bob.id: bob}
+        assert list(uow.users.list_page(EVERYTHING)) == [ada, bob]
+        stored = uow.users.get_many([ada.id])[ada.id]
+    assert (stored.time_zone, stored.day_start_hour) == ("Europe/Paris", 4)
+
+
+def test_update_writes_the_time_zone_and_day_start(uow_factory):
+    ada = add_user(uow_factory, time_zone="Europe/Paris", day_start_hour=4)
+    moved = attrs.evolve(ada, time_zone="Asia/Kathmandu", day_start_hour=0)
+    uow = uow_factory()
+    with uow:
+        uow.users.update(moved)
+        uow.commit()
+    with uow:
+        assert uow.users.get(ada.id) == moved
+
+
+def test_moving_minutes_keeps_the_time_zone_and_day_start(uow_factory):
+    """A user's total moves through a locked read and an update of the whole row: nothing else changes."""
+    ada = add_user(uow_factory, time_zone="Pacific/Chatham", day_start_hour=5)
+    uow = uow_factory()
+    with uow:
+        locked = uow.users.get(ada.id, for_update=True)
+        assert locked is not None
+        uow.users.update(core.rules.with_minutes(locked, 90))
+        uow.commit()
+    with uow:
+        assert uow.users.get(ada.id) == attrs.evolve(ada, total_minutes=90)
+        assert uow.users.total_minutes() == {ada.id: 90}
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_a_session_without_a_timer_has_none(uow_factory):
+    uow = uow_factory()
+    with uow:
+        plain = uow.sessions.add(session_of(None, "Plain"))
+        uow.commit()
+    with uow:
+        stored = uow.sessions.get(plain.id)
+    assert stored == plain
+    assert stored is not None
+    assert (stored.study_day, stored.running_since, stored.elapsed_seconds, stored.auto_stopped) == (
+        None,
+        None,
+        None,
+        False,
+    )
+
+
+def test_study_days_and_timers_survive_every_read(uow_factory):
+    ada = add_user(uow_factory, time_zone="Europe/Paris", day_start_hour=4)
+    bob = add_user(uow_factory, "Bob")
+    attempt = add_attempt(uow_factory, ada)
+    uow = uow_factory()
+    with uow:
+        done = uow.sessions.add(
+            completed(ada, "Done", constellation_attempt_id=attempt.id, study_day=date(2025, 3, 29))
+        )
+        stopped = uow.sessions.add(
+            completed(bob, "Stopped", created_at=at(2), study_day=date(2024, 2, 29), auto_stopped=True)
+        )
+        live = uow.sessions.add(running(ada, constellation_attempt_id=attempt.id))
+        paused = uow.sessions.add(
+            session_of(bob, "Paused", at(3), status=SessionStatus.IN_PROGRESS, elapsed_seconds=2**40)
+        )
+        uow.commit()
+
+    newest_first = [paused, stopped, live, done]
+    with uow:
+        assert uow.sessions.get(done.id) == done
+        assert uow.sessions.get(live.id, for_update=True) == live
+        assert list(uow.sessions.list_page(EVERYTHING)) == newest_first
+        assert list(uow.sessions.list_page(EVERYTHING, user_id=ada.id)) == [live, done]
+        assert list(uow.sessions.list_page(EVERYTHING, attempt_id=attempt.id)) == [live, done]
+        assert list(uow.sessions.list_by_users([ada.id, bob.id])) == newest_first
+        assert list(uow.sessions.list_by_attempts([attempt.id])) == [live, done]
+        loaded = {s.id: s for s in uow.sessions.list_page(EVERYTHING)}
+
+    assert_date(loaded[done.id].study_day, date(2025, 3, 29))
+    assert_date(loaded[stopped.id].study_day, date(2024, 2, 29))
+    assert loaded[stopped.id].auto_stopped is True
+    assert loaded[done.id].auto_stopped is False
+    assert loaded[done.id].elapsed_seconds == 1500
+    assert loaded[live.id].study_day is None
+    assert_utc(loaded[live.id].running_since, at(-60))
+    assert loaded[live.id].elapsed_seconds == 0
+    assert loaded[paused.id].running_since is None
+    assert loaded[paused.id].elapsed_seconds == 2**40
+
+
+def test_update_writes_the_timer_and_the_study_day(uow_factory):
+    ada = add_user(uow_factory)
+    uow = uow_factory()
+    with uow:
+        live = uow.sessions.add(running(ada))
+        uow.commit()
+
+    paused = attrs.evolve(live, running_since=None, elapsed_seconds=61, updated_at=at(10))
+    with uow:
+        uow.sessions.update(paused)
+        uow.commit()
+    with uow:
+        assert uow.sessions.get(live.id) == paused
+
+    resumed = attrs.evolve(paused, running_since=at(3600), updated_at=at(3600))
+    with uow:
+        uow.sessions.update(resumed)
+        uow.commit()
+    with uow:
+        assert uow.sessions.get(live.id) == resumed
+
+    done = attrs.evolve(
+        resumed,
+        status=SessionStatus.COMPLETED,
+        running_since=None,
+        elapsed_seconds=43_200,
+        completed_at=at(46_800),
+        minutes=720,
+        auto_stopped=True,
+        study_day=date(2025, 3, 31),
+        updated_at=at(50_000),
+    )
+    with uow:
+        uow.sessions.update(done)
+        uow.commit()
+    with uow:
+        stored = uow.sessions.get(live.id)
+        assert list(uow.sessions.list_by_users([ada.id])) == [done]
+    assert stored == done
+    assert stored is not None
+    assert_date(stored.study_day, date(2025, 3, 31))
+
+    # Un-completing clears the study day (core's rules do; storage keeps what it is given).
+    reopened = attrs.evolve(done, status=SessionStatus.PLANNED, study_day=None, completed_at=None)
+    with uow:
+        uow.sessions.update(reopened)
+        uow.commit()
+    with uow:
+        assert uow.sessions.get(live.id) == reopened
+
+
+def test_deleting_an_attempts_sessions_returns_them_whole(uow_factory):
+    ada = add_user(uow_factory)
+    attempt = add_attempt(uow_factory, ada)
+    uow = uow_factory()
+    with uow:
+        done = uow.sessions.add(completed(ada, constellation_attempt_id=attempt.id, auto_stopped=True))
+        live = uow.sessions.add(running(ada, constellation_attempt_id=attempt.id))
+        uow.commit()
+    with uow:
+        assert list(uow.sessions.delete_by_attempt(attempt.id)) == [done, live]
+        uow.commit()
+
+
+def test_active_timer_is_the_running_or_paused_session_of_the_user(uow_factory):
+    ada, bob = add_user(uow_factory, "Ada"), add_user(uow_factory, "Bob")
+    uow = uow_factory()
+    with uow:
+        uow.sessions.add(completed(ada))
+        uow.sessions.add(session_of(ada, "Untimed", status=SessionStatus.IN_PROGRESS))
+        uow.sessions.add(session_of(ada, "Planned"))
+        uow.commit()
+    with uow:
+        assert uow.sessions.active_timer(ada.id) is None
+        assert uow.sessions.active_timer(bob.id) is None
+        live = uow.sessions.add(running(ada))
+        paused = uow.sessions.add(
+            session_of(bob, "Paused", status=SessionStatus.IN_PROGRESS, elapsed_seconds=30)
+        )
+        uow.commit()
+    with uow:
+        assert uow.sessions.active_timer(ada.id) == live
+        assert uow.sessions.active_timer(bob.id) == paused
+        assert uow.sessions.active_timer(999_999) is None
+
+
+def test_leaving_without_commit_keeps_the_old_timer(uow_factory):
+    ada = add_user(uow_factory)
+    uow = uow_factory()
+    with uow:
+        live = uow.sessions.add(running(ada))
+        uow.commit()
+    with uow:
+        uow.sessions.update(attrs.evolve(live, running_since=None, elapsed_seconds=99))
+        uow.users.update(attrs.evolve(ada, time_zone="Asia/Tokyo", day_start_hour=6))
+    with uow:
+        assert uow.sessions.get(live.id) == live
+        assert uow.users.get(ada.id) == ada
+
+
+# ---------------------------------------------------------------- the SQL schema alone
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+@pytest.mark.parametrize(
+    "refused",
+    [
+        pytest.param(
+            lambda user: session_of(user, "Early", study_day=date(2025, 3, 30)), id="day-not-completed"
+        ),
+        pytest.param(lambda user: session_of(user, "Uncounted", running_since=T0), id="running-uncounted"),
+        pytest.param(lambda user: session_of(user, "Negative", elapsed_seconds=-1), id="negative-seconds"),
+    ],
+)
+def test_sql_sessions_the_schema_refuses_are_a_conflict(uow_factory, refused):
+    ada = add_user(uow_factory)
+    uow = uow_factory()
+    with uow, pytest.raises(Conflict):
+        uow.sessions.add(refused(ada))
+    with uow:
+        assert list(uow.sessions.list_by_users([ada.id])) == []
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"day_start_hour": 24}, id="hour-24"),
+        pytest.param({"day_start_hour": -1}, id="hour-negative"),
+        pytest.param({"time_zone": ""}, id="zone-empty"),
+    ],
+)
+def test_sql_users_the_schema_refuses_are_a_conflict(uow_factory, changes):
+    ada = add_user(uow_factory)
+    uow = uow_factory()
+    with uow, pytest.raises(Conflict):
+        uow.users.update(attrs.evolve(ada, **changes))
+    with uow:
+        assert uow.users.get(ada.id) == ada
