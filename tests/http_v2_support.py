@@ -26,6 +26,9 @@ USER = {
     "created_at",
     "time_zone",
     "day_start_hour",
+    "week_start",
+    "daily_minimum",
+    "rest_days",
 }
 CONSTELLATION = {"id", "name", "weight", "created_at"}
 ATTEMPT = {"id", "user_id", "constellation_id", "stars_completed", "completed_at", "created_at"}

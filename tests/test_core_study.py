@@ -37,6 +37,10 @@ DST_ZONES = st.sampled_from(
 INSTANTS = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC)
 )
+#: Instants within one range statistics can be asked for (at most 3660 days).
+NINE_YEARS = st.datetimes(
+    min_value=datetime(2024, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC)
+)
 PURE = settings(max_examples=300, deadline=None)
 TIMED = settings(
     max_examples=60,
@@ -318,3 +322,115 @@ def test_a_timer_credits_the_sum_of_its_running_stretches_never_above_the_cap(
     assert final.minutes <= cap_hours * 60
     assert core.total_minutes(uow_factory(), ada.id, actor=as_ada).total_minutes == final.minutes
     assert_minutes_invariant(uow_factory())
+
+
+# ---------------------------------------------------------------- statistics and streaks
+
+
+def test_weeks_start_on_the_students_day_and_months_on_the_first():
+    wednesday = date(2025, 12, 3)
+    assert study.bucket_of(wednesday, study.Period.WEEK, 0) == (date(2025, 12, 1), date(2025, 12, 7))
+    assert study.bucket_of(wednesday, study.Period.WEEK, 6) == (date(2025, 11, 30), date(2025, 12, 6))
+    assert study.bucket_of(date(2024, 2, 10), study.Period.MONTH, 0) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert study.bucket_of(wednesday, study.Period.DAY, 3) == (wednesday, wednesday)
+
+
+def test_streaks_with_and_without_rest_days():
+    monday = date(2025, 12, 1)
+    days = [monday + timedelta(days=i) for i in (0, 1, 3, 4, 5, 6, 7)]  # Wednesday missed
+    assert study.streak(days, monday + timedelta(days=7), rest_days=0, week_start=0) == study.Streak(5, 5)
+    assert study.streak(days, monday + timedelta(days=7), rest_days=1, week_start=0) == study.Streak(7, 7)
+    # Today not studied yet does not break it; yesterday missed does.
+    assert study.streak(days, monday + timedelta(days=8), rest_days=0, week_start=0).current == 5
+    assert study.streak(days, monday + timedelta(days=9), rest_days=0, week_start=0) == study.Streak(0, 5)
+    assert study.streak([], monday, rest_days=2, week_start=0) == study.Streak(0, 0)
+
+
+@PURE
+@given(
+    zones=st.lists(DST_ZONES, min_size=1, max_size=3),
+    first=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 11, 1)),
+    days=st.integers(1, 60),
+    data=st.data(),
+)
+def test_one_session_every_local_day_keeps_the_streak_unbroken(zones, first, days, data):
+    """Across spring-forward, fall-back and a change of zone mid-streak, the streak is every day."""
+    stamped = []
+    for i in range(days):
+        zone = zones[i * len(zones) // days]
+        day = first + timedelta(days=i)
+        start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
+        at = start + timedelta(seconds=data.draw(st.integers(0, int((end - start).total_seconds()) - 1)))
+        stamped.append(study.study_day(at, zone, data.draw(st.just(0))))
+    today = stamped[-1]
+    assert study.streak(stamped, today, rest_days=0, week_start=data.draw(st.integers(0, 6))) == study.Streak(
+        days, days
+    )
+
+
+@STORED
+@given(
+    zone=ZONES,
+    hour=st.integers(0, 23),
+    week_start=st.integers(0, 6),
+    completions=st.lists(st.tuples(NINE_YEARS, st.integers(0, 300)), min_size=1, max_size=12),
+    by=st.sampled_from(list(study.Period)),
+    data=st.data(),
+)
+def test_buckets_add_up_to_the_minutes_of_their_range_and_to_the_total(
+    uow_factory, zone, hour, week_start, completions, by, data
+):
+    clock = ManualClock(datetime(2000, 1, 1, tzinfo=UTC))
+    ada = make_student(uow_factory, clock, zone, hour)
+    as_ada = Actor.student(ada.id)
+    core.update_user(uow_factory(), ada.id, core.UserPatch(week_start=week_start), actor=as_ada, clock=clock)
+    made = []
+    for at, minutes in completions:
+        command = core.CreateSession(title="x", status="completed", minutes=minutes, completed_at=at)
+        made.append(core.create_session(uow_factory(), command, actor=as_ada, clock=clock))
+    days = sorted(s.study_day for s in made)
+    first = data.draw(st.dates(min_value=days[0] - timedelta(days=40), max_value=days[-1]))
+    last = data.draw(st.dates(min_value=first, max_value=min(first + timedelta(days=3000), date(2041, 1, 1))))
+    stats = core.statistics(uow_factory(), ada.id, actor=as_ada, clock=clock, first=first, last=last, by=by)
+    inside = [s for s in made if first <= s.study_day <= last]
+    assert stats.minutes == sum(b.minutes for b in stats.buckets) == sum(s.minutes for s in inside)
+    assert stats.sessions == sum(b.sessions for b in stats.buckets) == len(inside)
+    assert stats.buckets[0].start <= first <= stats.buckets[0].end
+    assert stats.buckets[-1].start <= last <= stats.buckets[-1].end
+    for before, after in zip(stats.buckets, stats.buckets[1:], strict=False):
+        assert after.start == before.end + timedelta(days=1)
+    if by is study.Period.WEEK:
+        assert all(b.start.weekday() == week_start for b in stats.buckets)
+    everything = core.statistics(
+        uow_factory(), ada.id, actor=as_ada, clock=clock, first=days[0], last=days[-1], by=study.Period.MONTH
+    )
+    assert everything.minutes == core.total_minutes(uow_factory(), ada.id, actor=as_ada).total_minutes
+
+
+def test_statistics_per_constellation_and_the_streak_of_a_student(uow_factory):
+    clock = ManualClock(datetime(2025, 12, 1, 18, 0, tzinfo=UTC), step=timedelta(0))
+    core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
+    ada = make_student(uow_factory, clock, "Europe/Paris")
+    as_ada = Actor.student(ada.id)
+    attempt = core.start_attempt(uow_factory(), core.StartAttempt(ada.id, 2), actor=as_ada, clock=clock)
+    for _ in range(3):
+        session = core.CreateSession(constellation_attempt_id=attempt.id, minutes=20, status="completed")
+        core.create_session(uow_factory(), session, actor=as_ada, clock=clock)
+        other = core.CreateSession(title="Reading", minutes=5, status="completed")
+        core.create_session(uow_factory(), other, actor=as_ada, clock=clock)
+        clock.advance(timedelta(days=1))
+    week = core.statistics(uow_factory(), ada.id, actor=as_ada, clock=clock)
+    assert [b.minutes for b in week.buckets] == [0, 0, 0, 25, 25, 25, 0]
+    assert [b.start for b in week.buckets][-1] == date(2025, 12, 4)  # today, in Paris
+    delphinus = core.statistics(uow_factory(), ada.id, actor=as_ada, clock=clock, constellation_id=2)
+    assert delphinus.minutes == 60
+    found = core.streaks(uow_factory(), ada.id, actor=as_ada, clock=clock)
+    assert (found.current, found.longest, found.studied_today) == (3, 3, False)
+    core.update_user(uow_factory(), ada.id, core.UserPatch(daily_minimum=30), actor=as_ada, clock=clock)
+    assert core.streaks(uow_factory(), ada.id, actor=as_ada, clock=clock).longest == 0
+    with pytest.raises(core.NotFound):
+        core.statistics(uow_factory(), ada.id, actor=Actor.student(ada.id + 1), clock=clock)
+    with pytest.raises(core.ValidationFailed, match="to"):
+        core.statistics(
+            uow_factory(), ada.id, actor=as_ada, clock=clock, first=date(2000, 1, 1), last=date(2020, 1, 1)
+        )

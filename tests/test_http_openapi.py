@@ -83,7 +83,7 @@ def documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
 def test_the_document_describes_exactly_the_routes_of_the_app(uow_factory, doc):
     app = create_app(uow_factory)
     assert v2_routes(app) == documented(doc)
-    assert len(documented(doc)) == len(v2.OPERATIONS) == 48
+    assert len(documented(doc)) == len(v2.OPERATIONS) == 50
     # The docs are the only other routes under /api/v2.
     others = {r.path for r in falcon.inspect.inspect_app(app).routes if r.path.startswith(V2)}
     assert others - {p for _, p in documented(doc)} - {
@@ -134,6 +134,9 @@ def test_every_operation_has_request_and_response_schemas(doc):
             assert p["required"] is True
             assert p["schema"] == {"type": "integer", "minimum": 1, "maximum": limits.ID_MAX}
         query = {p["name"]: p for p in op["parameters"] if p["in"] == "query"}
+        own = {p["name"] for p in next(o for o in v2.OPERATIONS if o.operation_id == op["operationId"]).query}
+        for name in own:
+            assert query.pop(name)["required"] is False, where
         if query:
             assert set(query) == {"limit", "cursor"}, where
             assert query["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": v2.MAX_LIMIT}
@@ -269,6 +272,11 @@ WALK: list[tuple[str, str, dict[str, Any] | None, int, str | None]] = [
         "study",
     ),
     ("GET", "/me/timer", None, 200, None),
+    ("GET", "/me/stats", None, 200, None),
+    ("GET", "/me/stats?from=2025-11-01&to=2025-12-31&by=month", None, 200, None),
+    ("GET", "/me/stats?by=year", None, 400, None),
+    ("GET", "/me/stats?from=2025-13-01", None, 400, None),
+    ("GET", "/me/streaks", None, 200, None),
     ("POST", "/sessions", {"title": "Timed"}, 201, "timed"),
     ("POST", "/sessions/{timed}/start", None, 200, None),
     ("GET", "/me/timer", None, 200, None),

@@ -7,6 +7,7 @@ its minutes). Needs ``curl`` and ``bash``, as the README does.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -48,7 +49,7 @@ def _run(block: str, port: int) -> list[str]:
 
 def test_the_tour_then_the_learning_sessions_as_written(tmp_path):
     blocks = _curl_blocks()
-    assert set(blocks) == {"A tour with curl", "Learning sessions", "Accounts and tokens"}
+    assert set(blocks) == {"A tour with curl", "Learning sessions", "Accounts and tokens", "A week of study"}
     with serve(f"sqlite:///{tmp_path / 'readme.db'}") as server:
         tour = _run(blocks["A tour with curl"], server.port)
         assert tour[-1] == '{"user_id":1,"display_name":"Ada","total_minutes":25}'
@@ -65,6 +66,29 @@ def test_the_tour_then_the_learning_sessions_as_written(tmp_path):
         assert accounts[2].startswith('{"data":{"id":2,"user_id":2,"constellation_id":2,"stars_completed":0')
         assert '"status":404' in accounts[3]
         assert accounts[4:] == ["204", "401"]
+        week = [json.loads(line)["data"] for line in _run(blocks["A week of study"], server.port)]
+        assert (week[1]["time_zone"], week[1]["day_start_hour"]) == ("Europe/Paris", 4)
+        assert (week[2]["status"], week[2]["elapsed_seconds"]) == ("in_progress", 0)
+        assert week[3]["running"] is True
+        assert week[4]["running_since"] is None
+        assert week[5]["running_since"] is not None
+        stopped, logged = week[6], week[7]
+        assert (stopped["status"], stopped["minutes"], stopped["auto_stopped"]) == ("completed", 0, False)
+        assert stopped["study_day"] == logged["study_day"]  # today, in Paris, from 4 in the morning
+        days = week[8]
+        assert (days["by"], len(days["buckets"]), days["minutes"], days["sessions"]) == ("day", 7, 25, 2)
+        assert days["buckets"][-1] == {
+            "start": logged["study_day"],
+            "end": logged["study_day"],
+            "minutes": 25,
+            "sessions": 2,
+        }
+        assert (week[9]["by"], week[9]["minutes"]) == ("month", 25)
+        assert (week[10]["current"], week[10]["studied_today"], week[10]["today"]) == (
+            1,
+            True,
+            logged["study_day"],
+        )
         api = server.client()
         # The tour's session and minutes are as the tour left them.
         status, minutes = api.request("GET", "/api/users/1/total_minutes")

@@ -291,3 +291,59 @@ def test_0004_backfills_study_days_and_refuses_to_lose_timers_or_time_zones(empt
     upgrade(url)
     assert study_days() == [(1, "2025-03-30"), (2, None), (3, "2025-03-30"), (4, None), (7, None)]
     assert drift(url) == []
+
+
+def test_0004_gives_users_default_streak_settings_and_keeps_their_own_on_downgrade(empty_database_url):
+    """Weeks from Monday, 1 minute a day, no rest day; the bounds hold; a downgrade keeps changed settings."""
+    url = empty_database_url
+    upgrade(url, "0003")
+    now = "'2025-03-30 09:00:00+00:00'"
+    for name in ("Ada", "Bob"):
+        _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('{name}', 0, {now})")
+
+    upgrade(url, "0004")
+    settings = "SELECT id, week_start, daily_minimum, rest_days FROM users ORDER BY id"
+    assert _rows(url, settings) == [(1, 0, 1, 0), (2, 0, 1, 0)]
+    _rows(url, "UPDATE users SET week_start = 6, daily_minimum = 1440, rest_days = 6 WHERE id = 2")
+    for out_of_range in (
+        "week_start = 7",
+        "week_start = -1",
+        "daily_minimum = 0",
+        "daily_minimum = 1441",
+        "rest_days = 7",
+        "rest_days = -1",
+    ):
+        column = out_of_range.split()[0]
+        with pytest.raises(Exception, match=column):
+            _rows(url, f"UPDATE users SET {out_of_range} WHERE id = 1")
+    assert _rows(url, settings) == [(1, 0, 1, 0), (2, 6, 1440, 6)]
+
+    def revision() -> str | None:
+        engine = make_engine(url)
+        try:
+            return current_revision(engine)
+        finally:
+            engine.dispose()
+
+    # Any setting of their own, alone, keeps the users from going back; nothing changes.
+    _rows(url, "UPDATE users SET week_start = 0, daily_minimum = 1, rest_days = 0 WHERE id = 2")
+    for own in ("week_start = 3", "daily_minimum = 30", "rest_days = 2"):
+        _rows(url, f"UPDATE users SET {own}")
+        with pytest.raises(RuntimeError, match="0 sessions have running or paused timers and 2 users"):
+            downgrade(url, "0003")
+        assert revision() == "0004"
+        _rows(url, "UPDATE users SET week_start = 0, daily_minimum = 1, rest_days = 0")
+    assert _rows(url, settings) == [(1, 0, 1, 0), (2, 0, 1, 0)]
+
+    downgrade(url, "0003")
+    assert revision() == "0003"
+    engine = make_engine(url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("users")}
+    finally:
+        engine.dispose()
+    assert not {"week_start", "daily_minimum", "rest_days"} & columns
+    assert _rows(url, "SELECT id, display_name FROM users ORDER BY id") == [(1, "Ada"), (2, "Bob")]
+    upgrade(url)
+    assert _rows(url, settings) == [(1, 0, 1, 0), (2, 0, 1, 0)]
+    assert drift(url) == []

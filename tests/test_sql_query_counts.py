@@ -225,3 +225,69 @@ def test_statement_counts_do_not_grow_with_the_data(engine):
         print(f"  {name:36} {at_10[name]:3} {at_1000[name]:3}")
     assert at_1000 == at_10
     assert max(at_10.values()) <= 6
+
+
+def add_study_days(engine: Engine, sessions_per_day: int, days: int) -> tuple[int, int]:
+    """A new user with ``sessions_per_day`` completed sessions on each of ``days`` study days,
+    every other one at an attempt of a new constellation; returns the user's and the constellation's ids."""
+    first_day = T0.date()
+    with engine.begin() as connection:
+        user_id = connection.execute(
+            insert(users).values(display_name="Days", created_at=T0).returning(users.c.id)
+        ).scalar_one()
+        constellation_id = connection.execute(
+            insert(constellations).values(name="Days", weight=5, created_at=T0).returning(constellations.c.id)
+        ).scalar_one()
+        attempt_id = connection.execute(
+            insert(attempts)
+            .values(user_id=user_id, constellation_id=constellation_id, created_at=T0)
+            .returning(attempts.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(sessions),
+            [
+                {
+                    "user_id": user_id,
+                    "constellation_attempt_id": attempt_id if i % 2 else None,
+                    "title": "Study",
+                    "status": SessionStatus.COMPLETED.value,
+                    "minutes": 1,
+                    "completed_at": T0,
+                    "created_at": T0,
+                    "updated_at": T0,
+                    "study_day": first_day + timedelta(days=day),
+                }
+                for day in range(days)
+                for i in range(sessions_per_day)
+            ],
+        )
+    return user_id, constellation_id
+
+
+def test_minutes_by_day_is_one_statement_whatever_the_sessions(engine):
+    def statements(user_id: int, constellation_id: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        seen: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        uow = SqlAlchemyUnitOfWork(engine)
+        with uow:  # BEGIN is not the read's
+            event.listen(engine, "before_cursor_execute", record)
+            try:
+                for first in (None, T0.date() + timedelta(days=1)):
+                    for last in (None, T0.date() + timedelta(days=1000)):
+                        for at in (None, constellation_id):
+                            seen.clear()
+                            totals = uow.sessions.minutes_by_day(user_id, first, last, constellation_id=at)
+                            assert totals
+                            counts[f"first={first} last={last} constellation={at is not None}"] = len(seen)
+            finally:
+                event.remove(engine, "before_cursor_execute", record)
+        return counts
+
+    small = statements(*add_study_days(engine, sessions_per_day=2, days=5))
+    big = statements(*add_study_days(engine, sessions_per_day=4, days=500))
+    assert set(small.values()) == {1}
+    assert big == small

@@ -1,4 +1,5 @@
-"""Study days and timers in storage: a user's time zone and day start, a session's study day and timer.
+"""Study days and timers in storage: a user's time zone, day start and streak settings, a session's
+study day and timer, and the minutes of a user's study days.
 
 The repositories are called directly, through units of work over each
 implementation (in-memory, SQLite, PostgreSQL): every read path returns the new
@@ -15,7 +16,7 @@ import attrs
 import pytest
 
 from luminary import core
-from luminary.core import Conflict, PageRequest, Session, SessionStatus, User
+from luminary.core import Conflict, DayTotal, PageRequest, Session, SessionStatus, User
 from sql_fixtures import SQL_BACKENDS
 
 # Microseconds included: they must survive the round trip.
@@ -47,13 +48,25 @@ def add_user(uow_factory, name: str = "Ada", **kw) -> User:
     return user
 
 
-def add_attempt(uow_factory, user: User) -> core.Attempt:
+def add_attempt(uow_factory, user: User, constellation: core.Constellation | None = None) -> core.Attempt:
+    """An attempt of ``user`` at ``constellation``, or at a new one (Lyra)."""
     uow = uow_factory()
     with uow:
-        lyra = uow.constellations.add(core.Constellation(name="Lyra", weight=5, created_at=T0))
-        attempt = uow.attempts.add(core.Attempt(user_id=user.id, constellation_id=lyra.id, created_at=T0))
+        if constellation is None:
+            constellation = uow.constellations.add(core.Constellation(name="Lyra", weight=5, created_at=T0))
+        attempt = uow.attempts.add(
+            core.Attempt(user_id=user.id, constellation_id=constellation.id, created_at=T0)
+        )
         uow.commit()
     return attempt
+
+
+def add_constellation(uow_factory, name: str) -> core.Constellation:
+    uow = uow_factory()
+    with uow:
+        constellation = uow.constellations.add(core.Constellation(name=name, weight=5, created_at=T0))
+        uow.commit()
+    return constellation
 
 
 def session_of(user: User | None, title: str, created: datetime = T0, **kw) -> Session:
@@ -69,11 +82,11 @@ def session_of(user: User | None, title: str, created: datetime = T0, **kw) -> S
 def completed(user: User | None, title: str = "Done", **kw) -> Session:
     kw.setdefault("created_at", at(0))
     kw.setdefault("study_day", date(2025, 3, 30))
+    kw.setdefault("minutes", 25)
     return Session(
         title=title,
         user_id=user.id if user is not None else None,
         status=SessionStatus.COMPLETED,
-        minutes=25,
         started_at=at(-1500),
         completed_at=at(0),
         updated_at=kw["created_at"],
@@ -107,6 +120,8 @@ def test_a_new_user_counts_in_utc_from_midnight(uow_factory):
     assert stored == ada
     assert stored is not None
     assert (stored.time_zone, stored.day_start_hour) == ("UTC", 0)
+    # Weeks from Monday, a day counts from 1 minute, no rest day.
+    assert (stored.week_start, stored.daily_minimum, stored.rest_days) == (0, 1, 0)
 
 
 def test_a_users_time_zone_and_day_start_survive_every_read(uow_factory):
@@ -120,6 +135,35 @@ def test_a_users_time_zone_and_day_start_survive_every_read(uow_factory):
         assert list(uow.users.list_page(EVERYTHING)) == [ada, bob]
         stored = uow.users.get_many([ada.id])[ada.id]
     assert (stored.time_zone, stored.day_start_hour) == ("Europe/Paris", 4)
+
+
+def test_a_users_streak_settings_survive_every_read_and_update(uow_factory):
+    # The bounds of each setting, both ends.
+    ada = add_user(uow_factory, "Ada", week_start=6, daily_minimum=1440, rest_days=6)
+    bob = add_user(uow_factory, "Bob", week_start=3, daily_minimum=20, rest_days=1)
+    uow = uow_factory()
+    with uow:
+        assert uow.users.get(ada.id) == ada
+        assert uow.users.get(bob.id, for_update=True) == bob
+        assert uow.users.get_many([ada.id, bob.id]) == {ada.id: ada, bob.id: bob}
+        assert list(uow.users.list_page(EVERYTHING)) == [ada, bob]
+        stored = uow.users.get_many([ada.id])[ada.id]
+    assert (stored.week_start, stored.daily_minimum, stored.rest_days) == (6, 1440, 6)
+
+    reset = attrs.evolve(ada, week_start=0, daily_minimum=1, rest_days=0)
+    with uow:
+        uow.users.update(reset)
+        uow.commit()
+    with uow:
+        assert uow.users.get(ada.id) == reset
+        assert uow.users.get(bob.id) == bob
+        # Moving minutes rewrites the whole row: the settings stay.
+        locked = uow.users.get(bob.id, for_update=True)
+        assert locked is not None
+        uow.users.update(core.rules.with_minutes(locked, 15))
+        uow.commit()
+    with uow:
+        assert uow.users.get(bob.id) == attrs.evolve(bob, total_minutes=15)
 
 
 def test_update_writes_the_time_zone_and_day_start(uow_factory):
@@ -308,6 +352,133 @@ def test_leaving_without_commit_keeps_the_old_timer(uow_factory):
         assert uow.users.get(ada.id) == ada
 
 
+# ---------------------------------------------------------------- minutes by day
+
+D28, D29, D30, D31, A01 = (
+    date(2025, 3, 28),
+    date(2025, 3, 29),
+    date(2025, 3, 30),
+    date(2025, 3, 31),
+    date(2025, 4, 1),
+)
+
+
+@attrs.frozen
+class Days:
+    """Two students' sessions over a few days, at two constellations and at none."""
+
+    ada: User
+    bob: User
+    lyra: core.Constellation
+    vega: core.Constellation
+    orion: core.Constellation
+
+
+def build_days(uow_factory) -> Days:
+    ada, bob = add_user(uow_factory, "Ada"), add_user(uow_factory, "Bob")
+    lyra, vega, orion = (add_constellation(uow_factory, name) for name in ("Lyra", "Vega", "Orion"))
+    at_lyra, at_vega = add_attempt(uow_factory, ada, lyra), add_attempt(uow_factory, ada, vega)
+    bob_at_lyra = add_attempt(uow_factory, bob, lyra)
+    uow = uow_factory()
+    with uow:
+        for session in (
+            # Ada: two on the 28th (one at no constellation), two on the 29th (one without
+            # minutes), nothing on the 31st, 0 minutes on the 30th, a full day on 1 April.
+            completed(ada, "A", study_day=D28, minutes=25, constellation_attempt_id=at_lyra.id),
+            completed(ada, "B", study_day=D28, minutes=30),
+            completed(ada, "C", study_day=D29, minutes=None, constellation_attempt_id=at_vega.id),
+            completed(ada, "D", study_day=D29, minutes=10, constellation_attempt_id=at_lyra.id),
+            completed(ada, "E", study_day=D30, minutes=0),
+            completed(ada, "F", study_day=A01, minutes=1440, constellation_attempt_id=at_vega.id),
+            # Not completed (so without a study day), or completed without one: never counted.
+            session_of(ada, "Planned", minutes=45, constellation_attempt_id=at_lyra.id),
+            session_of(ada, "Cancelled", status=SessionStatus.CANCELLED, minutes=50),
+            running(ada, constellation_attempt_id=at_vega.id),
+            completed(ada, "Dayless", study_day=None, minutes=99, constellation_attempt_id=at_lyra.id),
+            # Bob, at the same constellation, the same day; and a session of nobody.
+            completed(bob, "G", study_day=D28, minutes=60, constellation_attempt_id=bob_at_lyra.id),
+            completed(None, "Alone", study_day=None, minutes=5),
+        ):
+            uow.sessions.add(session)
+        uow.commit()
+    return Days(ada, bob, lyra, vega, orion)
+
+
+def minutes_by_day(uow_factory, user_id: int, first=None, last=None, **kw) -> list[DayTotal]:
+    uow = uow_factory()
+    with uow:
+        totals = list(uow.sessions.minutes_by_day(user_id, first, last, **kw))
+    for total in totals:
+        assert type(total.day) is date  # not a datetime, nor text
+        assert type(total.minutes) is int
+        assert type(total.sessions) is int
+    return totals
+
+
+def test_minutes_by_day_sums_completed_sessions_per_study_day(uow_factory):
+    w = build_days(uow_factory)
+    assert minutes_by_day(uow_factory, w.ada.id) == [
+        DayTotal(D28, 55, 2),
+        DayTotal(D29, 10, 2),  # a session without minutes counts 0 minutes, but 1 session
+        DayTotal(D30, 0, 1),
+        DayTotal(A01, 1440, 1),
+    ]
+    assert minutes_by_day(uow_factory, w.bob.id) == [DayTotal(D28, 60, 1)]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "days"),
+    [
+        pytest.param(D29, D30, [D29, D30], id="both"),
+        pytest.param(D29, None, [D29, D30, A01], id="from"),
+        pytest.param(None, D29, [D28, D29], id="until"),
+        pytest.param(D30, D30, [D30], id="one-day"),
+        pytest.param(D28, A01, [D28, D29, D30, A01], id="exactly-all"),
+        pytest.param(D31, D31, [], id="a-day-without-study"),
+        pytest.param(A01 + timedelta(days=1), None, [], id="after-all"),
+        pytest.param(D30, D29, [], id="reversed"),
+    ],
+)
+def test_minutes_by_day_bounds_are_inclusive(uow_factory, first, last, days):
+    w = build_days(uow_factory)
+    assert [t.day for t in minutes_by_day(uow_factory, w.ada.id, first, last)] == days
+
+
+def test_minutes_by_day_at_a_constellation_counts_only_its_attempts_sessions(uow_factory):
+    w = build_days(uow_factory)
+    assert minutes_by_day(uow_factory, w.ada.id, constellation_id=w.lyra.id) == [
+        DayTotal(D28, 25, 1),
+        DayTotal(D29, 10, 1),
+    ]
+    assert minutes_by_day(uow_factory, w.ada.id, constellation_id=w.vega.id) == [
+        DayTotal(D29, 0, 1),
+        DayTotal(A01, 1440, 1),
+    ]
+    assert minutes_by_day(uow_factory, w.ada.id, D29, D29, constellation_id=w.lyra.id) == [
+        DayTotal(D29, 10, 1)
+    ]
+    assert minutes_by_day(uow_factory, w.ada.id, D30, None, constellation_id=w.lyra.id) == []
+    assert minutes_by_day(uow_factory, w.bob.id, constellation_id=w.lyra.id) == [DayTotal(D28, 60, 1)]
+    # Sessions at no constellation never match one; nor does a constellation without attempts.
+    assert minutes_by_day(uow_factory, w.bob.id, constellation_id=w.vega.id) == []
+    assert minutes_by_day(uow_factory, w.ada.id, constellation_id=w.orion.id) == []
+    assert minutes_by_day(uow_factory, w.ada.id, constellation_id=999_999) == []
+
+
+def test_minutes_by_day_is_empty_without_completed_sessions(uow_factory):
+    assert minutes_by_day(uow_factory, 1) == []
+    w = build_days(uow_factory)
+    carl = add_user(uow_factory, "Carl")
+    uow = uow_factory()
+    with uow:
+        uow.sessions.add(session_of(carl, "Planned", minutes=30))
+        uow.sessions.add(running(carl))
+        uow.commit()
+    assert minutes_by_day(uow_factory, carl.id) == []
+    assert minutes_by_day(uow_factory, carl.id, D28, A01, constellation_id=w.lyra.id) == []
+    assert minutes_by_day(uow_factory, 999_999) == []
+
+
 # ---------------------------------------------------------------- the SQL schema alone
 
 
@@ -338,6 +509,12 @@ def test_sql_sessions_the_schema_refuses_are_a_conflict(uow_factory, refused):
         pytest.param({"day_start_hour": 24}, id="hour-24"),
         pytest.param({"day_start_hour": -1}, id="hour-negative"),
         pytest.param({"time_zone": ""}, id="zone-empty"),
+        pytest.param({"week_start": 7}, id="week-start-7"),
+        pytest.param({"week_start": -1}, id="week-start-negative"),
+        pytest.param({"daily_minimum": 0}, id="daily-minimum-0"),
+        pytest.param({"daily_minimum": 1441}, id="daily-minimum-1441"),
+        pytest.param({"rest_days": 7}, id="rest-days-7"),
+        pytest.param({"rest_days": -1}, id="rest-days-negative"),
     ],
 )
 def test_sql_users_the_schema_refuses_are_a_conflict(uow_factory, changes):

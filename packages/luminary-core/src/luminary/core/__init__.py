@@ -28,7 +28,7 @@ from .commands import (
     StartAttempt,
     UserPatch,
 )
-from .entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+from .entities import Attempt, Constellation, DayTotal, Post, PostType, Session, SessionStatus, User
 from .errors import (
     Conflict,
     FieldError,
@@ -52,7 +52,7 @@ from .ports import (
     UnitOfWork,
     UserRepository,
 )
-from .study import DEFAULT_TIMER_CAP
+from .study import DEFAULT_TIMER_CAP, Period
 from .transactions import one_transaction
 from .usecases import *  # noqa: F403 - the use cases are the package's API
 from .usecases import __all__ as _usecases
@@ -82,6 +82,7 @@ __all__ = [
     "CredentialRepository",
     "Credentials",
     "Cursor",
+    "DayTotal",
     "FieldError",
     "Forbidden",
     "InMemoryStore",
@@ -92,6 +93,7 @@ __all__ = [
     "NotFound",
     "PageRequest",
     "PasswordHasher",
+    "Period",
     "Post",
     "PostRepository",
     "PostType",

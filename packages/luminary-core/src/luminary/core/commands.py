@@ -33,6 +33,7 @@ from .access import Scope
 from .entities import PostType, SessionStatus
 from .errors import FieldError, ValidationFailed
 from .validation import (
+    DAILY_MINIMUM,
     DAY_START_HOUR,
     DESCRIPTION,
     DIFFICULTY,
@@ -44,12 +45,14 @@ from .validation import (
     MINUTES,
     NAME,
     PASSWORD,
+    REST_DAYS,
     SCOPES,
     STUDY_DURATION,
     TIME_ZONE,
     TIMESTAMP,
     TITLE,
     TOKEN_NAME,
+    WEEK_START,
     WEIGHT,
     Choice,
     Rule,
@@ -248,11 +251,17 @@ class UserPatch:
         display_name: The new name (1–1000 characters).
         time_zone: The IANA zone study days are counted in from now on.
         day_start_hour: The local hour study days start at from now on (0–23).
+        week_start: The day weeks start on in statistics, 0 (Monday) to 6 (Sunday).
+        daily_minimum: Minutes a study day needs to count for a streak (1–1440).
+        rest_days: Days a week without study that do not break a streak (0–6).
     """
 
     display_name: str | Absent = _field(DISPLAY_NAME, default=ABSENT)
     time_zone: str | Absent = _field(TIME_ZONE, default=ABSENT)
     day_start_hour: int | Absent = _field(DAY_START_HOUR, default=ABSENT)
+    week_start: int | Absent = _field(WEEK_START, default=ABSENT)
+    daily_minimum: int | Absent = _field(DAILY_MINIMUM, default=ABSENT)
+    rest_days: int | Absent = _field(REST_DAYS, default=ABSENT)
 
 
 # ---------------------------------------------------------------- constellations

@@ -26,6 +26,7 @@ import attrs
 __all__ = [
     "Attempt",
     "Constellation",
+    "DayTotal",
     "Post",
     "PostType",
     "Session",
@@ -70,6 +71,9 @@ class User:
         time_zone: The IANA time zone their study days are counted in.
         day_start_hour: The local hour a study day starts at (0–23): at 4, a
             session completed at 02:00 counts for the day before.
+        week_start: The day their weeks start on, 0 (Monday) to 6 (Sunday).
+        daily_minimum: Minutes a study day needs to count for a streak (1–1440).
+        rest_days: Days a week without study that do not break a streak (0–6).
     """
 
     id: int = 0
@@ -79,6 +83,9 @@ class User:
     created_at: datetime
     time_zone: str = "UTC"
     day_start_hour: int = 0
+    week_start: int = 0
+    daily_minimum: int = 1
+    rest_days: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -208,3 +215,18 @@ class Post:
     message: str | None = None
     study_duration: int | None = None
     created_at: datetime
+
+
+@attrs.frozen
+class DayTotal:
+    """What a student completed on one study day.
+
+    Attributes:
+        day: The study day.
+        minutes: Minutes of the sessions completed that day.
+        sessions: How many sessions were completed that day.
+    """
+
+    day: date
+    minutes: int
+    sessions: int

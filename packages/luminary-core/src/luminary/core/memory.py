@@ -27,12 +27,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from .accounts import Credentials, LoginFailures, Token
-from .entities import Attempt, Constellation, Post, Session, SessionStatus, User
+from .entities import Attempt, Constellation, DayTotal, Post, Session, SessionStatus, User
 from .errors import Conflict
 from .pagination import PageRequest
 from .ports import (
@@ -387,6 +387,26 @@ class InMemorySessionRepository(_Repository):
             lambda s: s.user_id == user_id and s.status is SessionStatus.IN_PROGRESS and s.is_timed
         )
         return min(found, key=lambda s: s.id) if found else None
+
+    def minutes_by_day(
+        self, user_id: int, first: date | None, last: date | None, *, constellation_id: int | None = None
+    ) -> Sequence[DayTotal]:
+        """Return the user's completed minutes and sessions per study day, by day."""
+        attempts = self._store.tables["attempts"]
+        days: dict[date, tuple[int, int]] = {}
+        for s in self._rows.values():
+            day = s.study_day
+            if s.user_id != user_id or not s.is_completed or day is None:
+                continue
+            if (first is not None and day < first) or (last is not None and day > last):
+                continue
+            if constellation_id is not None:
+                attempt = attempts.get(s.constellation_attempt_id)
+                if attempt is None or attempt.constellation_id != constellation_id:
+                    continue
+            minutes, count = days.get(day, (0, 0))
+            days[day] = (minutes + (s.minutes or 0), count + 1)
+        return [DayTotal(day, *days[day]) for day in sorted(days)]
 
     def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
         """Return, for each user with sessions in one of ``statuses``, the sum of their minutes."""

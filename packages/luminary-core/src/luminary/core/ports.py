@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
 from .accounts import Credentials, LoginFailures, Token
-from .entities import Attempt, Constellation, Post, Session, SessionStatus, User
+from .entities import Attempt, Constellation, DayTotal, Post, Session, SessionStatus, User
 from .pagination import PageRequest
 
 __all__ = [
@@ -210,6 +210,17 @@ class SessionRepository(Protocol):
         """Return the user's session whose timer runs or is paused (in progress and timed), if any.
 
         Use cases keep at most one per user (they lock the user to start one).
+        """
+        ...
+
+    def minutes_by_day(
+        self, user_id: int, first: date | None, last: date | None, *, constellation_id: int | None = None
+    ) -> Sequence[DayTotal]:
+        """Return the user's completed minutes and sessions per study day, by day, in one query.
+
+        Only days with completed sessions appear; ``first`` and ``last`` bound the
+        days (inclusive) when given; with ``constellation_id``, only sessions of
+        attempts at that constellation count. Sessions without minutes count 0.
         """
         ...
 

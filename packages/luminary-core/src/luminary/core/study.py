@@ -28,6 +28,8 @@ acts on it after the cap, with the instant it happened.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -39,6 +41,11 @@ from .errors import Conflict
 
 __all__ = [
     "DEFAULT_TIMER_CAP",
+    "MAX_RANGE_DAYS",
+    "Period",
+    "Streak",
+    "bucket_of",
+    "streak",
     "close_stretch",
     "credited_minutes",
     "elapsed_seconds",
@@ -175,3 +182,76 @@ def settle_timer(session: Session, now: datetime, cap: timedelta) -> Session:
         minutes=credited_minutes(limit, cap),
         auto_stopped=True,
     )
+
+
+# ---------------------------------------------------------------- statistics and streaks
+
+#: The longest range of days statistics are given for at once: about ten years.
+MAX_RANGE_DAYS = 3660
+
+
+class Period(enum.StrEnum):
+    """How statistics group study days."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+def bucket_of(day: date, by: Period, week_start: int) -> tuple[date, date]:
+    """The first and last day of the bucket ``day`` falls in; weeks start on ``week_start`` (0 is Monday)."""
+    if by is Period.DAY:
+        return day, day
+    if by is Period.WEEK:
+        first = day - timedelta(days=(day.weekday() - week_start) % 7)
+        return first, first + timedelta(days=6)
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+@attrs.frozen
+class Streak:
+    """A student's streaks of study days.
+
+    Attributes:
+        current: Study days in the streak that is still going (today, not over
+            yet, does not break it).
+        longest: Study days in the longest streak ever.
+    """
+
+    current: int
+    longest: int
+
+
+def streak(study_days: Iterable[date], today: date, rest_days: int, week_start: int) -> Streak:
+    """The streaks of ``study_days`` (the days that count) up to ``today``.
+
+    A streak is a run of study days; in each week (starting on ``week_start``),
+    up to ``rest_days`` days without study do not break it, and a day beyond
+    them does. Days are dates, so a change of clocks or of zone never breaks a
+    streak by itself::
+
+        rest_days=1   Mo Tu We Th Fr Sa Su | Mo Tu
+                      x  x  .  x  x  x  x  | x  .      one rest a week: a streak of 7
+                      x  x  .  .  x        |           a second rest breaks it: 2, then 1
+    """
+    days = sorted({d for d in study_days if d <= today})
+    if not days:
+        return Streak(0, 0)
+    studied = set(days)
+    run = longest = 0
+    rested: dict[date, int] = {}
+    day = days[0]
+    while day <= today:
+        if day in studied:
+            run += 1
+        elif day != today:  # today is not over: it cannot break anything yet
+            week = bucket_of(day, Period.WEEK, week_start)[0]
+            rested[week] = rested.get(week, 0) + 1
+            if rested[week] > rest_days:
+                run = 0
+                rested[week] = 0  # a new streak starts with the week's rests unspent
+        longest = max(longest, run)
+        day += timedelta(days=1)
+    return Streak(run, longest)

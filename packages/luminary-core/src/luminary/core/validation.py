@@ -42,6 +42,7 @@ __all__ = [
     "WEIGHT_MAX",
     "DESCRIPTION",
     "DIFFICULTY",
+    "DAILY_MINIMUM",
     "DAY_START_HOUR",
     "DISPLAY_NAME",
     "ID",
@@ -53,6 +54,7 @@ __all__ = [
     "MINUTES",
     "NAME",
     "PASSWORD",
+    "REST_DAYS",
     "PASSWORD_MAX",
     "PASSWORD_MIN",
     "SCOPES",
@@ -62,6 +64,7 @@ __all__ = [
     "TIME_ZONE_MAX",
     "TITLE",
     "TOKEN_NAME",
+    "WEEK_START",
     "WEIGHT",
     "Choice",
     "ChoiceSet",
@@ -361,3 +364,9 @@ SCOPES = ChoiceSet(Scope)
 TIME_ZONE = TimeZone()
 #: The local hour a study day starts at.
 DAY_START_HOUR = Integer(0, 23)
+#: The day a student's weeks start on: 0 is Monday, 6 Sunday.
+WEEK_START = Integer(0, 6)
+#: The minutes a study day needs to count for a streak.
+DAILY_MINIMUM = Integer(1, MINUTES_MAX)
+#: Days a week without study that do not break a streak.
+REST_DAYS = Integer(0, 6)

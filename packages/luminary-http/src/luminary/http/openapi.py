@@ -65,6 +65,8 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         if "type" in inner:
             return {**inner, "type": [inner["type"], "null"]}
         return {"anyOf": [inner, {"type": "null"}]}
+    if isinstance(tp, type) and attrs.has(tp):
+        return component_schema(tp)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return {"type": "string", "enum": [m.value for m in tp]}
     if tp is bool:
@@ -105,6 +107,7 @@ def _parameters(op: v2.Operation) -> list[dict[str, Any]]:
         for segment in op.path.split("/")
         if segment.startswith("{")
     ]
+    params += [{"in": "query", "required": False, **param} for param in op.query]
     if op.paginated:
         params += [
             {

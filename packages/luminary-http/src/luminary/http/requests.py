@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import re
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
 
 import attrs
 import falcon
@@ -19,6 +21,7 @@ MAX_BODY = 64 * 1024
 #: (``int()`` alone would also take `` 5``, ``+5``, ``1_0`` and non-ASCII digits).
 _INTEGER = re.compile(r"-?[0-9]+")
 _MISSING = object()
+E = TypeVar("E", bound=enum.Enum)
 
 
 class BodyInvalid(ValidationFailed):
@@ -106,3 +109,39 @@ def window_of(req: falcon.Request) -> Window:
     if errors:
         raise QueryInvalid(errors)
     return Window(limit=limit, offset=offset or 0)
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def date_param(req: falcon.Request, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` query parameter, or ``None`` when absent."""
+    raw = req.get_param(name)
+    if raw is None:
+        return None
+    try:
+        if not _DATE.fullmatch(raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise QueryInvalid.field(name, "must be a date, like 2025-12-01") from None
+
+
+def choice_param(req: falcon.Request, name: str, choices: type[E], default: E) -> E:
+    """A query parameter naming a member of ``choices`` by value, or ``default`` when absent."""
+    raw = req.get_param(name)
+    if raw is None:
+        return default
+    for member in choices:
+        if member.value == raw:
+            return member
+    allowed = ", ".join(str(m.value) for m in choices)
+    raise QueryInvalid.field(name, f"must be one of: {allowed}")
+
+
+def id_param(req: falcon.Request, name: str) -> int | None:
+    """An id query parameter (ids beyond any store become 0, which finds nothing), or ``None``."""
+    value = _query_int(req, name)
+    if value is None:
+        return None
+    return value if 1 <= value <= ID_MAX else 0

@@ -27,11 +27,24 @@ suite checks. Two SQL specifics:
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NoReturn
 
 import attrs
-from sqlalchemy import Select, Table, bindparam, case, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import (
+    FromClause,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -39,7 +52,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter
 
 from luminary.core.accounts import Credentials, LoginFailures, Token
-from luminary.core.entities import Attempt, Constellation, Post, Session, SessionStatus, User
+from luminary.core.entities import Attempt, Constellation, DayTotal, Post, Session, SessionStatus, User
 from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
 
@@ -487,6 +500,62 @@ class SqlSessionRepository(_SqlRepository):
 
         row = self._execute(self._cached("active_timer", build), {"user_id": user_id}).mappings().first()
         return session_from_row(row) if row is not None else None
+
+    def minutes_by_day(
+        self, user_id: int, first: date | None, last: date | None, *, constellation_id: int | None = None
+    ) -> Sequence[DayTotal]:
+        """Return the user's completed minutes and sessions per study day, by day: one ``SELECT … GROUP BY``.
+
+        Only days with completed sessions appear; ``first`` and ``last`` bound the
+        days (inclusive) when given; with ``constellation_id``, only sessions of
+        attempts at that constellation count (a join on the attempt's primary key).
+        Sessions without minutes count 0. The ``(user_id, study_day)`` index finds
+        the user's days in order, so the grouping needs no sort.
+        """
+        bounded_below = first is not None
+        bounded_above = last is not None
+        at_constellation = constellation_id is not None
+
+        def build() -> Executable:
+            study_day = sessions.c.study_day
+            source: FromClause = sessions
+            if at_constellation:
+                source = sessions.join(
+                    attempts,
+                    (attempts.c.id == sessions.c.constellation_attempt_id)
+                    & (attempts.c.constellation_id == bindparam("constellation_id")),
+                )
+            criteria = [
+                sessions.c.user_id == bindparam("user_id"),
+                sessions.c.status == SessionStatus.COMPLETED.value,
+                study_day.is_not(None),
+            ]
+            if bounded_below:
+                criteria.append(study_day >= bindparam("first"))
+            if bounded_above:
+                criteria.append(study_day <= bindparam("last"))
+            return (
+                select(
+                    study_day,
+                    func.coalesce(func.sum(sessions.c.minutes), 0).label("minutes"),
+                    func.count().label("sessions"),
+                )
+                .select_from(source)
+                .where(*criteria)
+                .group_by(study_day)
+                .order_by(study_day)
+            )
+
+        statement = self._cached(("minutes_by_day", bounded_below, bounded_above, at_constellation), build)
+        params: dict[str, Any] = {"user_id": user_id}
+        if first is not None:
+            params["first"] = first
+        if last is not None:
+            params["last"] = last
+        if constellation_id is not None:
+            params["constellation_id"] = constellation_id
+        rows = self._execute(statement, params).mappings()
+        return [DayTotal(row["study_day"], int(row["minutes"]), int(row["sessions"])) for row in rows]
 
     def minutes_by_user(self, statuses: Collection[SessionStatus]) -> dict[int, int]:
         """Return, for each user with sessions in one of ``statuses``, the sum of their minutes."""

@@ -72,17 +72,21 @@ from luminary.core.access import Scope
 from luminary.core.accounts import Credentials, LoginFailures, Token
 from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
 from luminary.core.validation import (
+    DAILY_MINIMUM,
     DAY_START_HOUR,
     DIFFICULTY_MAX,
     DISPLAY_NAME_MAX,
     LOGIN,
     MINUTES_MAX,
     NAME_MAX,
+    REST_DAYS,
     STUDY_DURATION_MAX,
     TITLE_MAX,
+    WEEK_START,
     WEIGHT_MAX,
 )
 from luminary.core.validation import TIME_ZONE_MAX as CORE_TIME_ZONE_MAX
+from luminary.core.validation import Integer as IntegerRule
 
 __all__ = [
     "LOGIN_FAILURE_KEY_MAX",
@@ -200,6 +204,11 @@ def _length_between(column: str, low: int, high: int) -> str:
     return f"length({column}) BETWEEN {low} AND {high}"
 
 
+def _in_range(column: str, rule: IntegerRule) -> CheckConstraint:
+    """``column BETWEEN`` the rule's bounds, named ``<column>_range``."""
+    return CheckConstraint(f"{column} BETWEEN {rule.minimum} AND {rule.maximum}", name=f"{column}_range")
+
+
 #: The longest IANA time zone name stored: core's limit.
 TIME_ZONE_MAX = CORE_TIME_ZONE_MAX
 
@@ -214,6 +223,9 @@ users = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("time_zone", String(TIME_ZONE_MAX), nullable=False, server_default="UTC"),
     Column("day_start_hour", Integer, nullable=False, server_default="0"),
+    Column("week_start", Integer, nullable=False, server_default="0"),
+    Column("daily_minimum", Integer, nullable=False, server_default="1"),
+    Column("rest_days", Integer, nullable=False, server_default="0"),
     # users ⇄ constellation_attempts refer to each other; use_alter lets the
     # cycle be created (and dropped) in two steps on databases that can ALTER.
     ForeignKeyConstraint(
@@ -225,10 +237,10 @@ users = Table(
     CheckConstraint(_length_between("display_name", 1, DISPLAY_NAME_MAX), name="display_name_length"),
     CheckConstraint("total_minutes >= 0", name="total_minutes_not_negative"),
     CheckConstraint(_length_between("time_zone", 1, TIME_ZONE_MAX), name="time_zone_length"),
-    CheckConstraint(
-        f"day_start_hour BETWEEN {DAY_START_HOUR.minimum} AND {DAY_START_HOUR.maximum}",
-        name="day_start_hour_range",
-    ),
+    _in_range("day_start_hour", DAY_START_HOUR),
+    _in_range("week_start", WEEK_START),
+    _in_range("daily_minimum", DAILY_MINIMUM),
+    _in_range("rest_days", REST_DAYS),
     Index(None, "current_attempt_id"),
     sqlite_autoincrement=True,
 )
@@ -381,6 +393,9 @@ def user_values(user: User) -> dict[str, Any]:
         "created_at": user.created_at,
         "time_zone": user.time_zone,
         "day_start_hour": user.day_start_hour,
+        "week_start": user.week_start,
+        "daily_minimum": user.daily_minimum,
+        "rest_days": user.rest_days,
     }
 
 
@@ -394,6 +409,9 @@ def user_from_row(row: RowMapping) -> User:
         created_at=row["created_at"],
         time_zone=row["time_zone"],
         day_start_hour=row["day_start_hour"],
+        week_start=row["week_start"],
+        daily_minimum=row["daily_minimum"],
+        rest_days=row["rest_days"],
     )
 
 

@@ -14,9 +14,10 @@ Reads come in two forms: flat entities (``get_user``, ``list_sessions`` …) and
 *details* that bundle an entity with its relations (``get_user_detail`` …),
 loaded with a fixed number of queries whatever the amount of data.
 
-One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.timer`, :mod:`.constellations`, :mod:`.attempts`,
-:mod:`.sessions`, :mod:`.posts`); the details are the read side of API v1, in
-:mod:`.views`. Everything is importable from here and from ``luminary.core``.
+One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.constellations`,
+:mod:`.attempts`, :mod:`.sessions`, :mod:`.timer`, :mod:`.stats`, :mod:`.posts`);
+the details are the read side of API v1, in :mod:`.views`. Everything is
+importable from here and from ``luminary.core``.
 
 Use cases that only read enter the unit of work with ``uow.reading()``, so
 that storage may let them run side by side with writers.
@@ -77,6 +78,7 @@ from .sessions import (
     list_sessions,
     update_session,
 )
+from .stats import Bucket, Statistics, Streaks, statistics, streaks, today_of
 from .timer import (
     Timer,
     get_timer,
@@ -124,6 +126,7 @@ from .views import (
 __all__ = [
     "Account",
     "AttemptDetail",
+    "Bucket",
     "CONSTELLATION_FIELDS",
     "CompletedConstellations",
     "Completions",
@@ -134,6 +137,8 @@ __all__ = [
     "PostDetail",
     "SESSION_FIELDS",
     "SessionDetail",
+    "Statistics",
+    "Streaks",
     "SyncReport",
     "Timer",
     "USER_FIELDS",
@@ -192,8 +197,11 @@ __all__ = [
     "sign_up",
     "start_attempt",
     "start_timer",
+    "statistics",
     "stop_timer",
+    "streaks",
     "sync_minutes",
+    "today_of",
     "total_minutes",
     "update_constellation",
     "update_session",

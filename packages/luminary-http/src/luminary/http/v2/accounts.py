@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -10,7 +11,9 @@ from luminary import core
 from luminary.core import Scope
 
 from ..auth import client_address
+from ..requests import QueryInvalid, choice_param, date_param, id_param
 from .operations import Context, Resource, operation
+from .schemas import ID_SCHEMA
 
 
 def _sorted_scopes(scopes: frozenset[Scope]) -> list[Scope]:
@@ -176,6 +179,133 @@ class MyTimer(Resource):
         return None if timer is None else TimerView.of(timer, cap)
 
 
+@attrs.frozen
+class BucketView:
+    """One day, week or month of statistics."""
+
+    start: date
+    end: date
+    minutes: int
+    sessions: int
+
+
+@attrs.frozen
+class StatisticsView:
+    """Minutes and sessions per bucket of study days, in the student's time zone."""
+
+    first: date
+    last: date
+    by: core.Period
+    minutes: int
+    sessions: int
+    buckets: list[BucketView]
+
+    @classmethod
+    def of(cls, stats: core.Statistics) -> StatisticsView:
+        buckets = [BucketView(b.start, b.end, b.minutes, b.sessions) for b in stats.buckets]
+        return cls(
+            first=stats.first,
+            last=stats.last,
+            by=stats.by,
+            minutes=stats.minutes,
+            sessions=stats.sessions,
+            buckets=buckets,
+        )
+
+
+@attrs.frozen
+class StreaksView:
+    """A student's streaks of study days, as of their today."""
+
+    today: date
+    current: int
+    longest: int
+    studied_today: bool
+    daily_minimum: int
+    rest_days: int
+
+
+DAY_PARAMETER = {"type": "string", "format": "date"}
+
+
+class MyStats(Resource):
+    path = "/api/v2/me/stats"
+
+    @operation(
+        "GET /api/v2/me/stats",
+        operation_id="getStats",
+        summary="My minutes and sessions per day, week or month of study days",
+        tag="study",
+        scope=Scope.READ,
+        data="Statistics",
+        query=(
+            {
+                "name": "from",
+                "schema": DAY_PARAMETER,
+                "description": "First study day (default: 6 days before to).",
+            },
+            {
+                "name": "to",
+                "schema": DAY_PARAMETER,
+                "description": "Last study day (default: today, in my zone).",
+            },
+            {
+                "name": "by",
+                "schema": {"type": "string", "enum": [p.value for p in core.Period]},
+                "description": "How days are grouped (default: day); weeks start on my week_start.",
+            },
+            {
+                "name": "constellation_id",
+                "schema": ID_SCHEMA,
+                "description": "Only sessions of attempts at it.",
+            },
+        ),
+    )
+    def on_get(self, ctx: Context) -> StatisticsView:
+        req = ctx.req
+        errors: list[core.FieldError] = []
+        values: dict[str, Any] = {}
+        for name, read in (
+            ("from", lambda: date_param(req, "from")),
+            ("to", lambda: date_param(req, "to")),
+            ("by", lambda: choice_param(req, "by", core.Period, core.Period.DAY)),
+            ("constellation_id", lambda: id_param(req, "constellation_id")),
+        ):
+            try:
+                values[name] = read()
+            except core.ValidationFailed as exc:
+                errors += exc.errors
+        if errors:
+            raise QueryInvalid(errors)
+        stats = core.statistics(
+            ctx.uow(),
+            ctx.actor.user_id or 0,
+            actor=ctx.actor,
+            clock=ctx.clock,
+            first=values["from"],
+            last=values["to"],
+            by=values["by"],
+            constellation_id=values["constellation_id"],
+        )
+        return StatisticsView.of(stats)
+
+
+class MyStreaks(Resource):
+    path = "/api/v2/me/streaks"
+
+    @operation(
+        "GET /api/v2/me/streaks",
+        operation_id="getStreaks",
+        summary="My current and longest streaks of study days",
+        tag="study",
+        scope=Scope.READ,
+        data="Streaks",
+    )
+    def on_get(self, ctx: Context) -> StreaksView:
+        found = core.streaks(ctx.uow(), ctx.actor.user_id or 0, actor=ctx.actor, clock=ctx.clock)
+        return StreaksView(**attrs.asdict(found))
+
+
 class MyPassword(Resource):
     path = "/api/v2/me/password"
 
@@ -276,7 +406,17 @@ class UserLogin(Resource):
         return LoginView(credentials.user_id, credentials.login)
 
 
-RESOURCES: list[type[Resource]] = [Accounts, Me, MyTimer, MyPassword, Tokens, Token, UserLogin]
+RESOURCES: list[type[Resource]] = [
+    Accounts,
+    Me,
+    MyTimer,
+    MyStats,
+    MyStreaks,
+    MyPassword,
+    Tokens,
+    Token,
+    UserLogin,
+]
 
 #: The answers of this module, for the OpenAPI document.
 COMPONENTS: dict[str, type] = {
@@ -285,4 +425,6 @@ COMPONENTS: dict[str, type] = {
     "NewToken": NewTokenView,
     "Login": LoginView,
     "Timer": TimerView,
+    "Statistics": StatisticsView,
+    "Streaks": StreaksView,
 }

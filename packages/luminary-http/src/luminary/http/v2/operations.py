@@ -97,6 +97,7 @@ class Operation:
         paginated: The list takes ``limit`` and ``cursor``.
         location: For 201 answers, the path of the created object, ``{id}`` filled in.
         example: A request body that the operation accepts, for the documentation.
+        query: Its query parameters beyond paging, as OpenAPI parameter objects.
     """
 
     method: str
@@ -113,6 +114,7 @@ class Operation:
     paginated: bool = False
     location: str | None = None
     example: dict[str, Any] | None = None
+    query: tuple[dict[str, Any], ...] = ()
 
     @property
     def body(self) -> dict[str, Any] | None:
@@ -155,6 +157,7 @@ def operation(
     paginated: bool = False,
     location: str | None = None,
     example: dict[str, Any] | None = None,
+    query: tuple[dict[str, Any], ...] = (),
 ) -> Callable[[Handler], Responder]:
     """Make ``handler(self, ctx)`` the Falcon responder of the operation ``route`` ("METHOD /path")."""
     method, _, path = route.partition(" ")
@@ -173,6 +176,7 @@ def operation(
         paginated=paginated,
         location=location,
         example=example,
+        query=query,
     )
 
     def decorate(handler: Handler) -> Responder:

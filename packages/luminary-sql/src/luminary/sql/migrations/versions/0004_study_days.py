@@ -1,8 +1,10 @@
-"""Study days and session timers: a user's time zone and day start, a session's study day and timer.
+"""Study days and timers: a user's time zone, day start and streak settings, a session's study day and timer.
 
 Every user so far counted in UTC with days starting at midnight, so the study
 day of every completed session is backfilled as the UTC date of its
-``completed_at`` (sessions of no user have none, as in core). The index
+``completed_at`` (sessions of no user have none, as in core). Every user's
+week starts on Monday (0), a study day needs 1 minute and no rest day is
+allowed, until they say otherwise. The index
 ``(user_id, study_day)`` serves the statistics, which group by study day.
 
 Revision ID: 0004
@@ -27,6 +29,14 @@ STUDY_DAY_INDEX = "ix_sessions_user_id_study_day"
 # The bounds as this revision set them (not imported: a migration is a fixed record).
 TIME_ZONE_MAX = 64
 DAY_START_HOUR_MAX = 23
+WEEK_START_MAX = 6
+DAILY_MINIMUM_MAX = 1440
+REST_DAYS_MAX = 6
+
+# What a user who never changed their settings has; the downgrade keeps anything else.
+USER_DEFAULTS = (
+    "time_zone = 'UTC' AND day_start_hour = 0 AND week_start = 0 AND daily_minimum = 1 AND rest_days = 0"
+)
 
 # What a study day is when every user counts in UTC from midnight: the UTC date of the completion.
 BACKFILL = {
@@ -44,11 +54,23 @@ def upgrade() -> None:
             sa.Column("time_zone", sa.String(TIME_ZONE_MAX), nullable=False, server_default="UTC")
         )
         batch.add_column(sa.Column("day_start_hour", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("week_start", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("daily_minimum", sa.Integer(), nullable=False, server_default="1"))
+        batch.add_column(sa.Column("rest_days", sa.Integer(), nullable=False, server_default="0"))
         batch.create_check_constraint(
             op.f("ck_users_time_zone_length"), f"length(time_zone) BETWEEN 1 AND {TIME_ZONE_MAX}"
         )
         batch.create_check_constraint(
             op.f("ck_users_day_start_hour_range"), f"day_start_hour BETWEEN 0 AND {DAY_START_HOUR_MAX}"
+        )
+        batch.create_check_constraint(
+            op.f("ck_users_week_start_range"), f"week_start BETWEEN 0 AND {WEEK_START_MAX}"
+        )
+        batch.create_check_constraint(
+            op.f("ck_users_daily_minimum_range"), f"daily_minimum BETWEEN 1 AND {DAILY_MINIMUM_MAX}"
+        )
+        batch.create_check_constraint(
+            op.f("ck_users_rest_days_range"), f"rest_days BETWEEN 0 AND {REST_DAYS_MAX}"
         )
     with op.batch_alter_table("sessions", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.add_column(sa.Column("study_day", sa.Date(), nullable=True))
@@ -78,7 +100,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Study days are derived (they go), but a running or paused timer and a user's own
-    # time zone or day start are not: refuse while any exists, rather than lose them.
+    # settings (time zone, day start, week start, daily minimum, rest days) are not:
+    # refuse while any exists, rather than lose them.
     bind = op.get_bind()
     timers = bind.execute(
         sa.text(
@@ -86,14 +109,13 @@ def downgrade() -> None:
             "OR (status = 'in_progress' AND elapsed_seconds IS NOT NULL)"
         )
     ).scalar_one()
-    settings = bind.execute(
-        sa.text("SELECT count(*) FROM users WHERE time_zone <> 'UTC' OR day_start_hour <> 0")
-    ).scalar_one()
+    settings = bind.execute(sa.text(f"SELECT count(*) FROM users WHERE NOT ({USER_DEFAULTS})")).scalar_one()
     if timers or settings:
         raise RuntimeError(
             f"cannot downgrade below revision 0004: {timers} sessions have running or paused timers "
-            f"and {settings} users have a time zone or day start of their own; revision 0003 cannot "
-            "hold them (stop the timers and set those users back to UTC and hour 0 first to go back)"
+            f"and {settings} users have a time zone, day start, week start, daily minimum or rest days "
+            "of their own; revision 0003 cannot hold them (stop the timers and set those users back "
+            "to UTC, hour 0, Monday, 1 minute and no rest day first to go back)"
         )
 
     sequences = _sqlite_sequences()
@@ -107,8 +129,14 @@ def downgrade() -> None:
         batch.drop_column("running_since")
         batch.drop_column("study_day")
     with op.batch_alter_table("users", table_kwargs={"sqlite_autoincrement": True}) as batch:
+        batch.drop_constraint(op.f("ck_users_rest_days_range"), type_="check")
+        batch.drop_constraint(op.f("ck_users_daily_minimum_range"), type_="check")
+        batch.drop_constraint(op.f("ck_users_week_start_range"), type_="check")
         batch.drop_constraint(op.f("ck_users_day_start_hour_range"), type_="check")
         batch.drop_constraint(op.f("ck_users_time_zone_length"), type_="check")
+        batch.drop_column("rest_days")
+        batch.drop_column("daily_minimum")
+        batch.drop_column("week_start")
         batch.drop_column("day_start_hour")
         batch.drop_column("time_zone")
     _restore_sqlite_sequences(sequences)
