@@ -9,7 +9,9 @@ case alone:
 * a session is not completed before it started: when a body gives both
   ``started_at`` and ``completed_at``, they are put in order;
 * a session's attempt belongs to the session's user: a body naming an attempt
-  leaves ``user_id`` to it (``null``).
+  leaves ``user_id`` to it (``null``);
+* statistics cover at most 3660 days: a query whose ``from`` and ``to`` (today
+  when absent) are further apart gets a ``to`` a week after its ``from``.
 
 Negative cases are never touched: whatever the schema refuses must still be refused.
 
@@ -31,7 +33,7 @@ environment). Two more hooks keep it signed in for the whole run:
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -90,8 +92,27 @@ def _is_positive(case: Any) -> bool:
     return meta is not None and meta.generation.mode.is_positive
 
 
+STATISTICS = ("GET", "/me/stats")
+#: The longest range statistics are given for (core's ``study.MAX_RANGE_DAYS``).
+MAX_RANGE_DAYS = 3660
+
+
+def _within_range(query: dict[str, Any]) -> dict[str, Any]:
+    try:
+        first = date.fromisoformat(str(query["from"]))
+        last = date.fromisoformat(str(query["to"])) if "to" in query else datetime.now(UTC).date()
+    except (KeyError, ValueError):
+        return query
+    if (last - first).days < MAX_RANGE_DAYS:
+        return query
+    return {**query, "to": (first + timedelta(days=6)).isoformat()}
+
+
 @schemathesis.hook
 def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
+    if _is_positive(case) and _operation(case) == STATISTICS and isinstance(case.query, dict):
+        case.query = _within_range(case.query)
+        return case
     if not (_is_positive(case) and _is_session_write(case) and isinstance(case.body, dict)):
         return case
     body = dict(case.body)

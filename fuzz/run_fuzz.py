@@ -75,7 +75,8 @@ def seed(uow: Callable[[], core.UnitOfWork], clock: core.Clock) -> None:
     """The default constellations, two users, attempts, sessions, posts and tokens: ids 1 to 3 exist.
 
     Ada has a login and two tokens (ids 1 and 2), for the token operations to meet real
-    ones; Grace has no login, as a user made through API v1, for ``PUT /users/{id}/login``.
+    ones, and a running timer (session 1); Grace has no login, as a user made through
+    API v1, for ``PUT /users/{id}/login``.
     """
     triangulum, delphinus, _ = (c.id for c in core.seed_constellations(uow(), clock=clock, actor=core.SYSTEM))
     ada = core.create_user(uow(), core.CreateUser("Ada"), clock=clock, actor=core.SYSTEM).id
@@ -94,9 +95,11 @@ def seed(uow: Callable[[], core.UnitOfWork], clock: core.Clock) -> None:
         )
     a1 = core.start_attempt(uow(), core.StartAttempt(ada, triangulum), clock=clock, actor=core.SYSTEM).id
     core.start_attempt(uow(), core.StartAttempt(grace, delphinus), clock=clock, actor=core.SYSTEM)
-    core.create_session(
+    timed = core.create_session(
         uow(), core.CreateSession(constellation_attempt_id=a1, minutes=25), clock=clock, actor=core.SYSTEM
     )
+    # Ada's timer runs, so that pausing, resuming and stopping meet a real one.
+    core.start_timer(uow(), timed.id, clock=clock, actor=core.SYSTEM)
     core.create_session(
         uow(), core.CreateSession(title="Learn Falcon", status="in_progress"), clock=clock, actor=core.SYSTEM
     )

@@ -277,16 +277,19 @@ class MyStats(Resource):
                 errors += exc.errors
         if errors:
             raise QueryInvalid(errors)
-        stats = core.statistics(
-            ctx.uow(),
-            ctx.actor.user_id or 0,
-            actor=ctx.actor,
-            clock=ctx.clock,
-            first=values["from"],
-            last=values["to"],
-            by=values["by"],
-            constellation_id=values["constellation_id"],
-        )
+        try:
+            stats = core.statistics(
+                ctx.uow(),
+                ctx.actor.user_id or 0,
+                actor=ctx.actor,
+                clock=ctx.clock,
+                first=values["from"],
+                last=values["to"],
+                by=values["by"],
+                constellation_id=values["constellation_id"],
+            )
+        except core.ValidationFailed as exc:  # the range: about the query's parameters
+            raise QueryInvalid(exc.errors) from None
         return StatisticsView.of(stats)
 
 
