@@ -50,6 +50,7 @@ from luminary.core import (
     create_account,
     issue_token,
 )
+from luminary.core.study import study_day
 from luminary.http.cli import DEFAULT_THREADS
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
@@ -126,6 +127,57 @@ def seed(url: str, users: int, *, sessions_per_user: int = 20, posts_per_user: i
             uow.attempts.add(Attempt(user_id=1 + c % users, constellation_id=big.id, created_at=at()))
         uow.commit()
     engine.dispose()
+
+
+YEAR_SESSIONS = 10_000
+
+
+def seed_year(url: str) -> str:
+    """A student with a year of study: 10,000 completed sessions over 2025, each with its study day.
+
+    Returns the secret of their token. The sessions go straight to the repositories
+    (as :func:`seed` does), stamped as completion would stamp them.
+    """
+    engine = make_engine(url)
+    clock = SystemClock()
+    login = "bench-year"
+    create_account(
+        SqlAlchemyUnitOfWork(engine),
+        SignUp(display_name="A Year of Study", login=login, password="correct horse battery staple"),
+        actor=SYSTEM,
+        clock=clock,
+    )
+    uow = SqlAlchemyUnitOfWork(engine)
+    with uow:
+        credentials = uow.credentials.get_by_login(login)
+        assert credentials is not None
+        user = uow.users.get(credentials.user_id, for_update=True)
+        assert user is not None
+        start = datetime(2025, 1, 1, 8, tzinfo=UTC)
+        total = 0
+        for i in range(YEAR_SESSIONS):
+            when = start + timedelta(minutes=i * 52)  # about 27 a day, all year
+            minutes = 10 + i % 40
+            uow.sessions.add(
+                Session(
+                    title="Revision",
+                    user_id=user.id,
+                    minutes=minutes,
+                    status=SessionStatus.COMPLETED,
+                    completed_at=when,
+                    study_day=study_day(when, user.time_zone, user.day_start_hour),
+                    created_at=when,
+                    updated_at=when,
+                )
+            )
+            total += minutes
+        uow.users.update(attrs.evolve(user, total_minutes=total))
+        uow.commit()
+    issued = issue_token(
+        SqlAlchemyUnitOfWork(engine), login, name="bench", scopes=["read"], actor=SYSTEM, clock=clock
+    )
+    engine.dispose()
+    return issued.secret
 
 
 def seed_student(url: str) -> str:
@@ -385,6 +437,7 @@ def main() -> None:
             )
             urls[scale] = url
         student_token = seed_student(urls[1])
+        year_token = seed_year(urls[1])
 
         users = list(range(1, args.users + 1))
         # The attempts at the big constellation, one per connection, as seed() made them.
@@ -401,6 +454,11 @@ def main() -> None:
             ("GET /api/constellations/", 1, get("/api/constellations/")),
             ("GET /healthz (no token)", 1, get("/healthz")),
             ("GET /api/v2/me (bearer token)", 1, get("/api/v2/me", token=student_token)),
+            (
+                "GET /api/v2/me/stats, 2025 by day",
+                1,
+                get("/api/v2/me/stats?from=2025-01-01&to=2025-12-31&by=day", token=year_token),
+            ),
             ("write mix (session, complete, star)", 1, write_mix(big_attempts)),
             ("GET /api/feed/ at 10x", 10, get("/api/feed/")),
             ("GET /api/users/{id}/ at 10x", 10, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
@@ -457,6 +515,15 @@ def main() -> None:
         )
     ]
     print(f"GET /api/v2/me (bearer token) / GET /healthz req/s = {statistics.median(by_round):.2f}")
+    year = "GET /api/v2/me/stats, 2025 by day"
+    by_round = [
+        (s_y.rps / c_y.rps) / (s_me.rps / c_me.rps)
+        for s_y, c_y, s_me, c_me in zip(samples[year], ceilings[year], samples[me], ceilings[me], strict=True)
+    ]
+    print(
+        f"{year} ({YEAR_SESSIONS:,} sessions, 365 buckets) / GET /api/v2/me req/s = "
+        f"{statistics.median(by_round):.2f}"
+    )
     setup = f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads, {args.rounds} rounds"
     print(
         f"\n{setup}, {args.seconds:.0f}s per scenario, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"

@@ -291,3 +291,48 @@ def test_minutes_by_day_is_one_statement_whatever_the_sessions(engine):
     big = statements(*add_study_days(engine, sessions_per_day=4, days=500))
     assert set(small.values()) == {1}
     assert big == small
+
+
+def test_a_year_of_daily_statistics_through_http_costs_the_same_statements_for_10_or_10000_sessions(
+    engine, capsys
+):
+def test_a_year_of_daily_statistics_costs_the_same_statements_for_365_or_10000_sessions(engine, capsys):
+    import time
+    from functools import partial
+
+    from http_v1_support import give_login, make_client, token_for
+
+    clock = core.ManualClock(T0 + timedelta(days=400))
+    uow_factory = partial(SqlAlchemyUnitOfWork, engine)
+
+    def measure(sessions_per_day: int, tag: str) -> tuple[int, float, dict[str, Any]]:
+        user_id, _ = add_study_days(engine, sessions_per_day=sessions_per_day, days=365)
+        give_login(uow_factory, user_id, tag)
+        client = make_client(uow_factory, clock, token=token_for(uow_factory, clock, tag))
+        path = f"/api/v2/me/stats?from={T0.date()}&to={T0.date() + timedelta(days=364)}&by=day"
+        client.simulate_get(path)  # the token's last use is written once a minute: not in the count
+        seen: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            began = time.perf_counter()
+            answer = client.simulate_get(path)
+            elapsed = time.perf_counter() - began
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert answer.status_code == 200, answer.text
+        return len(seen), elapsed, answer.json["data"]
+
+    few, few_time, few_stats = measure(1, "few")  # 365 sessions
+    many, many_time, many_stats = measure(28, "many")  # 10,220 sessions
+    assert (few_stats["sessions"], many_stats["sessions"]) == (365, 10_220)
+    assert len(many_stats["buckets"]) == 365
+    assert many == few
+    with capsys.disabled():
+        print(
+            f"\n  a year of daily stats: {many} statements; {few_time * 1000:.1f} ms for 365 sessions, "
+            f"{many_time * 1000:.1f} ms for 10,220 ({engine.dialect.name})"
+        )
