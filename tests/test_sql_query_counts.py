@@ -293,10 +293,8 @@ def test_minutes_by_day_is_one_statement_whatever_the_sessions(engine):
     assert big == small
 
 
-def test_a_year_of_daily_statistics_through_http_costs_the_same_statements_for_10_or_10000_sessions(
-    engine, capsys
-):
 def test_a_year_of_daily_statistics_costs_the_same_statements_for_365_or_10000_sessions(engine, capsys):
+    """A year of ``GET /api/v2/me/stats`` by day: the token, the user, one grouped query; printed."""
     import time
     from functools import partial
 
