@@ -11,7 +11,11 @@ case alone:
 * a session's attempt belongs to the session's user: a body naming an attempt
   leaves ``user_id`` to it (``null``);
 * statistics cover at most 3660 days: a query whose ``from`` and ``to`` (today
-  when absent) are further apart gets a ``to`` a week after its ``from``.
+  when absent) are further apart gets a ``to`` a week after its ``from``;
+* a goal's fields depend on its kind: a goal of minutes keeps ``target_minutes``
+  (30 if it had none) and no ``due``; a goal to complete a constellation keeps
+  ``constellation_id`` (1 if it had none) and ``due`` (a date if it had none),
+  and no ``target_minutes``.
 
 Negative cases are never touched: whatever the schema refuses must still be refused.
 
@@ -108,10 +112,28 @@ def _within_range(query: dict[str, Any]) -> dict[str, Any]:
     return {**query, "to": (first + timedelta(days=6)).isoformat()}
 
 
+CREATE_GOAL = ("POST", "/me/goals")
+
+
+def _goal_as_its_kind_needs(body: dict[str, Any]) -> dict[str, Any]:
+    body = dict(body)
+    if body.get("kind") == "complete_constellation":
+        body["target_minutes"] = None
+        body["constellation_id"] = body.get("constellation_id") or 1
+        body["due"] = body.get("due") or "2030-01-01"
+    else:
+        body["target_minutes"] = body.get("target_minutes") or 30
+        body["due"] = None
+    return body
+
+
 @schemathesis.hook
 def map_case(context: schemathesis.HookContext, case: schemathesis.Case) -> schemathesis.Case:
     if _is_positive(case) and _operation(case) == STATISTICS and isinstance(case.query, dict):
         case.query = _within_range(case.query)
+        return case
+    if _is_positive(case) and _operation(case) == CREATE_GOAL and isinstance(case.body, dict):
+        case.body = _goal_as_its_kind_needs(case.body)
         return case
     if not (_is_positive(case) and _is_session_write(case) and isinstance(case.body, dict)):
         return case

@@ -434,3 +434,92 @@ def test_statistics_per_constellation_and_the_streak_of_a_student(uow_factory):
         core.statistics(
             uow_factory(), ada.id, actor=as_ada, clock=clock, first=date(2000, 1, 1), last=date(2020, 1, 1)
         )
+
+
+# ---------------------------------------------------------------- goals
+
+
+def test_a_goal_request_names_what_its_kind_needs():
+    with pytest.raises(core.ValidationFailed, match="target_minutes: is required"):
+        core.CreateGoal(kind="daily_minutes")
+    with pytest.raises(core.ValidationFailed) as failed:
+        core.CreateGoal(kind="complete_constellation", target_minutes=30)
+    assert {e.field for e in failed.value.errors} == {"target_minutes", "constellation_id", "due"}
+    with pytest.raises(core.ValidationFailed, match="due: is only"):
+        core.CreateGoal(kind="weekly_minutes", target_minutes=30, due="2026-01-01")
+    with pytest.raises(core.ValidationFailed, match="target_minutes: must be between 1 and 10080"):
+        core.CreateGoal(kind="weekly_minutes", target_minutes=10081)
+    assert core.CreateGoal(kind="complete_constellation", constellation_id=1, due="2026-01-31").due == date(
+        2026, 1, 31
+    )
+
+
+def test_goal_progress_says_done_target_pace_and_what_a_day_would_catch_up(uow_factory):
+    # Thursday 2025-12-04, 18:00 in Paris; weeks from Monday.
+    clock = ManualClock(datetime(2025, 12, 4, 17, 0, tzinfo=UTC), step=timedelta(0))
+    core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
+    ada = make_student(uow_factory, clock, "Europe/Paris")
+    as_ada = Actor.student(ada.id)
+    attempt = core.start_attempt(
+        uow_factory(), core.StartAttempt(ada.id, 3), actor=as_ada, clock=clock
+    )  # 7 stars
+    for _ in range(2):
+        core.add_star(uow_factory(), attempt.id, actor=as_ada, clock=clock)
+    logged = [(datetime(2025, 12, 1, 9, 0, tzinfo=UTC), 60), (datetime(2025, 12, 4, 8, 0, tzinfo=UTC), 20)]
+    for at, minutes in logged:
+        command = core.CreateSession(title="x", status="completed", minutes=minutes, completed_at=at)
+        core.create_session(uow_factory(), command, actor=as_ada, clock=clock)
+
+    def goal(**fields):
+        return core.create_goal(uow_factory(), core.CreateGoal(**fields), actor=as_ada, clock=clock)
+
+    daily = goal(kind="daily_minutes", target_minutes=30)
+    weekly = goal(kind="weekly_minutes", target_minutes=300)
+    stars = goal(kind="complete_constellation", constellation_id=3, due="2025-12-08")
+    progress = {p.goal.id: p for p in core.goal_progress(uow_factory(), ada.id, actor=as_ada, clock=clock)}
+    today = progress[daily.id]
+    assert (today.done, today.target, today.per_day) == (20, 30, 10)
+    assert today.on_pace is False  # 3/4 of the day gone: 22.5 expected
+    week = progress[weekly.id]
+    assert (week.period_start, week.period_end, week.done) == (date(2025, 12, 1), date(2025, 12, 7), 80)
+    assert week.on_pace is False  # 300 × 3/7 ≈ 128 expected by Thursday
+    assert week.per_day == 55  # ⌈220 / 4⌉: Thursday to Sunday
+    big_dipper = progress[stars.id]
+    assert (big_dipper.done, big_dipper.target, big_dipper.unit) == (2, 7, "stars")
+    assert big_dipper.per_day == 1  # ⌈5 / 5⌉: Thursday to Monday
+    assert big_dipper.on_pace is True  # set today: nothing was expected yet
+    clock.advance(timedelta(days=5))  # past the due day
+    late = {p.goal.id: p for p in core.goal_progress(uow_factory(), ada.id, actor=as_ada, clock=clock)}[
+        stars.id
+    ]
+    assert (late.on_pace, late.per_day) == (False, 5)
+
+
+def test_goals_are_their_students_own(uow_factory):
+    clock = ManualClock(datetime(2025, 12, 4, 17, 0, tzinfo=UTC))
+    core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
+    ada, grace = make_student(uow_factory, clock), make_student(uow_factory, clock)
+    as_ada, as_grace = Actor.student(ada.id), Actor.student(grace.id)
+    goal = core.create_goal(
+        uow_factory(),
+        core.CreateGoal(kind="complete_constellation", constellation_id=1, due="2026-01-01"),
+        actor=as_ada,
+        clock=clock,
+    )
+    for call in (core.get_goal, core.delete_goal):
+        with pytest.raises(core.NotFound, match="Goal not found"):
+            call(uow_factory(), goal.id, actor=as_grace)
+    with pytest.raises(core.NotFound):
+        core.goal_progress(uow_factory(), ada.id, actor=as_grace, clock=clock)
+    with pytest.raises(Conflict, match="goals"):
+        core.delete_constellation(uow_factory(), 1, actor=core.SYSTEM)
+    for _ in range(core.MAX_GOALS - 1):
+        core.create_goal(
+            uow_factory(), core.CreateGoal(kind="daily_minutes", target_minutes=5), actor=as_ada, clock=clock
+        )
+    with pytest.raises(Conflict, match="at most"):
+        core.create_goal(
+            uow_factory(), core.CreateGoal(kind="daily_minutes", target_minutes=5), actor=as_ada, clock=clock
+        )
+    core.delete_user(uow_factory(), ada.id, actor=as_ada)
+    assert core.delete_constellation(uow_factory(), 1, actor=core.SYSTEM).id == 1

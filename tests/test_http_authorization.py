@@ -29,11 +29,11 @@ import pytest
 
 from http_v1_support import FAST_PASSWORDS, give_login, make_client
 from luminary import core
-from luminary.core import Scope
+from luminary.core import Actor, Scope
 from luminary.http import v2
 from support import snapshot
 
-PRIVATE_PARAMETERS = {"user_id", "attempt_id", "session_id", "token_id"}
+PRIVATE_PARAMETERS = {"user_id", "attempt_id", "session_id", "token_id", "goal_id"}
 #: Body members that name an owner: another student's is refused as if it did not exist.
 OWNER_MEMBERS = {"user_id", "constellation_attempt_id"}
 
@@ -96,8 +96,15 @@ class Matrix:
                 actor=system,
                 clock=clock,
             )
+            goal = core.create_goal(
+                uow(),
+                core.CreateGoal(kind="daily_minutes", target_minutes=30),
+                actor=Actor.student(user.id),
+                clock=clock,
+            )
             ids.update(
                 {
+                    f"{who}_goal": goal.id,
                     f"{who}_user": user.id,
                     f"{who}_attempt": attempt.id,
                     f"{who}_session": session.id,
@@ -140,7 +147,7 @@ class Matrix:
             "session_id": "a_session",
             "post_id": "a_post",
         }
-        names |= {"token_id": "a_token", "constellation_id": "constellation_id"}
+        names |= {"token_id": "a_token", "constellation_id": "constellation_id", "goal_id": "a_goal"}
         return re.sub(r"\{(\w+)\}", lambda m: str(self.ids[names[m.group(1)]]), op.path)
 
     def body(self, op: v2.Operation) -> Any:
@@ -193,6 +200,8 @@ def _mentions_a(answer: Any, ids: dict[str, int]) -> bool:
         if private and item.get("user_id") == ids["a_user"]:
             return True
         if "login" in item and item.get("id") == ids["a_user"]:
+            return True
+        if "kind" in item and item.get("user_id") == ids["a_user"]:  # a goal
             return True
     return False
 

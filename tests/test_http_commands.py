@@ -113,6 +113,7 @@ def test_the_schemas_are_derived_from_the_commands():
         "changePassword": core.ChangePassword,
         "createToken": core.CreateToken,
         "claimUser": core.ClaimAccount,
+        "createGoal": core.CreateGoal,
     }
 
 

@@ -83,7 +83,7 @@ def documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
 def test_the_document_describes_exactly_the_routes_of_the_app(uow_factory, doc):
     app = create_app(uow_factory)
     assert v2_routes(app) == documented(doc)
-    assert len(documented(doc)) == len(v2.OPERATIONS) == 50
+    assert len(documented(doc)) == len(v2.OPERATIONS) == 55
     # The docs are the only other routes under /api/v2.
     others = {r.path for r in falcon.inspect.inspect_app(app).routes if r.path.startswith(V2)}
     assert others - {p for _, p in documented(doc)} - {
@@ -277,6 +277,12 @@ WALK: list[tuple[str, str, dict[str, Any] | None, int, str | None]] = [
     ("GET", "/me/stats?by=year", None, 400, None),
     ("GET", "/me/stats?from=2025-13-01", None, 400, None),
     ("GET", "/me/streaks", None, 200, None),
+    ("POST", "/me/goals", {"kind": "weekly_minutes", "target_minutes": 300}, 201, "weekly"),
+    ("POST", "/me/goals", {"kind": "complete_constellation", "target_minutes": 300}, 400, None),
+    ("GET", "/me/goals", None, 200, None),
+    ("GET", "/me/goals/{weekly}", None, 200, None),
+    ("GET", "/me/progress", None, 200, None),
+    ("DELETE", "/me/goals/{weekly}", None, 204, None),
     ("POST", "/sessions", {"title": "Timed"}, 201, "timed"),
     ("POST", "/sessions/{timed}/start", None, 200, None),
     ("GET", "/me/timer", None, 200, None),

@@ -97,6 +97,15 @@ class Case:
     given: tuple[str, ...] = ()
 
 
+#: Ada's weekly goal, made before the case (POST answers 201, not 200: see test_every_operation).
+GOAL_POSTS = ("/me/goals",)
+GOAL = GOAL_POSTS
+
+
+def check_goal(j: Json) -> None:
+    assert set(j) == {"id", "user_id", "kind", "target_minutes", "constellation_id", "due", "created_at"}
+
+
 def _timer(j: Any, w: V1World) -> None:
     timer = j["data"]
     assert set(timer) == {
@@ -423,6 +432,45 @@ EVERY_OPERATION = [
         ),
         given=("/sessions/{s1}/complete",),
     ),
+    # goals (a goal: Ada's weekly 300 minutes, set first where needed)
+    Case(
+        "createGoal",
+        "POST",
+        "/me/goals",
+        201,
+        _one(check_goal, kind="weekly_minutes", target_minutes=300, user_id="{ada}"),
+        {"kind": "weekly_minutes", "target_minutes": 300},
+    ),
+    Case("listGoals", "GET", "/me/goals", 200, _items(check_goal, lambda w: [w.g1]), given=GOAL),
+    Case("getGoal", "GET", "/me/goals/{g1}", 200, _one(check_goal, id="{g1}"), given=GOAL),
+    Case("deleteGoal", "DELETE", "/me/goals/{g1}", 204, None, given=GOAL),
+    Case(
+        "getGoalProgress",
+        "GET",
+        "/me/progress",
+        200,
+        lambda j, w: _expect(
+            j,
+            {
+                "data": [
+                    {
+                        "goal_id": w.g1,
+                        "kind": "weekly_minutes",
+                        "constellation_id": None,
+                        "period_start": "2025-12-01",
+                        "period_end": "2025-12-07",
+                        "done": 10,
+                        "target": 300,
+                        "unit": "minutes",
+                        "on_pace": True,
+                        "per_day": 42,
+                    }
+                ],
+                "next_cursor": None,
+            },
+        ),
+        given=("/sessions/{s1}/complete", *GOAL_POSTS),
+    ),
     # posts and the feed
     Case("listPosts", "GET", "/posts", 200, _items(check_post, lambda w: [w.p3, w.p2, w.p1])),
     Case(
@@ -461,6 +509,12 @@ def test_the_table_covers_every_operation():
 @pytest.mark.parametrize("case", EVERY_OPERATION, ids=lambda c: c.operation_id)
 def test_every_operation(world, case):
     for given in case.given:
+        if given == "/me/goals":
+            body = {"kind": "weekly_minutes", "target_minutes": 300}
+            made = send(world, "POST", v2.PREFIX + given, body)
+            assert made.status_code == 201
+            world.ids["g1"] = made.json["data"]["id"]
+            continue
         assert send(world, "POST", v2.PREFIX + given).status_code == 200
     path = v2.PREFIX + case.path
     result = (

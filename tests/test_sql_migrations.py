@@ -347,3 +347,49 @@ def test_0004_gives_users_default_streak_settings_and_keeps_their_own_on_downgra
     upgrade(url)
     assert _rows(url, settings) == [(1, 0, 1, 0), (2, 0, 1, 0)]
     assert drift(url) == []
+
+
+def test_0004_creates_goals_and_refuses_to_lose_them_on_downgrade(empty_database_url):
+    """A goal is the user's own: revision 0003 has no goals, so the downgrade refuses while one exists."""
+    url = empty_database_url
+    upgrade(url, "0004")
+    assert "goals" in table_names(url)
+    now = "'2025-03-30 09:00:00+00:00'"
+    _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('Ada', 0, {now})")
+    _rows(url, f"INSERT INTO constellations (name, weight, created_at) VALUES ('Lyra', 5, {now})")
+    _rows(
+        url,
+        "INSERT INTO goals (user_id, kind, target_minutes, constellation_id, due, created_at) VALUES "
+        f"(1, 'daily_minutes', 30, NULL, NULL, {now}), "
+        f"(1, 'complete_constellation', NULL, 1, '2025-04-30', {now})",
+    )
+
+    def revision() -> str | None:
+        engine = make_engine(url)
+        try:
+            return current_revision(engine)
+        finally:
+            engine.dispose()
+
+    # The message starts as before (no timers, no settings of their own), then counts the goals.
+    with pytest.raises(
+        RuntimeError, match=r"0 sessions have running or paused timers and 0 users .* and 2 goals exist"
+    ):
+        downgrade(url, "0003")
+    assert revision() == "0004"
+    assert _rows(url, "SELECT id, kind FROM goals ORDER BY id") == [
+        (1, "daily_minutes"),
+        (2, "complete_constellation"),
+    ]
+    _rows(url, "DELETE FROM goals WHERE id = 1")
+    with pytest.raises(RuntimeError, match="and 1 goals exist"):
+        downgrade(url, "0003")
+
+    # Without goals, the table goes and everything else stays.
+    _rows(url, "DELETE FROM goals")
+    downgrade(url, "0003")
+    assert revision() == "0003"
+    assert "goals" not in table_names(url)
+    assert _rows(url, "SELECT id, display_name FROM users") == [(1, "Ada")]
+    upgrade(url)
+    assert drift(url) == []

@@ -19,6 +19,7 @@ from .commands import (
     ClaimAccount,
     ConstellationPatch,
     CreateConstellation,
+    CreateGoal,
     CreatePost,
     CreateSession,
     CreateToken,
@@ -28,7 +29,18 @@ from .commands import (
     StartAttempt,
     UserPatch,
 )
-from .entities import Attempt, Constellation, DayTotal, Post, PostType, Session, SessionStatus, User
+from .entities import (
+    Attempt,
+    Constellation,
+    DayTotal,
+    Goal,
+    GoalKind,
+    Post,
+    PostType,
+    Session,
+    SessionStatus,
+    User,
+)
 from .errors import (
     Conflict,
     FieldError,
@@ -45,6 +57,7 @@ from .ports import (
     AttemptRepository,
     ConstellationRepository,
     CredentialRepository,
+    GoalRepository,
     LoginFailureRepository,
     PostRepository,
     SessionRepository,
@@ -84,6 +97,10 @@ __all__ = [
     "Cursor",
     "DayTotal",
     "FieldError",
+    "GoalRepository",
+    "CreateGoal",
+    "GoalKind",
+    "Goal",
     "Forbidden",
     "InMemoryStore",
     "InMemoryUnitOfWork",

@@ -24,20 +24,22 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final, TypeVar
 
 import attrs
 
 from .access import Scope
-from .entities import PostType, SessionStatus
+from .entities import GoalKind, PostType, SessionStatus
 from .errors import FieldError, ValidationFailed
 from .validation import (
     DAILY_MINIMUM,
+    DAY,
     DAY_START_HOUR,
     DESCRIPTION,
     DIFFICULTY,
     DISPLAY_NAME,
+    GOAL_MINUTES,
     ID,
     LIFETIME_DAYS,
     LOGIN,
@@ -62,6 +64,7 @@ __all__ = [
     "ABSENT",
     "ChangePassword",
     "ClaimAccount",
+    "CreateGoal",
     "CreateToken",
     "SignUp",
     "POST_TYPE",
@@ -469,3 +472,46 @@ class CreateToken:
     name: str = _field(TOKEN_NAME)
     scopes: frozenset[Scope] = _field(SCOPES)
     expires_in_days: int | None = _field(LIFETIME_DAYS, nullable=True, default=None)
+
+
+# ---------------------------------------------------------------- goals
+
+GOAL_KIND = Choice(GoalKind)
+
+
+@_command
+@attrs.frozen(kw_only=True)
+class CreateGoal:
+    """Set a goal.
+
+    Attributes:
+        kind: ``daily_minutes``, ``weekly_minutes`` or ``complete_constellation``.
+        target_minutes: For minute goals (required there, refused otherwise): 1–10080.
+        constellation_id: Required to complete a constellation; for minute goals,
+            counts only the sessions of attempts at it.
+        due: Required to complete a constellation (refused otherwise): the last day.
+    """
+
+    kind: GoalKind = _field(GOAL_KIND)
+    target_minutes: int | None = _field(GOAL_MINUTES, nullable=True, default=None)
+    constellation_id: int | None = _field(ID, nullable=True, default=None)
+    due: date | None = _field(DAY, nullable=True, default=None)
+
+    @staticmethod
+    def _across(values: dict[str, Any]) -> list[FieldError]:
+        if "kind" not in values:
+            return []
+        errors = []
+        minutes = values["kind"] is not GoalKind.COMPLETE_CONSTELLATION
+        if minutes and values.get("target_minutes") is None and "target_minutes" in values:
+            errors.append(FieldError("target_minutes", "is required for a goal of minutes"))
+        if not minutes:
+            if values.get("target_minutes") is not None:
+                errors.append(FieldError("target_minutes", "is only for goals of minutes"))
+            if values.get("constellation_id") is None and "constellation_id" in values:
+                errors.append(FieldError("constellation_id", "is required to complete a constellation"))
+            if values.get("due") is None and "due" in values:
+                errors.append(FieldError("due", "is required to complete a constellation"))
+        elif values.get("due") is not None:
+            errors.append(FieldError("due", "is only for completing a constellation"))
+        return errors

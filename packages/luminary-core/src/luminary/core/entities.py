@@ -27,6 +27,8 @@ __all__ = [
     "Attempt",
     "Constellation",
     "DayTotal",
+    "Goal",
+    "GoalKind",
     "Post",
     "PostType",
     "Session",
@@ -230,3 +232,38 @@ class DayTotal:
     day: date
     minutes: int
     sessions: int
+
+
+class GoalKind(enum.StrEnum):
+    """What a goal asks for."""
+
+    #: Minutes every study day (overall, or on one constellation).
+    DAILY_MINUTES = "daily_minutes"
+    #: Minutes every week (overall, or on one constellation).
+    WEEKLY_MINUTES = "weekly_minutes"
+    #: Every star of a constellation by a date.
+    COMPLETE_CONSTELLATION = "complete_constellation"
+
+
+@attrs.frozen(kw_only=True)
+class Goal:
+    """A goal a student set themselves.
+
+    Attributes:
+        id: Identifier assigned by the repository (0 until stored).
+        user_id: Whose it is.
+        kind: See :class:`GoalKind`.
+        target_minutes: For minute goals, the minutes a day or a week.
+        constellation_id: The constellation it is about: required to complete
+            one, optional for minute goals (which then count its sessions only).
+        due: For completing a constellation, the last study day to do it by.
+        created_at: When it was set.
+    """
+
+    id: int = 0
+    user_id: int
+    kind: GoalKind
+    target_minutes: int | None = None
+    constellation_id: int | None = None
+    due: date | None = None
+    created_at: datetime

@@ -32,13 +32,14 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from .accounts import Credentials, LoginFailures, Token
-from .entities import Attempt, Constellation, DayTotal, Post, Session, SessionStatus, User
+from .entities import Attempt, Constellation, DayTotal, Goal, Post, Session, SessionStatus, User
 from .errors import Conflict
 from .pagination import PageRequest
 from .ports import (
     AttemptRepository,
     ConstellationRepository,
     CredentialRepository,
+    GoalRepository,
     LoginFailureRepository,
     PostRepository,
     SessionRepository,
@@ -50,6 +51,7 @@ __all__ = [
     "InMemoryAttemptRepository",
     "InMemoryConstellationRepository",
     "InMemoryCredentialRepository",
+    "InMemoryGoalRepository",
     "InMemoryLoginFailureRepository",
     "InMemoryPostRepository",
     "InMemorySessionRepository",
@@ -96,6 +98,7 @@ class InMemoryStore:
                 "credentials",
                 "tokens",
                 "login_failures",
+                "goals",
             )
         }
         self._ids = {name: itertools.count(1) for name in self.tables}
@@ -570,6 +573,39 @@ class InMemoryLoginFailureRepository(_Repository):
         self._table.remove(key)
 
 
+class InMemoryGoalRepository(_Repository):
+    """Goals kept in an :class:`InMemoryStore`."""
+
+    table_name = "goals"
+
+    def add(self, goal: Goal) -> Goal:
+        """Store a new goal and return it with its id."""
+        stored: Goal = self._add(goal)
+        return stored
+
+    def get(self, goal_id: int) -> Goal | None:
+        """Return the goal, or ``None``."""
+        found: Goal | None = self._rows.get(goal_id)
+        return found
+
+    def list_by_user(self, user_id: int) -> Sequence[Goal]:
+        """Return the user's goals, by id."""
+        return sorted(self._where(lambda g: g.user_id == user_id), key=lambda g: g.id)
+
+    def delete(self, goal_id: int) -> None:
+        """Remove the goal."""
+        self._table.remove(goal_id)
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every goal of the user."""
+        for goal in self._where(lambda g: g.user_id == user_id):
+            self._table.remove(goal.id)
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any goal is about the constellation."""
+        return any(g.constellation_id == constellation_id for g in self._rows.values())
+
+
 class InMemoryUnitOfWork:
     """A transaction over an :class:`InMemoryStore`.
 
@@ -578,7 +614,7 @@ class InMemoryUnitOfWork:
 
     Attributes:
         users, constellations, attempts, sessions, posts, credentials, tokens,
-            login_failures: The repositories,
+            login_failures, goals: The repositories,
             valid inside the ``with`` block.
     """
 
@@ -592,6 +628,7 @@ class InMemoryUnitOfWork:
     credentials: CredentialRepository
     tokens: TokenRepository
     login_failures: LoginFailureRepository
+    goals: GoalRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -608,6 +645,7 @@ class InMemoryUnitOfWork:
         self.credentials = InMemoryCredentialRepository(self.store, self._journal)
         self.tokens = InMemoryTokenRepository(self.store, self._journal)
         self.login_failures = InMemoryLoginFailureRepository(self.store, self._journal)
+        self.goals = InMemoryGoalRepository(self.store, self._journal)
         return self
 
     def __exit__(

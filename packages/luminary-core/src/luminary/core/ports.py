@@ -28,13 +28,14 @@ from types import TracebackType
 from typing import Protocol
 
 from .accounts import Credentials, LoginFailures, Token
-from .entities import Attempt, Constellation, DayTotal, Post, Session, SessionStatus, User
+from .entities import Attempt, Constellation, DayTotal, Goal, Post, Session, SessionStatus, User
 from .pagination import PageRequest
 
 __all__ = [
     "AttemptRepository",
     "ConstellationRepository",
     "CredentialRepository",
+    "GoalRepository",
     "LoginFailureRepository",
     "PostRepository",
     "SessionRepository",
@@ -360,6 +361,34 @@ class LoginFailureRepository(Protocol):
         ...
 
 
+class GoalRepository(Protocol):
+    """Stored goals."""
+
+    def add(self, goal: Goal) -> Goal:
+        """Store a new goal and return it with its id."""
+        ...
+
+    def get(self, goal_id: int) -> Goal | None:
+        """Return the goal, or ``None``."""
+        ...
+
+    def list_by_user(self, user_id: int) -> Sequence[Goal]:
+        """Return the user's goals, by id."""
+        ...
+
+    def delete(self, goal_id: int) -> None:
+        """Remove the goal."""
+        ...
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every goal of the user."""
+        ...
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any goal is about the constellation."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all the repositories.
 
@@ -379,6 +408,7 @@ class UnitOfWork(Protocol):
     credentials: CredentialRepository
     tokens: TokenRepository
     login_failures: LoginFailureRepository
+    goals: GoalRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -26,6 +26,7 @@ from .ports import (
     AttemptRepository,
     ConstellationRepository,
     CredentialRepository,
+    GoalRepository,
     LoginFailureRepository,
     PostRepository,
     SessionRepository,
@@ -51,6 +52,7 @@ class _Joined:
         self.credentials: CredentialRepository = uow.credentials
         self.tokens: TokenRepository = uow.tokens
         self.login_failures: LoginFailureRepository = uow.login_failures
+        self.goals: GoalRepository = uow.goals
 
     def __enter__(self) -> UnitOfWork:
         return self

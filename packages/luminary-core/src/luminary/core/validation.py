@@ -22,7 +22,7 @@ import math
 import re
 import zoneinfo
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -43,8 +43,11 @@ __all__ = [
     "DESCRIPTION",
     "DIFFICULTY",
     "DAILY_MINIMUM",
+    "DAY",
     "DAY_START_HOUR",
     "DISPLAY_NAME",
+    "GOAL_MINUTES",
+    "GOAL_MINUTES_MAX",
     "ID",
     "LIFETIME_DAYS",
     "LIFETIME_DAYS_MAX",
@@ -68,6 +71,7 @@ __all__ = [
     "WEIGHT",
     "Choice",
     "ChoiceSet",
+    "Day",
     "Identifier",
     "Integer",
     "Login",
@@ -106,6 +110,8 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 1024
 #: An IANA time zone's name (the longest is 32 characters).
 TIME_ZONE_MAX = 64
+#: A goal's minutes: at most every minute of a week.
+GOAL_MINUTES_MAX = 7 * MINUTES_MAX
 #: A token's lifetime, in days: at most ten years.
 LIFETIME_DAYS_MAX = 3650
 
@@ -334,6 +340,22 @@ class TimeZone:
 
 
 @attrs.frozen
+class Day:
+    """A date, ``YYYY-MM-DD``."""
+
+    def __call__(self, value: object, field: str) -> date:
+        """Return ``value`` as a date; raise :class:`ValidationFailed` naming ``field``."""
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise ValidationFailed.field(field, "must be a date, like 2025-12-01")
+
+
+@attrs.frozen
 class Timestamp:
     """A date and time field: see :func:`timestamp`."""
 
@@ -343,7 +365,7 @@ class Timestamp:
 
 
 #: What a rule may be: a callable ``rule(value, field)`` that returns the value checked.
-Rule = Text | Integer | Identifier | Choice[Any] | ChoiceSet[Any] | Login | TimeZone | Timestamp
+Rule = Text | Integer | Identifier | Choice[Any] | ChoiceSet[Any] | Login | TimeZone | Day | Timestamp
 
 DISPLAY_NAME = Text(DISPLAY_NAME_MAX)
 NAME = Text(NAME_MAX)
@@ -361,6 +383,8 @@ PASSWORD = Text(PASSWORD_MAX, minimum=PASSWORD_MIN, strip=False)
 TOKEN_NAME = Text(NAME_MAX)
 LIFETIME_DAYS = Integer(1, LIFETIME_DAYS_MAX)
 SCOPES = ChoiceSet(Scope)
+DAY = Day()
+GOAL_MINUTES = Integer(1, GOAL_MINUTES_MAX)
 TIME_ZONE = TimeZone()
 #: The local hour a study day starts at.
 DAY_START_HOUR = Integer(0, 23)

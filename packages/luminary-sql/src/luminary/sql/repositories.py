@@ -52,7 +52,16 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter
 
 from luminary.core.accounts import Credentials, LoginFailures, Token
-from luminary.core.entities import Attempt, Constellation, DayTotal, Post, Session, SessionStatus, User
+from luminary.core.entities import (
+    Attempt,
+    Constellation,
+    DayTotal,
+    Goal,
+    Post,
+    Session,
+    SessionStatus,
+    User,
+)
 from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
 
@@ -67,6 +76,9 @@ from .tables import (
     credentials,
     credentials_from_row,
     credentials_values,
+    goal_from_row,
+    goal_values,
+    goals,
     login_failures,
     login_failures_from_row,
     login_failures_values,
@@ -88,6 +100,7 @@ __all__ = [
     "SqlAttemptRepository",
     "SqlConstellationRepository",
     "SqlCredentialRepository",
+    "SqlGoalRepository",
     "SqlLoginFailureRepository",
     "SqlPostRepository",
     "SqlSessionRepository",
@@ -228,6 +241,7 @@ _WORDS = {
     "sessions": "Session",
     "posts": "Post",
     "tokens": "Token",
+    "goals": "Goal",
 }
 
 
@@ -792,3 +806,43 @@ class SqlLoginFailureRepository(_SqlRepository):
     def delete(self, key: str) -> None:
         """Forget the count under ``key``."""
         self._delete_where(login_failures.c.key == key)
+
+
+class SqlGoalRepository(_SqlRepository):
+    """Goals in the ``goals`` table."""
+
+    table = goals
+
+    def add(self, goal: Goal) -> Goal:
+        """Store a new goal and return it with its id.
+
+        Raises:
+            Conflict: Its user or constellation does not exist (any more).
+        """
+        return attrs.evolve(goal, id=self._insert(goal_values(goal)))
+
+    def get(self, goal_id: int) -> Goal | None:
+        """Return the goal, or ``None``."""
+        row = self._get_row(goal_id)
+        return goal_from_row(row) if row is not None else None
+
+    def list_by_user(self, user_id: int) -> Sequence[Goal]:
+        """Return the user's goals, by id."""
+
+        def build() -> Executable:
+            return select(goals).where(goals.c.user_id == bindparam("user_id")).order_by(goals.c.id)
+
+        rows = self._execute(self._cached("by_user", build), {"user_id": user_id}).mappings()
+        return [goal_from_row(row) for row in rows]
+
+    def delete(self, goal_id: int) -> None:
+        """Remove the goal."""
+        self._delete_where(goals.c.id == goal_id)
+
+    def delete_by_user(self, user_id: int) -> None:
+        """Remove every goal of the user."""
+        self._delete_where(goals.c.user_id == user_id)
+
+    def exists_for_constellation(self, constellation_id: int) -> bool:
+        """Whether any goal is about the constellation."""
+        return self._exists(goals.c.constellation_id == constellation_id)

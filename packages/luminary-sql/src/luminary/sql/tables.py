@@ -35,7 +35,10 @@ Design points:
   also serves the foreign-key checks on delete. ``(user_id, study_day)`` serves
   the statistics, which group a user's sessions by study day.
 * A study day is a ``DATE`` (ISO-8601 text on SQLite), read back as a
-  :class:`datetime.date`; only a completed session has one.
+  :class:`datetime.date`; only a completed session has one. So is a goal's due day.
+* Goals refer to their user and constellation without a cascade either: core
+  deletes a user's goals with the user, and refuses to delete a constellation
+  that goals name.
 * CHECK constraints repeat the domain's bounds, as a last line of defence; they
   take them from :mod:`luminary.core.validation`, so a bound is written once
   (a migration records the values of its day).
@@ -70,12 +73,23 @@ from sqlalchemy.engine import RowMapping
 
 from luminary.core.access import Scope
 from luminary.core.accounts import Credentials, LoginFailures, Token
-from luminary.core.entities import Attempt, Constellation, Post, PostType, Session, SessionStatus, User
+from luminary.core.entities import (
+    Attempt,
+    Constellation,
+    Goal,
+    GoalKind,
+    Post,
+    PostType,
+    Session,
+    SessionStatus,
+    User,
+)
 from luminary.core.validation import (
     DAILY_MINIMUM,
     DAY_START_HOUR,
     DIFFICULTY_MAX,
     DISPLAY_NAME_MAX,
+    GOAL_MINUTES,
     LOGIN,
     MINUTES_MAX,
     NAME_MAX,
@@ -102,6 +116,9 @@ __all__ = [
     "credentials",
     "credentials_from_row",
     "credentials_values",
+    "goal_from_row",
+    "goal_values",
+    "goals",
     "login_failures",
     "login_failures_from_row",
     "login_failures_values",
@@ -198,6 +215,7 @@ def _sqlite_result(value: str | None) -> datetime | None:
 _STATUSES = {status.value: status for status in SessionStatus}
 _POST_TYPES = {kind.value: kind for kind in PostType}
 _SCOPES = {scope.value: scope for scope in Scope}
+_GOAL_KINDS = {kind.value: kind for kind in GoalKind}
 
 
 def _length_between(column: str, low: int, high: int) -> str:
@@ -331,6 +349,34 @@ posts = Table(
     Index(None, "user_id", "created_at", "id"),
     Index(None, "constellation_id", "created_at", "id"),
     Index(None, "created_at", "id"),
+    sqlite_autoincrement=True,
+)
+
+GOAL_KINDS = tuple(k.value for k in GoalKind)
+#: The kinds of goal counted in minutes (every kind but completing a constellation).
+MINUTE_GOAL_KINDS = tuple(k.value for k in GoalKind if k is not GoalKind.COMPLETE_CONSTELLATION)
+
+goals = Table(
+    "goals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("target_minutes", Integer, nullable=True),
+    Column("constellation_id", Id, ForeignKey("constellations.id"), nullable=True),
+    Column("due", Date, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(_one_of("kind", GOAL_KINDS), name="kind_known"),
+    _in_range("target_minutes", GOAL_MINUTES),
+    # Completing a constellation names it and a due day; a minute goal has minutes and no due day.
+    CheckConstraint(
+        f"(kind = '{GoalKind.COMPLETE_CONSTELLATION.value}' AND constellation_id IS NOT NULL "
+        "AND due IS NOT NULL AND target_minutes IS NULL) "
+        f"OR ({_one_of('kind', MINUTE_GOAL_KINDS)} AND target_minutes IS NOT NULL AND due IS NULL)",
+        name="kind_fields",
+    ),
+    Index(None, "user_id", "id"),
+    Index(None, "constellation_id"),
     sqlite_autoincrement=True,
 )
 
@@ -521,6 +567,31 @@ def post_from_row(row: RowMapping) -> Post:
         post_type=_POST_TYPES[row["post_type"]],
         message=row["message"],
         study_duration=row["study_duration"],
+        created_at=row["created_at"],
+    )
+
+
+def goal_values(goal: Goal) -> dict[str, Any]:
+    """Column values of a goal, without its id."""
+    return {
+        "user_id": goal.user_id,
+        "kind": GoalKind(goal.kind).value,
+        "target_minutes": goal.target_minutes,
+        "constellation_id": goal.constellation_id,
+        "due": goal.due,
+        "created_at": goal.created_at,
+    }
+
+
+def goal_from_row(row: RowMapping) -> Goal:
+    """The goal stored in a row of :data:`goals`."""
+    return Goal(
+        id=row["id"],
+        user_id=row["user_id"],
+        kind=_GOAL_KINDS[row["kind"]],
+        target_minutes=row["target_minutes"],
+        constellation_id=row["constellation_id"],
+        due=row["due"],
         created_at=row["created_at"],
     )
 

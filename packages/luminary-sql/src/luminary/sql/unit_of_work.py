@@ -27,6 +27,7 @@ from .repositories import (
     SqlAttemptRepository,
     SqlConstellationRepository,
     SqlCredentialRepository,
+    SqlGoalRepository,
     SqlLoginFailureRepository,
     SqlPostRepository,
     SqlSessionRepository,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         AttemptRepository,
         ConstellationRepository,
         CredentialRepository,
+        GoalRepository,
         LoginFailureRepository,
         PostRepository,
         SessionRepository,
@@ -60,7 +62,7 @@ class SqlAlchemyUnitOfWork:
 
     Attributes:
         users, constellations, attempts, sessions, posts, credentials, tokens,
-            login_failures: The repositories, valid inside the ``with`` block.
+            login_failures, goals: The repositories, valid inside the ``with`` block.
     """
 
     # Typed as the protocols: UnitOfWork's attributes are writable, hence invariant.
@@ -72,6 +74,7 @@ class SqlAlchemyUnitOfWork:
     credentials: CredentialRepository
     tokens: TokenRepository
     login_failures: LoginFailureRepository
+    goals: GoalRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -114,6 +117,7 @@ class SqlAlchemyUnitOfWork:
         self.credentials = SqlCredentialRepository(connection)
         self.tokens = SqlTokenRepository(connection)
         self.login_failures = SqlLoginFailureRepository(connection)
+        self.goals = SqlGoalRepository(connection)
         return self
 
     def __exit__(

@@ -15,7 +15,8 @@ Reads come in two forms: flat entities (``get_user``, ``list_sessions`` …) and
 loaded with a fixed number of queries whatever the amount of data.
 
 One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.constellations`,
-:mod:`.attempts`, :mod:`.sessions`, :mod:`.timer`, :mod:`.stats`, :mod:`.posts`);
+:mod:`.attempts`, :mod:`.sessions`, :mod:`.timer`, :mod:`.stats`, :mod:`.goals`,
+:mod:`.posts`);
 the details are the read side of API v1, in :mod:`.views`. Everything is
 importable from here and from ``luminary.core``.
 
@@ -61,6 +62,7 @@ from .constellations import (
     seed_constellations,
     update_constellation,
 )
+from .goals import MAX_GOALS, GoalProgress, create_goal, delete_goal, get_goal, goal_progress, list_goals
 from .posts import (
     create_post,
     delete_post,
@@ -132,7 +134,9 @@ __all__ = [
     "Completions",
     "ConstellationDetail",
     "DEFAULT_CONSTELLATIONS",
+    "GoalProgress",
     "IssuedToken",
+    "MAX_GOALS",
     "MinutesSummary",
     "PostDetail",
     "SESSION_FIELDS",
@@ -154,6 +158,7 @@ __all__ = [
     "completions",
     "create_account",
     "create_constellation",
+    "create_goal",
     "create_post",
     "create_session",
     "create_token",
@@ -161,6 +166,7 @@ __all__ = [
     "current_attempt",
     "delete_attempt",
     "delete_constellation",
+    "delete_goal",
     "delete_post",
     "delete_session",
     "delete_user",
@@ -171,6 +177,7 @@ __all__ = [
     "get_attempt_detail",
     "get_constellation",
     "get_constellation_detail",
+    "get_goal",
     "get_post",
     "get_post_detail",
     "get_session",
@@ -178,11 +185,13 @@ __all__ = [
     "get_timer",
     "get_user",
     "get_user_detail",
+    "goal_progress",
     "issue_token",
     "list_attempt_details",
     "list_attempts",
     "list_constellation_details",
     "list_constellations",
+    "list_goals",
     "list_post_details",
     "list_posts",
     "list_session_details",

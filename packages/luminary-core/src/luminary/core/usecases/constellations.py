@@ -139,10 +139,11 @@ def delete_constellation(uow: UnitOfWork, constellation_id: int, *, actor: Actor
     require(actor, Scope.ADMIN)
     with uow:
         constellation = load_constellation(uow, constellation_id)
-        if uow.attempts.exists_for_constellation(constellation.id) or uow.posts.exists_for_constellation(
-            constellation.id
-        ):
+        cid = constellation.id
+        if uow.attempts.exists_for_constellation(cid) or uow.posts.exists_for_constellation(cid):
             raise Conflict("Cannot delete a constellation that has attempts or posts!")
+        if uow.goals.exists_for_constellation(cid):
+            raise Conflict("Cannot delete a constellation that students have goals about!")
         uow.constellations.delete(constellation.id)
         uow.commit()
     return constellation

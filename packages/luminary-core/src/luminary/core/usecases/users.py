@@ -146,7 +146,7 @@ def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, actor: Actor
 
 
 def delete_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> User:
-    """Remove a user with their attempts, sessions, posts, tokens and credentials (rule 5).
+    """Remove a user with their attempts, sessions, posts, goals, tokens and credentials (rule 5).
 
     Returns:
         The user as it was.
@@ -162,6 +162,7 @@ def delete_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> User:
         uow.sessions.delete_by_user(user.id)
         uow.posts.delete_by_user(user.id)
         uow.attempts.delete_by_user(user.id)
+        uow.goals.delete_by_user(user.id)
         uow.tokens.delete_by_user(user.id)
         uow.credentials.delete(user.id)
         uow.users.delete(user.id)

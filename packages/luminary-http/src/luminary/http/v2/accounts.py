@@ -309,6 +309,112 @@ class MyStreaks(Resource):
         return StreaksView(**attrs.asdict(found))
 
 
+@attrs.frozen
+class GoalProgressView:
+    """How far along a goal is, as of the student's today."""
+
+    goal_id: int
+    kind: core.GoalKind
+    constellation_id: int | None
+    period_start: date
+    period_end: date
+    done: int
+    target: int
+    unit: str
+    on_pace: bool
+    per_day: int
+
+    @classmethod
+    def of(cls, p: core.GoalProgress) -> GoalProgressView:
+        goal = p.goal
+        return cls(
+            goal.id,
+            goal.kind,
+            goal.constellation_id,
+            p.period_start,
+            p.period_end,
+            p.done,
+            p.target,
+            p.unit,
+            p.on_pace,
+            p.per_day,
+        )
+
+
+class MyGoals(Resource):
+    path = "/api/v2/me/goals"
+
+    @operation(
+        "GET /api/v2/me/goals",
+        operation_id="listGoals",
+        summary="My goals, by id",
+        tag="study",
+        scope=Scope.READ,
+        data="Goal",
+        many=True,
+    )
+    def on_get(self, ctx: Context) -> list[core.Goal]:
+        return core.list_goals(ctx.uow(), ctx.actor.user_id or 0, actor=ctx.actor)
+
+    @operation(
+        "POST /api/v2/me/goals",
+        operation_id="createGoal",
+        summary="Set a goal: minutes a day or a week, or every star of a constellation by a day",
+        tag="study",
+        scope=Scope.STUDY,
+        data="Goal",
+        command=core.CreateGoal,
+        status=201,
+        location="/api/v2/me/goals/{id}",
+        example={"kind": "weekly_minutes", "target_minutes": 300},
+    )
+    def on_post(self, ctx: Context) -> core.Goal:
+        return core.create_goal(ctx.uow(), ctx.command, actor=ctx.actor, clock=ctx.clock)
+
+
+class MyGoal(Resource):
+    path = "/api/v2/me/goals/{goal_id}"
+
+    @operation(
+        "GET /api/v2/me/goals/{goal_id}",
+        operation_id="getGoal",
+        summary="One of my goals",
+        tag="study",
+        scope=Scope.READ,
+        data="Goal",
+    )
+    def on_get(self, ctx: Context) -> core.Goal:
+        return core.get_goal(ctx.uow(), ctx.params["goal_id"], actor=ctx.actor)
+
+    @operation(
+        "DELETE /api/v2/me/goals/{goal_id}",
+        operation_id="deleteGoal",
+        summary="Delete one of my goals",
+        tag="study",
+        scope=Scope.STUDY,
+        status=204,
+    )
+    def on_delete(self, ctx: Context) -> None:
+        core.delete_goal(ctx.uow(), ctx.params["goal_id"], actor=ctx.actor)
+
+
+class MyProgress(Resource):
+    path = "/api/v2/me/progress"
+
+    @operation(
+        "GET /api/v2/me/progress",
+        operation_id="getGoalProgress",
+        summary="For each of my goals: done, target, on pace or behind, and what a day would catch up",
+        tag="study",
+        scope=Scope.READ,
+        data="GoalProgress",
+        many=True,
+    )
+    def on_get(self, ctx: Context) -> list[GoalProgressView]:
+        found = core.goal_progress(ctx.uow(), ctx.actor.user_id or 0, actor=ctx.actor, clock=ctx.clock)
+        return [GoalProgressView.of(p) for p in found]
+
+
 class MyPassword(Resource):
     path = "/api/v2/me/password"
 
@@ -415,6 +521,9 @@ RESOURCES: list[type[Resource]] = [
     MyTimer,
     MyStats,
     MyStreaks,
+    MyGoals,
+    MyGoal,
+    MyProgress,
     MyPassword,
     Tokens,
     Token,
@@ -430,4 +539,6 @@ COMPONENTS: dict[str, type] = {
     "Timer": TimerView,
     "Statistics": StatisticsView,
     "Streaks": StreaksView,
+    "Goal": core.Goal,
+    "GoalProgress": GoalProgressView,
 }

@@ -56,6 +56,8 @@ def rule_schema(rule: limits.Rule) -> dict[str, Any]:
             "maxLength": rule.maximum,
             "pattern": rule.pattern,
         }
+    elif isinstance(rule, limits.Day):
+        return {"type": "string", "format": "date"}
     elif isinstance(rule, limits.TimeZone):
         return {"type": "string", "enum": list(limits.time_zones())}
     elif isinstance(rule, limits.ChoiceSet):
@@ -74,6 +76,32 @@ def rule_schema(rule: limits.Rule) -> dict[str, Any]:
     raise TypeError(f"no JSON Schema for {rule!r}")
 
 
+#: What the rules across a command's fields ask, in JSON Schema: a goal's fields depend on its kind.
+ACROSS: dict[type, dict[str, Any]] = {
+    commands.CreateGoal: {
+        "oneOf": [
+            {
+                "properties": {
+                    "kind": {"enum": ["daily_minutes", "weekly_minutes"]},
+                    "target_minutes": {"type": "integer"},
+                    "due": {"type": "null"},
+                },
+                "required": ["target_minutes"],
+            },
+            {
+                "properties": {
+                    "kind": {"const": "complete_constellation"},
+                    "target_minutes": {"type": "null"},
+                    "constellation_id": {"type": "integer"},
+                    "due": {"type": "string"},
+                },
+                "required": ["constellation_id", "due"],
+            },
+        ]
+    },
+}
+
+
 def request_schema(cls: type) -> dict[str, Any]:
     """The JSON Schema of a v2 body that structures into the command class ``cls``."""
     properties: dict[str, Any] = {}
@@ -82,7 +110,12 @@ def request_schema(cls: type) -> dict[str, Any]:
         schema = rule_schema(spec.rule)
         properties[field.name] = {**schema, "type": [schema["type"], "null"]} if spec.nullable else schema
     required = [field.name for field in attrs.fields(cls) if V2.requires(cls, field)]
-    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        **ACROSS.get(cls, {}),
+    }
     return {**schema, "required": required} if required else schema
 
 
@@ -99,3 +132,4 @@ SIGN_UP = request_schema(commands.SignUp)
 CLAIM_ACCOUNT = request_schema(commands.ClaimAccount)
 CHANGE_PASSWORD = request_schema(commands.ChangePassword)
 TOKEN_CREATE = request_schema(commands.CreateToken)
+GOAL_CREATE = request_schema(commands.CreateGoal)

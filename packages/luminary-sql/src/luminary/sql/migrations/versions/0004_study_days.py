@@ -1,4 +1,5 @@
-"""Study days and timers: a user's time zone, day start and streak settings, a session's study day and timer.
+"""Study days, timers and goals: a user's time zone, day start and streak settings, a session's study
+day and timer, and a user's goals.
 
 Every user so far counted in UTC with days starting at midnight, so the study
 day of every completed session is backfilled as the UTC date of its
@@ -6,6 +7,11 @@ day of every completed session is backfilled as the UTC date of its
 week starts on Monday (0), a study day needs 1 minute and no rest day is
 allowed, until they say otherwise. The index
 ``(user_id, study_day)`` serves the statistics, which group by study day.
+
+Goals refer to their user and constellation without ``ON DELETE CASCADE``:
+core deletes a user's goals with the user, and refuses to delete a
+constellation that goals name. A goal is the user's own: the downgrade refuses
+while any exists.
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +29,7 @@ down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIMESTAMP = sa.DateTime(timezone=True)
 STUDY_DAY_INDEX = "ix_sessions_user_id_study_day"
 
@@ -32,6 +39,9 @@ DAY_START_HOUR_MAX = 23
 WEEK_START_MAX = 6
 DAILY_MINIMUM_MAX = 1440
 REST_DAYS_MAX = 6
+GOAL_MINUTES_MAX = 10080
+GOAL_KINDS = "'daily_minutes', 'weekly_minutes', 'complete_constellation'"
+MINUTE_GOAL_KINDS = "'daily_minutes', 'weekly_minutes'"
 
 # What a user who never changed their settings has; the downgrade keeps anything else.
 USER_DEFAULTS = (
@@ -97,11 +107,40 @@ def upgrade() -> None:
         "WHERE status = 'completed' AND completed_at IS NOT NULL AND user_id IS NOT NULL"
     )
 
+    op.create_table(
+        "goals",
+        sa.Column("id", ID, primary_key=True, autoincrement=True),
+        sa.Column("user_id", ID, nullable=False),
+        sa.Column("kind", sa.String(30), nullable=False),
+        sa.Column("target_minutes", sa.Integer(), nullable=True),
+        sa.Column("constellation_id", ID, nullable=True),
+        sa.Column("due", sa.Date(), nullable=True),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_goals"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_goals_user_id_users"),
+        sa.ForeignKeyConstraint(
+            ["constellation_id"], ["constellations.id"], name="fk_goals_constellation_id_constellations"
+        ),
+        sa.CheckConstraint(f"kind IN ({GOAL_KINDS})", name=op.f("ck_goals_kind_known")),
+        sa.CheckConstraint(
+            f"target_minutes BETWEEN 1 AND {GOAL_MINUTES_MAX}", name=op.f("ck_goals_target_minutes_range")
+        ),
+        sa.CheckConstraint(
+            "(kind = 'complete_constellation' AND constellation_id IS NOT NULL "
+            "AND due IS NOT NULL AND target_minutes IS NULL) "
+            f"OR (kind IN ({MINUTE_GOAL_KINDS}) AND target_minutes IS NOT NULL AND due IS NULL)",
+            name=op.f("ck_goals_kind_fields"),
+        ),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_goals_user_id_id", "goals", ["user_id", "id"])
+    op.create_index("ix_goals_constellation_id", "goals", ["constellation_id"])
+
 
 def downgrade() -> None:
-    # Study days are derived (they go), but a running or paused timer and a user's own
-    # settings (time zone, day start, week start, daily minimum, rest days) are not:
-    # refuse while any exists, rather than lose them.
+    # Study days are derived (they go), but a running or paused timer, a user's own
+    # settings (time zone, day start, week start, daily minimum, rest days) and a goal
+    # are not: refuse while any exists, rather than lose them.
     bind = op.get_bind()
     timers = bind.execute(
         sa.text(
@@ -110,13 +149,19 @@ def downgrade() -> None:
         )
     ).scalar_one()
     settings = bind.execute(sa.text(f"SELECT count(*) FROM users WHERE NOT ({USER_DEFAULTS})")).scalar_one()
-    if timers or settings:
+    goals = bind.execute(sa.text("SELECT count(*) FROM goals")).scalar_one()
+    if timers or settings or goals:
         raise RuntimeError(
             f"cannot downgrade below revision 0004: {timers} sessions have running or paused timers "
             f"and {settings} users have a time zone, day start, week start, daily minimum or rest days "
-            "of their own; revision 0003 cannot hold them (stop the timers and set those users back "
-            "to UTC, hour 0, Monday, 1 minute and no rest day first to go back)"
+            f"of their own, and {goals} goals exist; revision 0003 cannot hold them (stop the timers, "
+            "set those users back to UTC, hour 0, Monday, 1 minute and no rest day, and delete the "
+            "goals first to go back)"
         )
+
+    op.drop_index("ix_goals_constellation_id", table_name="goals")
+    op.drop_index("ix_goals_user_id_id", table_name="goals")
+    op.drop_table("goals")
 
     sequences = _sqlite_sequences()
     op.drop_index(STUDY_DAY_INDEX, table_name="sessions")
