@@ -7,6 +7,7 @@ fewer, on every backend (one store per test, a fresh user per example). A
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta
 
@@ -37,10 +38,38 @@ DST_ZONES = st.sampled_from(
 INSTANTS = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC)
 )
-#: Instants within one range statistics can be asked for (at most 3660 days).
-NINE_YEARS = st.datetimes(
-    min_value=datetime(2024, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC)
+#: The start of nine years (which fit in one range of statistics, at most 3660 days), 2000 to 2040.
+NINE_YEARS_FROM = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2031, 12, 31), timezones=st.just(UTC)
 )
+
+
+@functools.cache
+def clock_changes(zone: str) -> tuple[date, ...]:
+    """The local days, 2000 to 2040, on and next to which ``zone``'s clocks change."""
+    tz = zoneinfo.ZoneInfo(zone)
+    changes = []
+    day = date(2000, 1, 1)
+    before = datetime(2000, 1, 1, 12, tzinfo=tz).utcoffset()
+    while day < date(2040, 12, 31):
+        day += timedelta(days=1)
+        offset = datetime(day.year, day.month, day.day, 12, tzinfo=tz).utcoffset()
+        if offset != before:
+            changes += [day - timedelta(days=1), day]  # the change came overnight, or during the day before
+        before = offset
+    return tuple(changes)
+
+
+def days_around_clock_changes(zone: str) -> st.SearchStrategy[date]:
+    """Days of the real clock changes of ``zone`` (23- and 25-hour days), and now and then any day."""
+    changes = clock_changes(zone)
+    anywhere = st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 11, 1))
+    if not changes:
+        return anywhere
+    near = st.sampled_from(changes)
+    return st.one_of(near, near, near, anywhere)
+
+
 PURE = settings(max_examples=300, deadline=None)
 TIMED = settings(
     max_examples=60,
@@ -78,9 +107,10 @@ def test_the_day_start_hour_moves_late_nights_to_the_day_before():
 
 
 @PURE
-@given(zone=DST_ZONES, day=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 30)), data=st.data())
-def test_every_instant_of_a_local_day_counts_for_that_day_whatever_its_length(zone, day, data):
+@given(zone=DST_ZONES, data=st.data())
+def test_every_instant_of_a_local_day_counts_for_that_day_whatever_its_length(zone, data):
     """A 23-hour and a 25-hour local day are one day each: every instant in it belongs to it."""
+    day = data.draw(days_around_clock_changes(zone))
     start, end = local_midnight(day, zone), local_midnight(day + timedelta(days=1), zone)
     assert timedelta(hours=22) <= end - start <= timedelta(hours=26)
     offset = data.draw(st.integers(0, int((end - start).total_seconds()) - 1))
@@ -96,14 +126,12 @@ def test_a_study_day_is_the_local_date_shifted_by_the_day_start(instant, zone, h
 
 
 @PURE
-@given(
-    zones=st.lists(DST_ZONES, min_size=1, max_size=3),
-    first=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 11, 1)),
-    days=st.integers(2, 45),
-    data=st.data(),
-)
-def test_one_session_every_local_day_gives_consecutive_study_days(zones, first, days, data):
+@given(zones=st.lists(DST_ZONES, min_size=1, max_size=3), days=st.integers(2, 45), data=st.data())
+def test_one_session_every_local_day_gives_consecutive_study_days(zones, days, data):
     """Across spring-forward, fall-back and a change of zone mid-way (a trip), no day is lost or doubled."""
+    first = data.draw(days_around_clock_changes(zones[0])) - timedelta(
+        days=data.draw(st.integers(0, days - 1))
+    )
     stamped = []
     for i in range(days):
         zone = zones[i * len(zones) // days]  # the zone in force that day
@@ -347,14 +375,12 @@ def test_streaks_with_and_without_rest_days():
 
 
 @PURE
-@given(
-    zones=st.lists(DST_ZONES, min_size=1, max_size=3),
-    first=st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 11, 1)),
-    days=st.integers(1, 60),
-    data=st.data(),
-)
-def test_one_session_every_local_day_keeps_the_streak_unbroken(zones, first, days, data):
+@given(zones=st.lists(DST_ZONES, min_size=1, max_size=3), days=st.integers(1, 60), data=st.data())
+def test_one_session_every_local_day_keeps_the_streak_unbroken(zones, days, data):
     """Across spring-forward, fall-back and a change of zone mid-streak, the streak is every day."""
+    first = data.draw(days_around_clock_changes(zones[0])) - timedelta(
+        days=data.draw(st.integers(0, days - 1))
+    )
     stamped = []
     for i in range(days):
         zone = zones[i * len(zones) // days]
@@ -373,19 +399,23 @@ def test_one_session_every_local_day_keeps_the_streak_unbroken(zones, first, day
     zone=ZONES,
     hour=st.integers(0, 23),
     week_start=st.integers(0, 6),
-    completions=st.lists(st.tuples(NINE_YEARS, st.integers(0, 300)), min_size=1, max_size=12),
+    base=NINE_YEARS_FROM,
+    completions=st.lists(
+        st.tuples(st.integers(0, 9 * 365 * 86400), st.integers(0, 300)), min_size=1, max_size=12
+    ),
     by=st.sampled_from(list(study.Period)),
     data=st.data(),
 )
 def test_buckets_add_up_to_the_minutes_of_their_range_and_to_the_total(
-    uow_factory, zone, hour, week_start, completions, by, data
+    uow_factory, zone, hour, week_start, base, completions, by, data
 ):
     clock = ManualClock(datetime(2000, 1, 1, tzinfo=UTC))
     ada = make_student(uow_factory, clock, zone, hour)
     as_ada = Actor.student(ada.id)
     core.update_user(uow_factory(), ada.id, core.UserPatch(week_start=week_start), actor=as_ada, clock=clock)
     made = []
-    for at, minutes in completions:
+    for seconds, minutes in completions:
+        at = base + timedelta(seconds=seconds)
         command = core.CreateSession(title="x", status="completed", minutes=minutes, completed_at=at)
         made.append(core.create_session(uow_factory(), command, actor=as_ada, clock=clock))
     days = sorted(s.study_day for s in made)
