@@ -126,8 +126,8 @@ def start_timer(session: Session, now: datetime) -> Session:
     )
 
 
-def pause_timer(session: Session, now: datetime) -> Session:
-    """Pause a running timer.
+def pause_timer(session: Session, now: datetime, cap: timedelta = DEFAULT_TIMER_CAP) -> Session:
+    """Pause a running timer (``cap`` is the timer's; a pause needs none).
 
     Raises:
         Conflict: The timer is not running.
@@ -137,8 +137,8 @@ def pause_timer(session: Session, now: datetime) -> Session:
     return close_stretch(session, now)
 
 
-def resume_timer(session: Session, now: datetime) -> Session:
-    """Resume a paused timer.
+def resume_timer(session: Session, now: datetime, cap: timedelta = DEFAULT_TIMER_CAP) -> Session:
+    """Resume a paused timer (``cap`` is the timer's; resuming needs none).
 
     Raises:
         Conflict: The timer is not paused.

@@ -10,6 +10,7 @@ names it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
@@ -87,6 +88,25 @@ def start_timer(
         return _save(uow, before, study.start_timer(before, now), now)
 
 
+def _act(
+    uow: UnitOfWork,
+    session_id: int,
+    actor: Actor,
+    clock: Clock,
+    cap: timedelta,
+    rule: Callable[[Session, datetime, timedelta], Session],
+) -> Session:
+    """Apply a timer rule to the session, unless its timer stopped itself at the cap: then answer it so."""
+    require(actor, Scope.STUDY)
+    with uow:
+        now = clock.now()
+        session = _settled(uow, session_id, actor, now, cap)
+        if session.auto_stopped:
+            uow.commit()
+            return session
+        return _save(uow, session, rule(session, now, cap), now)
+
+
 def pause_timer(
     uow: UnitOfWork, session_id: int, *, actor: Actor, clock: Clock, cap: timedelta = study.DEFAULT_TIMER_CAP
 ) -> Session:
@@ -97,14 +117,7 @@ def pause_timer(
         NotFound: No such session, or someone else's.
         Conflict: The timer is not running.
     """
-    require(actor, Scope.STUDY)
-    with uow:
-        now = clock.now()
-        session = _settled(uow, session_id, actor, now, cap)
-        if session.auto_stopped:
-            uow.commit()
-            return session
-        return _save(uow, session, study.pause_timer(session, now), now)
+    return _act(uow, session_id, actor, clock, cap, study.pause_timer)
 
 
 def resume_timer(
@@ -117,14 +130,7 @@ def resume_timer(
         NotFound: No such session, or someone else's.
         Conflict: The timer is not paused.
     """
-    require(actor, Scope.STUDY)
-    with uow:
-        now = clock.now()
-        session = _settled(uow, session_id, actor, now, cap)
-        if session.auto_stopped:
-            uow.commit()
-            return session
-        return _save(uow, session, study.resume_timer(session, now), now)
+    return _act(uow, session_id, actor, clock, cap, study.resume_timer)
 
 
 def stop_timer(
@@ -137,14 +143,7 @@ def stop_timer(
         NotFound: No such session, or someone else's.
         Conflict: The session's timer is not running or paused.
     """
-    require(actor, Scope.STUDY)
-    with uow:
-        now = clock.now()
-        session = _settled(uow, session_id, actor, now, cap)
-        if session.auto_stopped:
-            uow.commit()
-            return session
-        return _save(uow, session, study.stop_timer(session, now, cap), now)
+    return _act(uow, session_id, actor, clock, cap, study.stop_timer)
 
 
 def get_timer(

@@ -72,19 +72,13 @@ class TokenView:
 
 
 @attrs.frozen
-class NewTokenView:
+class NewTokenView(TokenView):
     """A token just created, with its secret: shown this once."""
 
-    id: int
-    name: str
-    scopes: list[Scope]
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
     secret: str
 
     @classmethod
-    def of(cls, issued: core.IssuedToken) -> NewTokenView:
+    def issued(cls, issued: core.IssuedToken) -> NewTokenView:
         return cls(**attrs.asdict(TokenView.of(issued.token), recurse=False), secret=issued.secret)
 
 
@@ -471,7 +465,7 @@ class Tokens(Resource):
         issued = core.create_token(
             ctx.uow(), ctx.command, clock=ctx.clock, address=client_address(ctx.req), passwords=ctx.passwords
         )
-        return NewTokenView.of(issued)
+        return NewTokenView.issued(issued)
 
 
 class Token(Resource):

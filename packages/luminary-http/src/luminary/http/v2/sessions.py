@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from luminary import core
 from luminary.core import Scope, Slice
 
@@ -111,72 +113,50 @@ class SessionCancel(Resource):
         return core.cancel_session(ctx.uow(), ctx.params["session_id"], clock=ctx.clock, actor=ctx.actor)
 
 
-class SessionStart(Resource):
-    path = "/api/v2/sessions/{session_id}/start"
+TimerAction = Callable[..., core.Session]
 
-    @operation(
-        "POST /api/v2/sessions/{session_id}/start",
-        operation_id="startTimer",
-        summary="Start the session's timer (409 naming the other one if a timer of yours runs or is paused)",
-        tag="timer",
-        scope=Scope.STUDY,
-        data="Session",
-    )
-    def on_post(self, ctx: Context) -> core.Session:
-        return core.start_timer(
-            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
+
+def _timer_resource(route: str, operation_id: str, summary: str, action: TimerAction) -> type[Resource]:
+    """The resource of one action on a session's timer (they differ only in the rule they apply)."""
+    _, _, path = route.partition(" ")
+
+    class TimerResource(Resource):
+        @operation(
+            route, operation_id=operation_id, summary=summary, tag="timer", scope=Scope.STUDY, data="Session"
         )
+        def on_post(self, ctx: Context) -> core.Session:
+            cap = ctx.services.timer_cap
+            return action(ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=cap)
+
+    TimerResource.path = path
+    TimerResource.__name__ = TimerResource.__qualname__ = operation_id[0].upper() + operation_id[1:]
+    return TimerResource
 
 
-class SessionPause(Resource):
-    path = "/api/v2/sessions/{session_id}/pause"
-
-    @operation(
-        "POST /api/v2/sessions/{session_id}/pause",
-        operation_id="pauseTimer",
-        summary="Pause the session's running timer",
-        tag="timer",
-        scope=Scope.STUDY,
-        data="Session",
-    )
-    def on_post(self, ctx: Context) -> core.Session:
-        return core.pause_timer(
-            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
-        )
-
-
-class SessionResume(Resource):
-    path = "/api/v2/sessions/{session_id}/resume"
-
-    @operation(
-        "POST /api/v2/sessions/{session_id}/resume",
-        operation_id="resumeTimer",
-        summary="Resume the session's paused timer",
-        tag="timer",
-        scope=Scope.STUDY,
-        data="Session",
-    )
-    def on_post(self, ctx: Context) -> core.Session:
-        return core.resume_timer(
-            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
-        )
-
-
-class SessionStop(Resource):
-    path = "/api/v2/sessions/{session_id}/stop"
-
-    @operation(
-        "POST /api/v2/sessions/{session_id}/stop",
-        operation_id="stopTimer",
-        summary="Stop the session's timer: it is completed and credited its running time",
-        tag="timer",
-        scope=Scope.STUDY,
-        data="Session",
-    )
-    def on_post(self, ctx: Context) -> core.Session:
-        return core.stop_timer(
-            ctx.uow(), ctx.params["session_id"], actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap
-        )
+SessionStart = _timer_resource(
+    "POST /api/v2/sessions/{session_id}/start",
+    "startTimer",
+    "Start the session's timer (409 naming the other one if a timer of yours runs or is paused)",
+    core.start_timer,
+)
+SessionPause = _timer_resource(
+    "POST /api/v2/sessions/{session_id}/pause",
+    "pauseTimer",
+    "Pause the session's running timer",
+    core.pause_timer,
+)
+SessionResume = _timer_resource(
+    "POST /api/v2/sessions/{session_id}/resume",
+    "resumeTimer",
+    "Resume the session's paused timer",
+    core.resume_timer,
+)
+SessionStop = _timer_resource(
+    "POST /api/v2/sessions/{session_id}/stop",
+    "stopTimer",
+    "Stop the session's timer: it is completed and credited its running time",
+    core.stop_timer,
+)
 
 
 RESOURCES: list[type[Resource]] = [
