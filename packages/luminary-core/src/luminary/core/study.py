@@ -54,6 +54,7 @@ __all__ = [
     "settle_timer",
     "start_timer",
     "stop_timer",
+    "stops_at",
     "study_day",
     "with_study_day",
 ]
@@ -165,14 +166,21 @@ def stop_timer(session: Session, now: datetime, cap: timedelta) -> Session:
     )
 
 
+def stops_at(session: Session, cap: timedelta) -> datetime | None:
+    """When a running timer reaches the cap (``None`` unless it runs)."""
+    if session.running_since is None:
+        return None
+    return session.running_since + timedelta(
+        seconds=int(cap.total_seconds()) - (session.elapsed_seconds or 0)
+    )
+
+
 def settle_timer(session: Session, now: datetime, cap: timedelta) -> Session:
     """The session as its timer left it by ``now``: stopped at the cap if it ran that long."""
-    if not session.is_running or session.running_since is None:
-        return session
+    stopped_at = stops_at(session, cap)
     limit = int(cap.total_seconds())
-    if elapsed_seconds(session, now) < limit:
+    if stopped_at is None or elapsed_seconds(session, now) < limit:
         return session
-    stopped_at = session.running_since + timedelta(seconds=limit - (session.elapsed_seconds or 0))
     return attrs.evolve(
         session,
         status=SessionStatus.COMPLETED,

@@ -42,11 +42,13 @@ class Timer:
         session: The session it times.
         running: Whether it runs now (else it is paused).
         elapsed_seconds: Seconds it has run so far, to the moment it was read.
+        stops_at: When it will stop itself at the cap if it keeps running; ``None`` while paused.
     """
 
     session: Session
     running: bool
     elapsed_seconds: int
+    stops_at: datetime | None
 
 
 def _settled(uow: UnitOfWork, session_id: int, actor: Actor, now: datetime, cap: timedelta) -> Session:
@@ -171,4 +173,4 @@ def get_timer(
             _settled(uow, active.id, actor, now, cap)
             uow.commit()
         return None
-    return Timer(active, active.is_running, study.elapsed_seconds(active, now))
+    return Timer(active, active.is_running, study.elapsed_seconds(active, now), study.stops_at(active, cap))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -138,11 +138,8 @@ class TimerView:
     stops_at: datetime | None
 
     @classmethod
-    def of(cls, timer: core.Timer, cap: timedelta) -> TimerView:
+    def of(cls, timer: core.Timer) -> TimerView:
         session = timer.session
-        stops_at = None
-        if timer.running and session.running_since is not None:
-            stops_at = session.running_since + cap - timedelta(seconds=session.elapsed_seconds or 0)
         return cls(
             session_id=session.id,
             title=session.title,
@@ -151,7 +148,7 @@ class TimerView:
             elapsed_seconds=timer.elapsed_seconds,
             started_at=session.started_at,
             running_since=session.running_since,
-            stops_at=stops_at,
+            stops_at=timer.stops_at,
         )
 
 
@@ -168,9 +165,8 @@ class MyTimer(Resource):
         nullable=True,
     )
     def on_get(self, ctx: Context) -> TimerView | None:
-        cap = ctx.services.timer_cap
-        timer = core.get_timer(ctx.uow(), actor=ctx.actor, clock=ctx.clock, cap=cap)
-        return None if timer is None else TimerView.of(timer, cap)
+        timer = core.get_timer(ctx.uow(), actor=ctx.actor, clock=ctx.clock, cap=ctx.services.timer_cap)
+        return None if timer is None else TimerView.of(timer)
 
 
 @attrs.frozen
