@@ -38,11 +38,21 @@ def newest(item: Session | Post) -> Cursor:
     return Cursor(item.created_at, item.id)
 
 
-def load_user(uow: UnitOfWork, user_id: object, *, for_update: bool = False, field: str = "user_id") -> User:
+def load_user(
+    uow: UnitOfWork,
+    user_id: object,
+    *,
+    for_update: bool = False,
+    field: str = "user_id",
+    actor: Actor | None = None,
+) -> User:
+    """The user; with ``actor``, only one they may see (else :class:`NotFound`, as if absent)."""
     uid = lookup_id(user_id, field)
     user = uow.users.get(uid, for_update=for_update)
     if user is None:
         raise NotFound("User", uid)
+    if actor is not None:
+        see(actor, user.id, "User", user.id)
     return user
 
 
@@ -57,20 +67,33 @@ def load_constellation(
 
 
 def load_attempt(
-    uow: UnitOfWork, attempt_id: object, *, for_update: bool = False, field: str = "attempt_id"
+    uow: UnitOfWork,
+    attempt_id: object,
+    *,
+    for_update: bool = False,
+    field: str = "attempt_id",
+    actor: Actor | None = None,
 ) -> Attempt:
+    """The attempt; with ``actor``, only one they may see (else :class:`NotFound`, as if absent)."""
     aid = lookup_id(attempt_id, field)
     attempt = uow.attempts.get(aid, for_update=for_update)
     if attempt is None:
         raise NotFound("Constellation attempt", aid)
+    if actor is not None:
+        see(actor, attempt.user_id, "Constellation attempt", attempt.id)
     return attempt
 
 
-def load_session(uow: UnitOfWork, session_id: object, *, for_update: bool = False) -> Session:
+def load_session(
+    uow: UnitOfWork, session_id: object, *, for_update: bool = False, actor: Actor | None = None
+) -> Session:
+    """The session; with ``actor``, only one they may see (else :class:`NotFound`, as if absent)."""
     sid = lookup_id(session_id, "session_id")
     session = uow.sessions.get(sid, for_update=for_update)
     if session is None:
         raise NotFound("Session", sid)
+    if actor is not None:
+        see(actor, session.user_id, "Session", session.id)
     return session
 
 
@@ -108,8 +131,7 @@ def own_user_filter(uow: UnitOfWork, actor: Actor, user_id: int | None) -> int |
         NotFound: ``user_id`` names nobody, or someone ``actor`` may not see.
     """
     if user_id is not None:
-        user = load_user(uow, user_id)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, user_id, actor=actor)
         return user.id
     return None if actor.is_admin else (actor.user_id or 0)
 
@@ -118,11 +140,7 @@ def session_page(
     uow: UnitOfWork, actor: Actor, page: PageRequest, user_id: int | None, attempt_id: int | None
 ) -> Slice[Session]:
     uid = own_user_filter(uow, actor, user_id)
-    aid = None
-    if attempt_id is not None:
-        attempt = load_attempt(uow, attempt_id)
-        see(actor, attempt.user_id, "Constellation attempt", attempt.id)
-        aid = attempt.id
+    aid = None if attempt_id is None else load_attempt(uow, attempt_id, actor=actor).id
     rows = uow.sessions.list_page(page.probe(), user_id=uid, attempt_id=aid)
     return Slice.cut(rows, page, newest)
 

@@ -404,8 +404,7 @@ def list_tokens(uow: UnitOfWork, user_id: int, *, actor: Actor) -> list[Token]:
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, user_id, actor=actor)
         return list(uow.tokens.list_by_user(user.id))
 
 

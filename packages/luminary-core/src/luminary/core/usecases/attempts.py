@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from .. import rules
-from ..access import Actor, Scope, require, see
+from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import StartAttempt
 from ..entities import Attempt
@@ -38,8 +38,7 @@ def start_attempt(uow: UnitOfWork, command: StartAttempt, *, actor: Actor, clock
     """
     require(actor, Scope.STUDY)
     with uow:
-        user = load_user(uow, command.user_id, for_update=True)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, command.user_id, for_update=True, actor=actor)
         constellation = load_constellation(uow, command.constellation_id)
         attempt = uow.attempts.add(
             Attempt(user_id=user.id, constellation_id=constellation.id, created_at=clock.now())
@@ -57,13 +56,7 @@ def get_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Attempt:
     """
     require(actor, Scope.READ)
     with uow.reading():
-        return _visible_attempt(uow, attempt_id, actor)
-
-
-def _visible_attempt(uow: UnitOfWork, attempt_id: int, actor: Actor, *, for_update: bool = False) -> Attempt:
-    attempt = load_attempt(uow, attempt_id, for_update=for_update)
-    see(actor, attempt.user_id, "Constellation attempt", attempt.id)
-    return attempt
+        return load_attempt(uow, attempt_id, actor=actor)
 
 
 def list_attempts(
@@ -99,7 +92,7 @@ def add_star(uow: UnitOfWork, attempt_id: int, *, actor: Actor, clock: Clock) ->
     """
     require(actor, Scope.STUDY)
     with uow:
-        attempt = _visible_attempt(uow, attempt_id, actor, for_update=True)
+        attempt = load_attempt(uow, attempt_id, actor=actor, for_update=True)
         constellation = load_constellation(uow, attempt.constellation_id)
         updated = rules.add_star(attempt, constellation, clock.now())
         uow.attempts.update(updated)
@@ -119,7 +112,7 @@ def complete_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor, clock: C
     """
     require(actor, Scope.STUDY)
     with uow:
-        attempt = _visible_attempt(uow, attempt_id, actor, for_update=True)
+        attempt = load_attempt(uow, attempt_id, actor=actor, for_update=True)
         constellation = load_constellation(uow, attempt.constellation_id)
         updated = rules.complete_attempt(attempt, constellation, clock.now())
         if updated != attempt:
@@ -143,7 +136,7 @@ def delete_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Attempt
     """
     require(actor, Scope.STUDY)
     with uow:
-        attempt = _visible_attempt(uow, attempt_id, actor, for_update=True)
+        attempt = load_attempt(uow, attempt_id, actor=actor, for_update=True)
         removed = uow.sessions.delete_by_attempt(attempt.id)
         lost = sum(rules.counted_minutes(s) for s in removed if s.user_id == attempt.user_id)
         uow.attempts.delete(attempt.id)

@@ -130,8 +130,7 @@ def list_goals(uow: UnitOfWork, user_id: int, *, actor: Actor) -> list[Goal]:
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, user_id, actor=actor)
         return list(uow.goals.list_by_user(user.id))
 
 
@@ -164,8 +163,7 @@ def goal_progress(uow: UnitOfWork, user_id: int, *, actor: Actor, clock: Clock) 
     require(actor, Scope.READ)
     now = clock.now()
     with uow.reading():
-        user = load_user(uow, user_id)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, user_id, actor=actor)
         today = today_of(user, clock)
         goals = list(uow.goals.list_by_user(user.id))
         week_start, week_end = study.bucket_of(today, Period.WEEK, user.week_start)

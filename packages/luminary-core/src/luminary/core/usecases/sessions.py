@@ -8,7 +8,7 @@ from datetime import datetime
 import attrs
 
 from .. import rules, study
-from ..access import Actor, Scope, require, see
+from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import CreateSession, SessionPatch, changes
 from ..entities import Session, SessionStatus
@@ -77,8 +77,7 @@ def create_session(uow: UnitOfWork, command: CreateSession, *, actor: Actor, clo
     with uow:
         user_id, attempt_id, title = command.user_id, command.constellation_attempt_id, command.title
         if attempt_id is not None:
-            attempt = load_attempt(uow, attempt_id, field="constellation_attempt_id")
-            see(actor, attempt.user_id, "Constellation attempt", attempt.id)
+            attempt = load_attempt(uow, attempt_id, field="constellation_attempt_id", actor=actor)
             if user_id is not None and user_id != attempt.user_id:
                 raise ValidationFailed.field("constellation_attempt_id", "belongs to another user")
             user_id = attempt.user_id
@@ -87,7 +86,7 @@ def create_session(uow: UnitOfWork, command: CreateSession, *, actor: Actor, clo
         elif user_id is None:
             user_id = actor.user_id  # a student's session is theirs; the system's may be nobody's
         if user_id is not None:
-            see(actor, load_user(uow, user_id).id, "User", user_id)
+            load_user(uow, user_id, actor=actor)
         assert title is not None  # CreateSession needs a title or an attempt
         now = clock.now()
         # Every other field of the command is the session's as given.
@@ -119,13 +118,7 @@ def get_session(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Session:
     """
     require(actor, Scope.READ)
     with uow.reading():
-        return _visible_session(uow, session_id, actor)
-
-
-def _visible_session(uow: UnitOfWork, session_id: int, actor: Actor, *, for_update: bool = False) -> Session:
-    session = load_session(uow, session_id, for_update=for_update)
-    see(actor, session.user_id, "Session", session.id)
-    return session
+        return load_session(uow, session_id, actor=actor)
 
 
 def list_sessions(
@@ -166,7 +159,7 @@ def update_session(
     require(actor, Scope.STUDY)
     given = changes(patch)
     with uow:
-        before = _visible_session(uow, session_id, actor, for_update=True)
+        before = load_session(uow, session_id, actor=actor, for_update=True)
         now = clock.now()
         status = given.pop("status", before.status)
         after = attrs.evolve(before, **given)
@@ -192,7 +185,7 @@ def complete_session(uow: UnitOfWork, session_id: int, *, actor: Actor, clock: C
     """
     require(actor, Scope.STUDY)
     with uow:
-        before = _visible_session(uow, session_id, actor, for_update=True)
+        before = load_session(uow, session_id, actor=actor, for_update=True)
         now = clock.now()
         after = rules.complete_session(before, now)
         _check_times(after, {})
@@ -207,7 +200,7 @@ def cancel_session(uow: UnitOfWork, session_id: int, *, actor: Actor, clock: Clo
     """
     require(actor, Scope.STUDY)
     with uow:
-        before = _visible_session(uow, session_id, actor, for_update=True)
+        before = load_session(uow, session_id, actor=actor, for_update=True)
         after = rules.cancel_session(before, clock.now())
         _check_times(after, {})
         return _save(uow, before, after, clock.now())
@@ -264,7 +257,7 @@ def delete_session(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Session
     """
     require(actor, Scope.STUDY)
     with uow:
-        session = _visible_session(uow, session_id, actor, for_update=True)
+        session = load_session(uow, session_id, actor=actor, for_update=True)
         uow.sessions.delete(session.id)
         move_minutes(uow, session.user_id, rules.minutes_delta(session, None))
         uow.commit()

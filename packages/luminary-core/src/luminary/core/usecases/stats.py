@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import attrs
 
 from .. import study
-from ..access import Actor, Scope, require, see
+from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..entities import User
 from ..errors import ValidationFailed
@@ -114,8 +114,7 @@ def statistics(
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, user_id, actor=actor)
         last = last or today_of(user, clock)
         first = first or last - timedelta(days=6)
         if (last - first).days >= MAX_RANGE_DAYS:
@@ -157,8 +156,7 @@ def streaks(uow: UnitOfWork, user_id: int, *, actor: Actor, clock: Clock) -> Str
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = load_user(uow, user_id)
-        see(actor, user.id, "User", user.id)
+        user = load_user(uow, user_id, actor=actor)
         today = today_of(user, clock)
         days = uow.sessions.minutes_by_day(user.id, None, today)
     counted = [d.day for d in days if d.minutes >= user.daily_minimum]

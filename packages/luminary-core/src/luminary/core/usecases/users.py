@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import attrs
 
 from .. import rules
-from ..access import Actor, Scope, require, see
+from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import CreateUser, UserPatch, changes
 from ..entities import User
@@ -97,13 +97,7 @@ def get_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> User:
     """
     require(actor, Scope.READ)
     with uow.reading():
-        return _visible_user(uow, user_id, actor)
-
-
-def _visible_user(uow: UnitOfWork, user_id: int, actor: Actor, *, for_update: bool = False) -> User:
-    user = load_user(uow, user_id, for_update=for_update)
-    see(actor, user.id, "User", user.id)
-    return user
+        return load_user(uow, user_id, actor=actor)
 
 
 def list_users(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[User]:
@@ -136,7 +130,7 @@ def update_user(uow: UnitOfWork, user_id: int, patch: UserPatch, *, actor: Actor
     """
     require(actor, Scope.ACCOUNT)
     with uow:
-        user = _visible_user(uow, user_id, actor, for_update=True)
+        user = load_user(uow, user_id, actor=actor, for_update=True)
         updated = attrs.evolve(user, **changes(patch))
         if updated == user:
             return user
@@ -157,7 +151,7 @@ def delete_user(uow: UnitOfWork, user_id: int, *, actor: Actor) -> User:
     """
     require(actor, Scope.ACCOUNT)
     with uow:
-        user = _visible_user(uow, user_id, actor)
+        user = load_user(uow, user_id, actor=actor)
         # Children first, the user last: the same order as every other writer.
         uow.sessions.delete_by_user(user.id)
         uow.posts.delete_by_user(user.id)
@@ -178,7 +172,7 @@ def total_minutes(uow: UnitOfWork, user_id: int, *, actor: Actor) -> MinutesSumm
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = _visible_user(uow, user_id, actor)
+        user = load_user(uow, user_id, actor=actor)
     return MinutesSummary(user.id, user.display_name, user.total_minutes)
 
 

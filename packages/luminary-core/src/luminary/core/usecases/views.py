@@ -11,7 +11,7 @@ from operator import attrgetter
 
 import attrs
 
-from ..access import Actor, Scope, require, see, visible
+from ..access import Actor, Scope, require, visible
 from ..entities import Attempt, Constellation, Post, Session, User
 from ..errors import NotFound
 from ..pagination import PageRequest, Slice
@@ -182,12 +182,6 @@ def _attempt_id(item: Session) -> int | None:
     return item.constellation_attempt_id
 
 
-def _visible_user(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
-    user = load_user(uow, user_id)
-    see(actor, user.id, "User", user.id)
-    return user
-
-
 def _describe_users(uow: UnitOfWork, users: Sequence[User]) -> list[UserDetail]:
     ids = [u.id for u in users]
     if not ids:
@@ -272,7 +266,7 @@ def get_user_detail(uow: UnitOfWork, user_id: int, *, actor: Actor) -> UserDetai
     """
     require(actor, Scope.READ)
     with uow.reading():
-        return _describe_users(uow, [_visible_user(uow, user_id, actor)])[0]
+        return _describe_users(uow, [load_user(uow, user_id, actor=actor)])[0]
 
 
 def list_user_details(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[UserDetail]:
@@ -291,7 +285,7 @@ def completed_constellations(uow: UnitOfWork, user_id: int, *, actor: Actor) -> 
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = _visible_user(uow, user_id, actor)
+        user = load_user(uow, user_id, actor=actor)
         done = _completed_attempts(uow, user)
         found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
         details = {
@@ -309,7 +303,7 @@ def completions(uow: UnitOfWork, user_id: int, *, actor: Actor) -> Completions:
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = _visible_user(uow, user_id, actor)
+        user = load_user(uow, user_id, actor=actor)
         done = _completed_attempts(uow, user)
         found = uow.constellations.get_many({a.constellation_id for a in done}) if done else {}
         return Completions(user, [found[a.constellation_id] for a in done])
@@ -349,8 +343,7 @@ def get_attempt_detail(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Att
     """
     require(actor, Scope.READ)
     with uow.reading():
-        attempt = load_attempt(uow, attempt_id)
-        see(actor, attempt.user_id, "Constellation attempt", attempt.id)
+        attempt = load_attempt(uow, attempt_id, actor=actor)
         return _describe_attempts(uow, [attempt])[0]
 
 
@@ -373,7 +366,7 @@ def current_attempt(uow: UnitOfWork, user_id: int, *, actor: Actor) -> AttemptDe
     """
     require(actor, Scope.READ)
     with uow.reading():
-        user = _visible_user(uow, user_id, actor)
+        user = load_user(uow, user_id, actor=actor)
         attempt = uow.attempts.get(user.current_attempt_id) if user.current_attempt_id else None
         if attempt is None:
             raise NotFound("Constellation attempt", message="No current attempt found for this user!")
@@ -388,8 +381,7 @@ def get_session_detail(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Ses
     """
     require(actor, Scope.READ)
     with uow.reading():
-        session = load_session(uow, session_id)
-        see(actor, session.user_id, "Session", session.id)
+        session = load_session(uow, session_id, actor=actor)
         return _describe_sessions(uow, [session])[0]
 
 
