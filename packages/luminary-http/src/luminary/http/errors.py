@@ -57,8 +57,9 @@ def _field_errors(ex: ValidationFailed) -> list[dict[str, str]]:
     return [{"pointer": json_pointer(e.field), "detail": e.message} for e in ex.errors]
 
 
-def _is_v2(req: falcon.Request) -> bool:
-    return req.path == V2_PREFIX or req.path.startswith(V2_PREFIX + "/")
+def is_v2_path(path: str) -> bool:
+    """Whether ``path`` belongs to API v2, whose errors are problem details."""
+    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
 
 
 def _problem(
@@ -75,16 +76,20 @@ def _problem(
     return body
 
 
+def error_body(
+    path: str, status: int, message: str, title: str, errors: Any = None
+) -> tuple[str, dict[str, Any]]:
+    """The content type and body of an error answered on ``path``: problem details in v2, else ``{"error"}``."""
+    if is_v2_path(path):
+        return "application/problem+json", _problem(status, title, message, errors)
+    return falcon.MEDIA_JSON, {"error": message}
+
+
 def _respond(
     req: falcon.Request, resp: falcon.Response, status: int, message: str, title: str, errors: Any = None
 ) -> None:
     resp.status = status
-    if _is_v2(req):
-        resp.content_type = "application/problem+json"
-        resp.media = _problem(status, title, message, errors)
-    else:
-        resp.content_type = falcon.MEDIA_JSON
-        resp.media = {"error": message}
+    resp.content_type, resp.media = error_body(req.path, status, message, title, errors)
 
 
 def handle_domain_error(
