@@ -1205,7 +1205,12 @@ def test_values_at_the_limits_are_accepted_and_read_back(world):
     assert (empty["message"], empty["study_duration"]) == ("", 0)
 
 
-def test_a_body_without_content_type_is_read_as_json(world):
-    result = world.client.simulate_post("/api/users/", body='{"display_name": "Lin"}')
-    assert result.status_code == 201
-    assert result.json["display_name"] == "Lin"
+def test_a_body_without_content_type_is_refused_and_an_empty_one_is_fine(world):
+    # A form or a stray upload is not a command; the original app's get_json() refused it too.
+    with world.unchanged():
+        result = world.client.simulate_post("/api/users/", body='{"display_name": "Lin"}')
+    assert result.status_code == 415
+    assert "Content-Type" in result.json["error"]
+    # No body at all needs no Content-Type.
+    attempt = world.client.simulate_put(f"/api/constellation_attempts/{world.a2}/complete")
+    assert attempt.status_code == 200, attempt.text

@@ -10,9 +10,18 @@ from functools import partial
 import attrs
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
-from luminary.core import Attempt, Conflict, Constellation, PageRequest, Session, SessionStatus, User
+from luminary.core import (
+    Attempt,
+    Conflict,
+    Constellation,
+    PageRequest,
+    Session,
+    SessionStatus,
+    Unavailable,
+    User,
+)
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine
 from luminary.sql.tables import sessions
 from sql_fixtures import SQL_BACKENDS, sql_engine, sqlite_database
@@ -76,7 +85,7 @@ def test_sqlite_transactions_take_the_write_lock_when_they_begin(request):
         # cannot begin: BEGIN IMMEDIATE took the lock up front.
         with (
             SqlAlchemyUnitOfWork(first),
-            pytest.raises(OperationalError, match="locked"),
+            pytest.raises(Unavailable, match="locked"),
             SqlAlchemyUnitOfWork(impatient),
         ):
             pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, inspect
 
-from luminary.sql import current_revision, downgrade, head_revision, make_engine, metadata, upgrade
+from luminary.sql import (
+    DatabaseError,
+    DataLossRefused,
+    Migration,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    metadata,
+    upgrade,
+)
 from sql_fixtures import SQL_BACKENDS, TABLES, TemporaryPostgresDatabase, postgres_server_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +70,8 @@ def table_names(url: str) -> set[str]:
 
 def test_upgrade_downgrade_upgrade_without_drift(empty_database_url):
     url = empty_database_url
-    upgrade(url)
+    head = head_revision()
+    assert upgrade(url) == Migration(None, head)
     assert set(TABLES) <= table_names(url)
     assert drift(url) == []
     engine = make_engine(url)
@@ -68,12 +80,15 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_database_url):
     finally:
         engine.dispose()
 
-    downgrade(url, "base")
+    # Empty, the database goes back to base without being forced.
+    assert downgrade(url, "base") == Migration(head, None)
     assert table_names(url) <= {"alembic_version", "sqlite_sequence"}
 
     upgrade(url)
     assert drift(url) == []
-    upgrade(url)  # already at head: nothing to do
+    already = upgrade(url)  # already at head: nothing to do
+    assert already == Migration(head, head)
+    assert not already.changed
 
 
 def test_alembic_runs_from_the_repository_root(tmp_path):
@@ -145,7 +160,7 @@ def test_0002_widens_the_v1_limits_keeping_every_row_and_id(empty_database_url):
 
     # Going back would have to cut what 0002 allows: refused, and nothing changes.
     before = _rows(url, "SELECT id, display_name FROM users ORDER BY id")
-    with pytest.raises(RuntimeError, match="1 users have display names over 100 characters and 1 posts"):
+    with pytest.raises(DataLossRefused, match="1 users have display names over 100 characters and 1 posts"):
         downgrade(url, "0001")
     assert _rows(url, "SELECT id, display_name FROM users ORDER BY id") == before
     engine = make_engine(url)
@@ -179,7 +194,7 @@ def test_0003_downgrade_refuses_to_lose_credentials_or_tokens(empty_database_url
     )
     _rows(url, f"INSERT INTO login_failures (key, count, window_start) VALUES ('login:ada', 2, {now})")
 
-    with pytest.raises(RuntimeError, match="0 credentials and 1 tokens would be lost"):
+    with pytest.raises(DataLossRefused, match="0 credentials and 1 tokens would be lost"):
         downgrade(url, "0002")
     assert {"credentials", "tokens", "login_failures"} <= table_names(url)
     assert _rows(url, "SELECT name, scopes FROM tokens") == [("iPhone", "read study")]
@@ -253,15 +268,15 @@ def test_0004_backfills_study_days_and_refuses_to_lose_timers_or_time_zones(empt
         "UPDATE sessions SET status = 'in_progress', running_since = " + now + ", elapsed_seconds = 0 "
         "WHERE id = 2",
     )
-    with pytest.raises(RuntimeError, match="1 sessions have running or paused timers and 0 users"):
+    with pytest.raises(DataLossRefused, match="1 sessions have running or paused timers and 0 users"):
         downgrade(url, "0003")
     assert revision() == "0004"
     _rows(url, "UPDATE sessions SET running_since = NULL, elapsed_seconds = 30 WHERE id = 2")
     _rows(url, "UPDATE users SET time_zone = 'Europe/Paris'")
-    with pytest.raises(RuntimeError, match="1 sessions have running or paused timers and 1 users"):
+    with pytest.raises(DataLossRefused, match="1 sessions have running or paused timers and 1 users"):
         downgrade(url, "0003")
     _rows(url, "UPDATE sessions SET status = 'planned', elapsed_seconds = NULL WHERE id = 2")
-    with pytest.raises(RuntimeError, match="0 sessions have running or paused timers and 1 users"):
+    with pytest.raises(DataLossRefused, match="0 sessions have running or paused timers and 1 users"):
         downgrade(url, "0003")
     assert revision() == "0004"
     assert study_days() == [(1, "2025-03-30"), (2, None), (3, "2025-03-30"), (4, None)]
@@ -329,7 +344,7 @@ def test_0004_gives_users_default_streak_settings_and_keeps_their_own_on_downgra
     _rows(url, "UPDATE users SET week_start = 0, daily_minimum = 1, rest_days = 0 WHERE id = 2")
     for own in ("week_start = 3", "daily_minimum = 30", "rest_days = 2"):
         _rows(url, f"UPDATE users SET {own}")
-        with pytest.raises(RuntimeError, match="0 sessions have running or paused timers and 2 users"):
+        with pytest.raises(DataLossRefused, match="0 sessions have running or paused timers and 2 users"):
             downgrade(url, "0003")
         assert revision() == "0004"
         _rows(url, "UPDATE users SET week_start = 0, daily_minimum = 1, rest_days = 0")
@@ -373,7 +388,7 @@ def test_0004_creates_goals_and_refuses_to_lose_them_on_downgrade(empty_database
 
     # The message starts as before (no timers, no settings of their own), then counts the goals.
     with pytest.raises(
-        RuntimeError, match=r"0 sessions have running or paused timers and 0 users .* and 2 goals exist"
+        DataLossRefused, match=r"0 sessions have running or paused timers and 0 users .* and 2 goals exist"
     ):
         downgrade(url, "0003")
     assert revision() == "0004"
@@ -382,7 +397,7 @@ def test_0004_creates_goals_and_refuses_to_lose_them_on_downgrade(empty_database
         (2, "complete_constellation"),
     ]
     _rows(url, "DELETE FROM goals WHERE id = 1")
-    with pytest.raises(RuntimeError, match="and 1 goals exist"):
+    with pytest.raises(DataLossRefused, match="and 1 goals exist"):
         downgrade(url, "0003")
 
     # Without goals, the table goes and everything else stays.
@@ -393,3 +408,159 @@ def test_0004_creates_goals_and_refuses_to_lose_them_on_downgrade(empty_database
     assert _rows(url, "SELECT id, display_name FROM users") == [(1, "Ada")]
     upgrade(url)
     assert drift(url) == []
+
+
+def _revision(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        return current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+NOW = "'2026-11-26 09:00:00+00:00'"
+BASE_TABLES = {"alembic_version", "sqlite_sequence"}
+
+
+def test_0001_downgrade_refuses_to_drop_tables_with_rows(empty_database_url):
+    """`downgrade base` would drop every table: refused, naming them and their rows, unless forced."""
+    url = empty_database_url
+    upgrade(url)
+    for name in ("Ada", "Bob"):
+        _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('{name}', 0, {NOW})")
+    _rows(url, f"INSERT INTO constellations (name, weight, created_at) VALUES ('Lyra', 5, {NOW})")
+
+    with pytest.raises(DataLossRefused, match="drop every table, and with them 2 rows of users and 1 row of"):
+        downgrade(url, "base")
+    assert _revision(url) == head_revision()
+    assert set(TABLES) <= table_names(url)
+    assert _rows(url, "SELECT display_name FROM users ORDER BY id") == [("Ada",), ("Bob",)]
+
+    # Down to 0001 loses nothing; below it, the refusal is 0001's own and says how to force it.
+    downgrade(url, "0001")
+    with pytest.raises(DataLossRefused) as refused:
+        downgrade(url, "base")
+    message = str(refused.value)
+    assert isinstance(refused.value, DatabaseError)
+    assert message.startswith("cannot downgrade below revision 0001: ")
+    assert "1 row of constellations" in message
+    assert "alembic -x force-data-loss=true downgrade base" in message
+    assert "\n" not in message
+    assert _revision(url) == "0001"
+    assert _rows(url, "SELECT count(*) FROM constellations") == [(1,)]
+
+    assert downgrade(url, "base", force_data_loss=True) == Migration("0001", None)
+    assert table_names(url) <= BASE_TABLES
+    upgrade(url)
+    assert _rows(url, "SELECT count(*) FROM users") == [(0,)]
+
+
+def test_a_forced_downgrade_destroys_what_each_revision_refused_for(empty_database_url, caplog):
+    """Forced, 0004 drops goals and settings, 0003 tokens, 0002 cuts what 0001 cannot hold, 0001 drops all."""
+    url = empty_database_url
+    upgrade(url)
+    _rows(
+        url,
+        "INSERT INTO users (display_name, total_minutes, created_at, time_zone) "
+        f"VALUES ('{'N' * 150}', 0, {NOW}, 'Europe/Paris')",
+    )
+    _rows(url, f"INSERT INTO constellations (name, weight, created_at) VALUES ('Lyra', 5, {NOW})")
+    _rows(
+        url,
+        "INSERT INTO posts (user_id, constellation_id, post_type, study_duration, created_at) "
+        f"VALUES (1, 1, 'completion', 5000, {NOW})",
+    )
+    _rows(
+        url,
+        "INSERT INTO tokens (user_id, name, scopes, digest, created_at) "
+        f"VALUES (1, 'iPhone', 'read', '{'a' * 64}', {NOW})",
+    )
+    _rows(
+        url,
+        "INSERT INTO goals (user_id, kind, target_minutes, created_at) "
+        f"VALUES (1, 'daily_minutes', 30, {NOW})",
+    )
+    with pytest.raises(DataLossRefused, match=r"below revision 0004: .* and 1 goals exist"):
+        downgrade(url, "base")
+    assert _revision(url) == head_revision()
+
+    assert downgrade(url, "0001", force_data_loss=True) == Migration(head_revision(), "0001")
+    assert not {"goals", "tokens", "credentials"} & table_names(url)
+    assert _rows(url, "SELECT display_name FROM users") == [("N" * 100,)]
+    assert _rows(url, "SELECT study_duration FROM posts") == [(1440,)]
+    forced = [r.getMessage() for r in caplog.records if "destroys what it refused for" in r.getMessage()]
+    assert [re.findall(r"below revision (\d+)", m) for m in forced] == [["0004"], ["0003"], ["0002"]]
+
+    downgrade(url, "base", force_data_loss=True)
+    assert table_names(url) <= BASE_TABLES
+    upgrade(url)
+    assert drift(url) == []
+
+
+def test_alembic_downgrade_refuses_to_lose_data_unless_forced(tmp_path):
+    """From the command line: one FAILED line naming the loss, a non-zero status; -x forces it."""
+    url = f"sqlite:///{tmp_path / 'learning_env.db'}"
+    upgrade(url)
+    _rows(url, f"INSERT INTO users (display_name, total_minutes, created_at) VALUES ('Ada', 0, {NOW})")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUMINARY_", "POSTGRES_"))}
+    env["DATABASE_URL"] = url
+    alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini")]
+
+    refused = subprocess.run(
+        [*alembic, "downgrade", "base"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stdout + refused.stderr
+    failed = [line for line in refused.stdout.splitlines() if line.startswith("FAILED:")]
+    assert failed == [
+        "FAILED: cannot downgrade below revision 0001: it would drop every table, and with them 1 row of "
+        "users (delete them first to go back). Nothing was changed; to destroy it anyway, force the "
+        "downgrade: alembic -x force-data-loss=true downgrade base "
+        "(in Python: downgrade(url, 'base', force_data_loss=True))"
+    ]
+    assert _rows(url, "SELECT display_name FROM users") == [("Ada",)]
+    assert _revision(url) == head_revision()
+
+    forced = subprocess.run(
+        [*alembic, "-x", "force-data-loss=true", "downgrade", "base"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert "destroys what it refused for: cannot downgrade below revision 0001" in forced.stderr
+    assert table_names(url) <= BASE_TABLES
+
+
+def test_migrations_refuse_a_database_at_a_revision_they_do_not_know(empty_database_url):
+    """A newer Luminary migrated it: refused, one line, nothing run."""
+    url = empty_database_url
+    upgrade(url)
+    _rows(url, "UPDATE alembic_version SET version_num = 'ffff_unknown'")
+    pattern = (
+        r"^The database .* is at revision 'ffff_unknown', which this Luminary \(luminary-sql .*\) does not"
+    )
+    for migrate in (lambda: upgrade(url), lambda: downgrade(url, "base", force_data_loss=True)):
+        with pytest.raises(DatabaseError, match=pattern):
+            migrate()
+    assert _revision(url) == "ffff_unknown"
+    assert set(TABLES) <= table_names(url)
+
+
+def test_migrations_refuse_tables_they_did_not_make(empty_database_url):
+    """Tables without alembic_version (metadata.create_all, another application) are neither adopted nor
+    stamped."""
+    url = empty_database_url
+    engine = make_engine(url)
+    try:
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    with pytest.raises(
+        DatabaseError,
+        match=r"has tables \(constellation_attempts, .* and \d more\) but no Luminary migration",
+    ):
+        upgrade(url)
+    assert "alembic_version" not in table_names(url)

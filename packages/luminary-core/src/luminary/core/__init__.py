@@ -49,6 +49,7 @@ from .errors import (
     NotFound,
     TooManyAttempts,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from .memory import InMemoryStore, InMemoryUnitOfWork
@@ -126,6 +127,7 @@ __all__ = [
     "Token",
     "TokenRepository",
     "TooManyAttempts",
+    "Unavailable",
     "Unauthenticated",
     "UnitOfWork",
     "User",

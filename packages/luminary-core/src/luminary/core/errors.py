@@ -20,6 +20,7 @@ __all__ = [
     "LuminaryError",
     "NotFound",
     "TooManyAttempts",
+    "Unavailable",
     "Unauthenticated",
     "ValidationFailed",
 ]
@@ -115,4 +116,20 @@ class TooManyAttempts(LuminaryError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"Too many failed sign-ins; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class Unavailable(LuminaryError):
+    """The store cannot be used right now: its server is down, or its file is gone.
+
+    Storage adapters raise it, not use cases: nothing about the request was
+    wrong, and the same request may succeed later. The HTTP API answers 503
+    with ``Retry-After``.
+
+    Attributes:
+        retry_after: Whole seconds after which trying again makes sense.
+    """
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
         self.retry_after = retry_after

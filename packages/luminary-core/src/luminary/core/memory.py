@@ -238,8 +238,14 @@ class InMemoryConstellationRepository(_Repository):
         stored: Constellation = self._add(constellation)
         return stored
 
-    def get(self, constellation_id: int) -> Constellation | None:
-        """Return the constellation, or ``None``."""
+    def get(
+        self, constellation_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Constellation | None:
+        """Return the constellation, or ``None``.
+
+        Both locks are already held: the store's lock serialises whole units of
+        work, so nothing changes the constellation before this one ends.
+        """
         found: Constellation | None = self._rows.get(constellation_id)
         return found
 

@@ -10,8 +10,17 @@ Contracts every implementation keeps:
   stored entity with the same id; ``delete*`` of something absent does nothing.
 * ``get(..., for_update=True)`` locks the row until the unit of work ends, so a
   read-modify-write of a counter cannot lose a concurrent update. Use cases lock
-  in one order — session, attempt, user — and delete children before parents,
-  so that two transactions never wait for each other in a circle.
+  in one order — session, attempt, user, constellation — and delete children
+  before parents, so that two transactions never wait for each other in a circle.
+* ``ConstellationRepository.get(..., for_share=True)`` holds the row unchanged
+  until the unit of work ends: a ``for_update`` of it waits for this transaction
+  to end, and this read waits for a ``for_update`` already held; ``for_share``
+  readers do not wait for each other. A rule "X may change only while nothing
+  refers to it" holds under concurrency when the writer of X locks it
+  ``for_update`` *before* looking for referrers, and whoever adds a referrer
+  first reads X ``for_share``: the second of the two waits for the first to end,
+  then sees what it did (a new referrer, or the new X). This is how a
+  constellation's weight changes only while no attempt at it exists.
 * A list method taking a :class:`~luminary.core.pagination.PageRequest` returns
   at most ``page.limit`` items in its documented order, starting after
   ``page.after`` or, without a cursor, after ``page.offset`` items.
@@ -84,8 +93,15 @@ class ConstellationRepository(Protocol):
         """Store a new constellation and return it with its id."""
         ...
 
-    def get(self, constellation_id: int) -> Constellation | None:
-        """Return the constellation, or ``None``."""
+    def get(
+        self, constellation_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Constellation | None:
+        """Return the constellation, or ``None``.
+
+        With ``for_update``, lock it as it is about to change; with
+        ``for_share``, keep it from changing (``for_update`` wins when both are
+        given). See the module's contracts.
+        """
         ...
 
     def get_many(self, constellation_ids: Collection[int]) -> dict[int, Constellation]:

@@ -141,6 +141,35 @@ def identifier(value: object, field: str) -> int:
     return integer(value, field, minimum=1, maximum=ID_MAX)
 
 
+#: Characters that show nothing, as ranges of code points (first, last): white space and
+#: control characters, the invisible format characters (soft hyphen, zero-width spaces and
+#: joiners, direction marks, embeddings, overrides and isolates, the byte order mark), the
+#: combining grapheme joiner, the Hangul fillers and the blank Braille pattern. A name made
+#: only of these is blank. Spelled out rather than drawn from ``unicodedata``, so that the
+#: API's JSON Schemas can say exactly the same (``luminary.http.v2.schemas``).
+INVISIBLE: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x0020),
+    (0x007F, 0x00A0),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x1680, 0x1680),
+    (0x180E, 0x180E),
+    (0x2000, 0x200F),
+    (0x2028, 0x202F),
+    (0x205F, 0x2064),
+    (0x2066, 0x206F),
+    (0x2800, 0x2800),
+    (0x3000, 0x3000),
+    (0x3164, 0x3164),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF9, 0xFFFB),
+)
+_INVISIBLE = frozenset(chr(code) for first, last in INVISIBLE for code in range(first, last + 1))
+
+
 def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bool = True) -> str:
     """Return ``value`` if it is a string of ``minimum..maximum`` characters.
 
@@ -149,7 +178,9 @@ def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bo
     counts as empty. Strings that cannot be encoded as UTF-8 (lone surrogates)
     and control characters other than tab, carriage return and newline are
     refused, wherever they are in the string as sent (some of them count as
-    white space, but are not stripped away silently).
+    white space, but are not stripped away silently). Stripped text must show
+    something: a name made only of invisible or format characters
+    (``"\u200b"``, ``"\u202e"``) is blank.
     """
     if value is None:
         raise ValidationFailed.field(field, "is required")
@@ -161,6 +192,9 @@ def text(value: object, field: str, *, maximum: int, minimum: int = 1, strip: bo
         raise ValidationFailed.field(field, "must not contain control characters")
     if strip:
         value = value.strip()
+        if value and all(c in _INVISIBLE for c in value):
+            # Zero-width spaces, bidi overrides, fillers: nothing to see, so nothing there.
+            raise ValidationFailed.field(field, "must not be blank: it has no visible character")
     if len(value) < minimum:
         too_short = "must not be empty" if minimum == 1 else f"must have at least {minimum} characters"
         raise ValidationFailed.field(field, too_short)

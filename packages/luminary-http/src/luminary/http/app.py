@@ -10,11 +10,12 @@ from typing import Any
 
 import falcon
 
-from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock, UnitOfWork
+from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock, Unavailable, UnitOfWork
 
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
-from .requests import MAX_BODY
+from .logs import printable
+from .requests import MAX_BODY, IdConverter
 
 access_log = logging.getLogger("luminary.access")
 
@@ -47,8 +48,47 @@ class AccessLog:
             if req.query_string:
                 target += "?" + req.query_string
             access_log.info(
-                '%s "%s %s" %d %.1fms', req.remote_addr, req.method, target, resp.status_code, elapsed
+                '%s "%s %s" %d %.1fms',
+                req.remote_addr,
+                printable(req.method),
+                printable(target),
+                resp.status_code,
+                elapsed,
             )
+
+
+class SecurityHeaders:
+    """Headers every answer carries: no content sniffing, and API answers never cached.
+
+    Answers hold students' data and depend on the token: a shared cache (or
+    the browser's) must not keep them. The documentation page gets a
+    Content-Security-Policy allowing its own scripts and styles only.
+    """
+
+    DOCS_POLICY = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        if req.path.startswith(openapi.DOCS_PATH):
+            resp.set_header("Content-Security-Policy", self.DOCS_POLICY)
+        else:
+            resp.set_header("Cache-Control", "no-store")
+
+
+class App(falcon.App[falcon.Request, falcon.Response]):
+    """Falcon's app, where every ``GET`` route answers ``HEAD`` too (the same headers, no body)."""
+
+    def add_route(self, uri_template: str, resource: object, **kwargs: Any) -> None:
+        suffix = kwargs.get("suffix")
+        get, head = (f"on_get_{suffix}", f"on_head_{suffix}") if suffix else ("on_get", "on_head")
+        if hasattr(resource, get) and not hasattr(resource, head):
+            setattr(resource, head, getattr(resource, get))
+        super().add_route(uri_template, resource, **kwargs)
 
 
 class Health:
@@ -59,15 +99,25 @@ class Health:
 
 
 class Ready:
-    """``/readyz``: the database answers."""
+    """``/readyz``: the store can be used, by ``readiness`` when given, else by reading from it."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], readiness: Callable[[], None] | None) -> None:
         self.uow_factory = uow_factory
+        self.readiness = readiness or self.read
+
+    def read(self) -> None:
+        with self.uow_factory().reading() as uow:
+            uow.constellations.count()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         try:
-            with self.uow_factory().reading() as uow:
-                uow.constellations.count()
+            self.readiness()
+        except Unavailable as exc:
+            # Said in the answer, for whoever probes; the store logged it (once a minute).
+            resp.status = falcon.HTTP_503
+            resp.set_header("Retry-After", str(exc.retry_after))
+            resp.media = {"status": "unavailable", "reason": exc.message}
+            return
         except Exception as exc:
             errors.log.warning("readiness check failed: %s", exc)
             resp.status = falcon.HTTP_503
@@ -83,6 +133,7 @@ def create_app(
     v1_mode: V1Mode | str = V1Mode.OPEN,
     passwords: PasswordHasher | None = None,
     timer_cap: timedelta = DEFAULT_TIMER_CAP,
+    readiness: Callable[[], None] | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
 
@@ -93,6 +144,9 @@ def create_app(
             way), ``token`` (a bearer token, as v2) or ``off``.
         passwords: Hashes passwords; scrypt with OWASP's parameters by default.
         timer_cap: How long a session's timer may run before it stops itself (12 hours).
+        readiness: What ``/readyz`` runs: raises :class:`~luminary.core.errors.Unavailable`
+            (answered 503 with its reason) unless the store can be used, reads
+            *and* writes; by default ``/readyz`` reads from the store.
     """
     clock = clock or SystemClock()
     services = Services(
@@ -103,9 +157,10 @@ def create_app(
         v1_mode=V1Mode(v1_mode),
         timer_cap=timer_cap,
     )
-    middleware: list[Any] = [AccessLog(), BodyLimit()]
-    app = falcon.App(middleware=middleware)
+    middleware: list[Any] = [AccessLog(), SecurityHeaders(), BodyLimit()]
+    app = App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
+    app.router_options.converters["id"] = IdConverter
     json_handler = media.json_handler()
     # Bodies are JSON and nothing else: Falcon's form handlers would let a form through (415 instead).
     app.req_options.media_handlers = falcon.media.Handlers({falcon.MEDIA_JSON: json_handler})
@@ -114,7 +169,7 @@ def create_app(
     )
     errors.install(app)
     app.add_route("/healthz", Health())
-    app.add_route("/readyz", Ready(uow_factory))
+    app.add_route("/readyz", Ready(uow_factory, readiness))
     v1.add_routes(app, services)
     v2.add_routes(app, services)
     openapi.add_routes(app)

@@ -18,9 +18,11 @@ from luminary.core import (
     NotFound,
     TooManyAttempts,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 
+from .logs import printable
 from .requests import BodyInvalid, QueryInvalid
 
 log = logging.getLogger("luminary.http")
@@ -32,6 +34,7 @@ STATUS_OF: dict[type[LuminaryError], int] = {
     Unauthenticated: 401,
     Forbidden: 403,
     TooManyAttempts: 429,
+    Unavailable: 503,
 }
 V2_PREFIX = "/api/v2"
 
@@ -79,7 +82,7 @@ def _problem(
 def error_body(
     path: str, status: int, message: str, title: str, errors: Any = None
 ) -> tuple[str, dict[str, Any]]:
-    """The content type and body of an error answered on ``path``: problem details in v2, else ``{"error"}``."""
+    """The content type and body of an error on ``path``: problem details in v2, else ``{"error"}``."""
     if is_v2_path(path):
         return "application/problem+json", _problem(status, title, message, errors)
     return falcon.MEDIA_JSON, {"error": message}
@@ -107,6 +110,12 @@ def handle_domain_error(
         )
     elif isinstance(ex, TooManyAttempts):
         resp.set_header("Retry-After", str(ex.retry_after))
+    elif isinstance(ex, Unavailable):
+        # The store logged what failed (once a minute); the client learns when to come back.
+        resp.set_header("Retry-After", str(ex.retry_after))
+        message = f"The service cannot use its database right now; try again in {ex.retry_after} seconds."
+        _respond(req, resp, status, message, "Service Unavailable")
+        return
     _respond(req, resp, status, ex.message, falcon.code_to_http_status(status)[4:], errors)
 
 
@@ -123,7 +132,7 @@ def handle_http_error(
 def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
 ) -> None:
-    log.exception("unhandled error on %s %s", req.method, req.path)
+    log.exception("unhandled error on %s %s", printable(req.method), printable(req.path))
     _respond(req, resp, 500, "Internal server error", "Internal Server Error")
 
 

@@ -247,7 +247,8 @@ class DocsPage:
         resp.data = self.files[name]
 
 
-META_PATHS = ("/api/v2/openapi.json", "/api/v2/docs", "/api/v2/docs/{name}")
+DOCS_PATH = "/api/v2/docs"
+META_PATHS = ("/api/v2/openapi.json", DOCS_PATH, DOCS_PATH + "/{name}")
 
 
 def add_routes(app: falcon.App[falcon.Request, falcon.Response]) -> None:

@@ -20,8 +20,23 @@ MAX_BODY = 64 * 1024
 #: An integer query parameter as sent: ASCII digits, perhaps after a minus sign, nothing else
 #: (``int()`` alone would also take `` 5``, ``+5``, ``1_0`` and non-ASCII digits).
 _INTEGER = re.compile(r"-?[0-9]+")
+#: An id in a path: ASCII digits without sign or leading zeros, as each id is written once.
+_PATH_ID = re.compile(r"0|[1-9][0-9]{0,18}")
 _MISSING = object()
 E = TypeVar("E", bound=enum.Enum)
+
+
+class IdConverter(falcon.routing.BaseConverter):
+    """The ``{name:id}`` route field: an id written the one way ids are written.
+
+    Falcon's ``int`` converter takes whatever ``int()`` takes, so ``+1``, ``00001``,
+    ``1_0`` and ``\uff11`` (a fullwidth 1) reached users 1 and 10. A path that
+    spells an id any other way matches no route (404). Nineteen digits at most:
+    longer ids lie beyond any store, and answer 404 as well.
+    """
+
+    def convert(self, value: str) -> int | None:
+        return int(value) if _PATH_ID.fullmatch(value) else None
 
 
 class BodyInvalid(ValidationFailed):
@@ -36,8 +51,17 @@ def body_of(req: falcon.Request, *, required: bool = False) -> dict[str, Any]:
     """The request's JSON object.
 
     An empty body counts as ``{}``, unless ``required``: then it is refused.
+    A body without a ``Content-Type`` is not taken for JSON (415): a browser's
+    form or a stray upload must not be read as a command.
     """
-    media = req.get_media(default_when_empty=_MISSING)
+    if req.content_type is None:
+        if req.content_length or req.get_header("Transfer-Encoding"):
+            raise falcon.HTTPUnsupportedMediaType(
+                description="The body has no Content-Type: send JSON, with Content-Type: application/json."
+            )
+        media: Any = _MISSING
+    else:
+        media = req.get_media(default_when_empty=_MISSING)
     if media is _MISSING:
         if required:
             raise BodyInvalid.field("body", "is required: send a JSON object")
@@ -45,6 +69,13 @@ def body_of(req: falcon.Request, *, required: bool = False) -> dict[str, Any]:
     if not isinstance(media, dict):
         raise BodyInvalid.field("body", "must be a JSON object")
     return media
+
+
+def refuse_unknown_parameters(req: falcon.Request, known: frozenset[str]) -> None:
+    """400 naming each query parameter the operation does not take: a misspelt one must not pass unseen."""
+    unknown = sorted(set(req.params) - known)
+    if unknown:
+        raise QueryInvalid([FieldError(name, "is not a parameter of this operation") for name in unknown])
 
 
 def _query_int(req: falcon.Request, name: str) -> int | None:

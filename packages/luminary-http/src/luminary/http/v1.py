@@ -554,8 +554,8 @@ class Feed(Resource):
         self.answer_list(req, resp, "posts", partial(core.feed_details, actor=actor), post_full)
 
 
-# Any integer reaches the use case, which answers "User not found!" for ids nothing has.
-ID = "int"
+# Any id reaches the use case, which answers "User not found!" for ids nothing has.
+ID = "id"
 
 ROUTES: list[tuple[str, type[Resource]]] = [
     ("/users", Users),

@@ -14,25 +14,32 @@ default) and PostgreSQL (production)::
 Modules: :mod:`~luminary.sql.tables` (schema and row↔entity mapping),
 :mod:`~luminary.sql.repositories`, :mod:`~luminary.sql.unit_of_work`,
 :mod:`~luminary.sql.engine`, :mod:`~luminary.sql.config`,
-:mod:`~luminary.sql.migrate`.
+:mod:`~luminary.sql.migrate`, :mod:`~luminary.sql.availability` (a database that
+cannot be used: 503s, one log line a minute, SQLite files replaced under the server).
 """
 
 from .__about__ import __version__
+from .availability import SchemaMissing, check_ready, migrate_when_missing
 from .engine import check_connection, make_engine
-from .errors import DatabaseError
-from .migrate import current_revision, downgrade, head_revision, upgrade
+from .errors import DatabaseError, DataLossRefused
+from .migrate import Migration, current_revision, downgrade, head_revision, upgrade
 from .tables import metadata
 from .unit_of_work import SqlAlchemyUnitOfWork
 
 __all__ = [
+    "DataLossRefused",
     "DatabaseError",
+    "Migration",
+    "SchemaMissing",
     "SqlAlchemyUnitOfWork",
     "__version__",
     "check_connection",
+    "check_ready",
     "current_revision",
     "downgrade",
     "head_revision",
     "make_engine",
     "metadata",
+    "migrate_when_missing",
     "upgrade",
 ]

@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from .availability import watch_sqlite_file
 from .config import normalize_url
 from .errors import DatabaseError, redact_url
 
@@ -88,8 +89,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    path = _sqlite_path(engine.url)
+    watched = watch_sqlite_file(engine, path) if path is not None else None
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        if watched is not None:
+            watched.opened()
         # Autocommit at the driver level: the driver emits no BEGIN or COMMIT of
         # its own, so the "begin" hook below is the only place a transaction starts.
         dbapi_connection.isolation_level = None
@@ -110,6 +116,16 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     _WRITE_LOCKS[engine] = threading.Lock()
+
+
+def _sqlite_path(url: URL) -> str | None:
+    """The file a SQLite URL opens, or ``None`` for a database in memory."""
+    database = url.database or ""
+    if database.startswith("file:"):
+        if url.query.get("mode") == "memory":
+            return None
+        database = database[len("file:") :]
+    return None if database in ("", ":memory:") else database
 
 
 def write_lock(engine: Engine) -> threading.Lock | None:

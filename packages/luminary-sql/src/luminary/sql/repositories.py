@@ -6,7 +6,7 @@ where noted — whatever the number of rows or ids: methods taking many ids use 
 single ``IN``, so a use case's statement count does not grow with the data.
 
 The semantics are those of :mod:`luminary.core.memory`, which the same behavioural
-suite checks. Two SQL specifics:
+suite checks. The SQL specifics:
 
 * ``get(..., for_update=True)`` renders ``SELECT … FOR NO KEY UPDATE`` on
   PostgreSQL: it blocks other writers of the row until the transaction ends but,
@@ -14,6 +14,12 @@ suite checks. Two SQL specifics:
   child row. (With ``FOR UPDATE``, two transactions that each insert a session of
   a user and then lock that user deadlock.) SQLite has no row locks: the
   ``BEGIN IMMEDIATE`` of every transaction already holds the database's write lock.
+* ``SqlConstellationRepository.get(..., for_share=True)`` renders ``SELECT …
+  FOR SHARE`` on PostgreSQL, which conflicts with ``FOR NO KEY UPDATE`` (and
+  with ``UPDATE``) but not with itself. The foreign-key check of an INSERT only
+  takes ``FOR KEY SHARE``, which conflicts with neither: without this read, an
+  attempt inserted while a weight change holds the constellation would not wait
+  for it, and both would commit, the change having counted no attempt.
 * Database integrity errors (a foreign key broken by a concurrent delete, a
   CHECK constraint) and PostgreSQL's serialization failures and deadlocks are
   raised as :class:`~luminary.core.errors.Conflict`: the request met a state it
@@ -65,6 +71,7 @@ from luminary.core.entities import (
 from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
 
+from .availability import unavailable
 from .tables import (
     UtcDateTime,
     attempt_from_row,
@@ -114,7 +121,8 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}
 
 
 def raise_translated(exc: DBAPIError) -> NoReturn:
-    """Raise :class:`Conflict` for integrity and concurrency errors, else ``exc`` itself."""
+    """Raise :class:`Conflict` for integrity and concurrency errors, :class:`Unavailable` for a
+    database that cannot be used, else ``exc`` itself."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if isinstance(exc, IntegrityError):
         raise Conflict(
@@ -122,6 +130,9 @@ def raise_translated(exc: DBAPIError) -> NoReturn:
         ) from exc
     if sqlstate in _RETRYABLE_SQLSTATES:
         raise Conflict("The change collided with a concurrent change; try again.") from exc
+    error = unavailable(exc)
+    if error is not None:
+        raise error from exc
     raise exc
 
 
@@ -169,13 +180,21 @@ class _SqlRepository:
             statement = _STATEMENTS.setdefault(full_key, build())
         return statement
 
-    def _get_row(self, entity_id: int, *, for_update: bool = False) -> RowMapping | None:
+    def _get_row(
+        self, entity_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> RowMapping | None:
+        lock = "update" if for_update else "share" if for_share else None
+
         def build() -> Executable:
             statement = select(self.table).where(self.table.c.id == bindparam("id"))
-            # NO KEY UPDATE: see the module docstring.
-            return statement.with_for_update(key_share=True) if for_update else statement
+            if lock == "update":
+                # NO KEY UPDATE: see the module docstring.
+                return statement.with_for_update(key_share=True)
+            if lock == "share":
+                return statement.with_for_update(read=True)
+            return statement
 
-        statement = self._cached(("get", for_update), build)
+        statement = self._cached(("get", lock), build)
         return self._execute(statement, {"id": entity_id}).mappings().first()
 
     def _rows_where_in(self, column: str, values: Collection[int], order: str) -> Iterable[RowMapping]:
@@ -310,9 +329,12 @@ class SqlConstellationRepository(_SqlRepository):
         """Store a new constellation and return it with its id."""
         return attrs.evolve(constellation, id=self._insert(constellation_values(constellation)))
 
-    def get(self, constellation_id: int) -> Constellation | None:
-        """Return the constellation, or ``None``."""
-        row = self._get_row(constellation_id)
+    def get(
+        self, constellation_id: int, *, for_update: bool = False, for_share: bool = False
+    ) -> Constellation | None:
+        """Return the constellation, or ``None``; lock its row ``FOR NO KEY UPDATE`` when
+        ``for_update``, else ``FOR SHARE`` when ``for_share`` (see the module docstring)."""
+        row = self._get_row(constellation_id, for_update=for_update, for_share=for_share)
         return constellation_from_row(row) if row is not None else None
 
     def get_many(self, constellation_ids: Collection[int]) -> dict[int, Constellation]:

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from luminary.core.errors import Unavailable
+
+from .availability import outage_of, sqlite_file, unavailable
 from .engine import READ_ONLY, write_lock
 from .repositories import (
     SqlAttemptRepository,
@@ -81,6 +84,7 @@ class SqlAlchemyUnitOfWork:
         self._connection: Connection | None = None
         self._read_only = False
         self._lock: threading.Lock | None = None
+        self._outage = outage_of(engine)
 
     def reading(self) -> SqlAlchemyUnitOfWork:
         """Make the next entry a read-only transaction (no write lock on SQLite)."""
@@ -95,6 +99,8 @@ class SqlAlchemyUnitOfWork:
         if lock is not None:
             lock.acquire()
         try:
+            if not read_only and (watched := sqlite_file(self.engine)) is not None:
+                watched.check()
             connection = self.engine.connect()
             try:
                 if read_only:
@@ -103,10 +109,16 @@ class SqlAlchemyUnitOfWork:
             except BaseException:
                 connection.close()
                 raise
-        except BaseException:
+        except BaseException as exc:
             if lock is not None:
                 lock.release()
+            error = unavailable(exc)
+            if error is not None:
+                raise self._failed(error) from exc
+            if isinstance(exc, Unavailable):
+                raise self._failed(exc) from None
             raise
+        self._outage.answered()
         self._lock = lock
         self._connection = connection
         self.users = SqlUserRepository(connection)
@@ -130,13 +142,27 @@ class SqlAlchemyUnitOfWork:
         lock, self._lock = self._lock, None
         if connection is None:
             return
+        if isinstance(exc, Unavailable):
+            self._failed(exc)
         try:
             if connection.in_transaction():
                 connection.rollback()
+        except DBAPIError as rollback_error:
+            # A connection lost mid-transaction cannot roll back, and need not:
+            # the server dropped the transaction with it.
+            error = unavailable(rollback_error)
+            if error is None:
+                raise
+            if exc is None:
+                raise self._failed(error) from rollback_error
         finally:
             connection.close()
             if lock is not None:
                 lock.release()
+
+    def _failed(self, error: Unavailable) -> Unavailable:
+        self._outage.failed(error)
+        return error
 
     def _active(self) -> Connection:
         if self._connection is None:

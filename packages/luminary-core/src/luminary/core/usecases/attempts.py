@@ -8,7 +8,8 @@ from .. import rules
 from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import StartAttempt
-from ..entities import Attempt
+from ..entities import Attempt, Constellation
+from ..errors import NotFound
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
 from ._loading import (
@@ -16,6 +17,7 @@ from ._loading import (
     load_attempt,
     load_constellation,
     load_user,
+    lookup_id,
     move_minutes,
     own_user_filter,
 )
@@ -33,19 +35,32 @@ __all__ = [
 def start_attempt(uow: UnitOfWork, command: StartAttempt, *, actor: Actor, clock: Clock) -> Attempt:
     """Start an attempt at a constellation; it becomes the user's current attempt (rule 1).
 
+    The constellation is read ``for_share``: a concurrent weight change either
+    commits first, or waits for this attempt and is refused
+    (:func:`~luminary.core.usecases.constellations.update_constellation`).
+
     Raises:
         NotFound: No such user or constellation.
     """
     require(actor, Scope.STUDY)
     with uow:
         user = load_user(uow, command.user_id, for_update=True, actor=actor)
-        constellation = load_constellation(uow, command.constellation_id)
+        constellation = _held_constellation(uow, command.constellation_id)
         attempt = uow.attempts.add(
             Attempt(user_id=user.id, constellation_id=constellation.id, created_at=clock.now())
         )
         uow.users.update(attrs.evolve(user, current_attempt_id=attempt.id))
         uow.commit()
     return attempt
+
+
+def _held_constellation(uow: UnitOfWork, constellation_id: object) -> Constellation:
+    """The constellation, read ``for_share``: its weight stays as read until the unit of work ends."""
+    cid = lookup_id(constellation_id, "constellation_id")
+    constellation = uow.constellations.get(cid, for_share=True)
+    if constellation is None:
+        raise NotFound("Constellation", cid)
+    return constellation
 
 
 def get_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Attempt:

@@ -30,7 +30,7 @@ from luminary.core import Actor, Clock, Scope, Slice, UnitOfWork
 
 from ..auth import Services
 from ..commands import V2_BODIES
-from ..requests import body_of, page_of
+from ..requests import body_of, page_of, refuse_unknown_parameters
 from .schemas import request_schema
 
 PREFIX = "/api/v2"
@@ -121,6 +121,12 @@ class Operation:
         """The JSON Schema of the request body, if the operation takes one."""
         return None if self.command is None else request_schema(self.command)
 
+    @property
+    def parameters(self) -> frozenset[str]:
+        """The names of the query parameters it takes; any other is refused."""
+        paging = ("limit", "cursor") if self.paginated else ()
+        return frozenset((*paging, *(parameter["name"] for parameter in self.query)))
+
 
 class Resource:
     """Base of every v2 resource: one path, its operations as ``on_<method>`` responders."""
@@ -179,6 +185,8 @@ def operation(
         query=query,
     )
 
+    parameters = op.parameters
+
     def decorate(handler: Handler) -> Responder:
         if handler.__name__ != f"on_{method.lower()}":
             raise TypeError(f"{route} must be the responder on_{method.lower()}, not {handler.__name__}")
@@ -186,6 +194,8 @@ def operation(
         def responder(self: Resource, req: falcon.Request, resp: falcon.Response, **params: int) -> None:
             services = self.services
             actor = core.ANONYMOUS if op.scope is None else services.auth.actor(req)
+            if req.query_string:
+                refuse_unknown_parameters(req, parameters)
             command: Any = None
             if op.command is not None:
                 command = V2_BODIES.read(body_of(req, required=True), op.command)
@@ -215,5 +225,5 @@ def _answer(op: Operation, resp: falcon.Response, result: Any) -> None:
 
 
 def falcon_path(path: str) -> str:
-    """``/api/v2/users/{user_id}`` as a Falcon route with integer converters."""
-    return path.replace("_id}", "_id:int}")
+    """``/api/v2/users/{user_id}`` as a Falcon route with id converters."""
+    return path.replace("_id}", "_id:id}")

@@ -22,10 +22,13 @@ from ..commands import V2
 # ECMA-262's, which is not the set of characters ``str.strip()`` removes.
 #: Control characters, which text() refuses (tab, line feed and carriage return are allowed).
 CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
-#: White space as Python's ``str.isspace()`` has it: what text() strips before its emptiness check.
-SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-#: At least one character that is neither white space nor a control character.
-NOT_BLANK = f"^[^{CONTROL}]*[^{SPACE}{CONTROL}][^{CONTROL}]*$"
+#: Characters that show nothing (core's ``INVISIBLE``, which includes SPACE and CONTROL).
+INVISIBLE = "".join(
+    f"\\u{first:04x}" if first == last else f"\\u{first:04x}-\\u{last:04x}"
+    for first, last in limits.INVISIBLE
+)
+#: At least one visible character, and no control character.
+NOT_BLANK = f"^[^{CONTROL}]*[^{INVISIBLE}][^{CONTROL}]*$"
 #: Any text without control characters, the empty string included.
 ANY_TEXT = f"^[^{CONTROL}]*$"
 

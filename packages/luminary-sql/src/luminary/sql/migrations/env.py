@@ -16,6 +16,13 @@ concurrent runs (several servers starting at once) wait for each other. On
 SQLite, foreign keys are off during the run, because a migration that rebuilds
 a table (``batch_alter_table``) drops the old one, and dropping a referenced
 table would cascade or fail; every foreign key is checked before committing.
+
+A downgrade that would lose data refuses (and the run rolls back) unless forced
+with ``-x force-data-loss=true``; see :mod:`luminary.sql.migrate`. From the
+``alembic`` command, such a refusal, like any :class:`~luminary.sql.DatabaseError`,
+is one ``FAILED:`` line and a non-zero exit status, not a traceback. The run
+leaves the revisions the database went from and to in
+``config.attributes["revisions"]``, for :func:`luminary.sql.upgrade` to return.
 """
 
 from __future__ import annotations
@@ -24,11 +31,13 @@ import logging.config
 import os
 
 from alembic import context
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from luminary.sql.config import normalize_url
 from luminary.sql.engine import check_connection, make_engine
+from luminary.sql.errors import DatabaseError
 from luminary.sql.tables import metadata
 
 config = context.config
@@ -71,7 +80,11 @@ def run_migrations(connection: Connection) -> None:
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        # Read under the lock, so a run that waited for another reports what it found.
+        migration = context.get_context()
+        before = migration.get_current_heads()
         context.run_migrations()
+        config.attributes["revisions"] = (before, migration.get_current_heads())
         if is_sqlite:
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
@@ -98,13 +111,17 @@ def run_migrations_online() -> None:
     if connection is not None:
         run(connection)
         return
-    engine = make_engine(database_url())
+    # The alembic command: it prints a CommandError as one "FAILED: …" line, anything else as a traceback.
     try:
-        check_connection(engine)
-        with engine.connect() as connection:
-            run(connection)
-    finally:
-        engine.dispose()
+        engine = make_engine(database_url())
+        try:
+            check_connection(engine)
+            with engine.connect() as connection:
+                run(connection)
+        finally:
+            engine.dispose()
+    except DatabaseError as exc:
+        raise CommandError(exc.message) from exc
 
 
 def run(connection: Connection) -> None:

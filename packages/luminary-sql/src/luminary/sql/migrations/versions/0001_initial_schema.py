@@ -1,5 +1,8 @@
 """The initial schema: users, constellations, attempts, sessions, posts.
 
+Its downgrade drops every table: it refuses while any of them has rows, naming
+them and their row counts, unless forced (see :func:`luminary.sql.migrate.refuse_data_loss`).
+
 Revision ID: 0001
 Revises:
 Create Date: 2025-12-01 10:30:00
@@ -11,6 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from luminary.sql.migrate import refuse_data_loss
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | None = None
@@ -19,6 +24,8 @@ depends_on: str | None = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TIMESTAMP = sa.DateTime(timezone=True)
 CURRENT_ATTEMPT_FK = "fk_users_current_attempt_id_constellation_attempts"
+# Every table of this revision: what its downgrade would take rows from.
+TABLES = ("users", "constellations", "constellation_attempts", "sessions", "posts")
 
 
 def upgrade() -> None:
@@ -160,6 +167,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Below this revision there are no tables: every row would go with them.
+    bind = op.get_bind()
+    rows = {table: bind.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one() for table in TABLES}
+    counted = [
+        f"{count} {'row' if count == 1 else 'rows'} of {table}" for table, count in rows.items() if count
+    ]
+    if counted:
+        lost = ", ".join(counted[:-1]) + " and " + counted[-1] if len(counted) > 1 else counted[0]
+        refuse_data_loss(
+            f"cannot downgrade below revision 0001: it would drop every table, and with them {lost} "
+            "(delete them first to go back)"
+        )
     op.drop_table("posts")
     op.drop_table("sessions")
     if op.get_context().dialect.supports_alter:

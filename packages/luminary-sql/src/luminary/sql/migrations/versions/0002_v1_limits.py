@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from luminary.sql.migrate import refuse_data_loss
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | None = None
@@ -72,7 +74,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Narrowing the limits back would have to cut names or durations: refuse instead.
+    # Narrowing the limits back would have to cut names or durations: refuse instead, unless forced.
     bind = op.get_bind()
     long_names = bind.execute(
         sa.text("SELECT count(*) FROM users WHERE length(display_name) > :n"), {"n": OLD_DISPLAY_NAME_MAX}
@@ -81,9 +83,21 @@ def downgrade() -> None:
         sa.text("SELECT count(*) FROM posts WHERE study_duration > :n"), {"n": OLD_STUDY_DURATION_MAX}
     ).scalar_one()
     if long_names or long_durations:
-        raise RuntimeError(
+        refuse_data_loss(
             f"cannot downgrade below revision 0002: {long_names} users have display names over "
             f"{OLD_DISPLAY_NAME_MAX} characters and {long_durations} posts have study durations over "
-            f"{OLD_STUDY_DURATION_MAX} minutes; revision 0001 cannot hold them"
+            f"{OLD_STUDY_DURATION_MAX} minutes; revision 0001 cannot hold them "
+            "(shorten them first to go back)"
+        )
+        # Forced: cut them to what revision 0001 holds.
+        bind.execute(
+            sa.text(
+                "UPDATE users SET display_name = substr(display_name, 1, :n) WHERE length(display_name) > :n"
+            ),
+            {"n": OLD_DISPLAY_NAME_MAX},
+        )
+        bind.execute(
+            sa.text("UPDATE posts SET study_duration = :n WHERE study_duration > :n"),
+            {"n": OLD_STUDY_DURATION_MAX},
         )
     _set_limits(OLD_DISPLAY_NAME_MAX, OLD_STUDY_DURATION_MAX, DISPLAY_NAME_MAX)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from luminary.sql.migrate import refuse_data_loss
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | None = None
@@ -84,12 +86,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Revision 0002 has no accounts: going back would sign everyone out for good. Refuse
-    # while any account data exists. (Counts of failed sign-ins are short-lived and go.)
+    # while any account data exists, unless forced. (Counts of failed sign-ins are short-lived and go.)
     bind = op.get_bind()
     credentials = bind.execute(sa.text("SELECT count(*) FROM credentials")).scalar_one()
     tokens = bind.execute(sa.text("SELECT count(*) FROM tokens")).scalar_one()
     if credentials or tokens:
-        raise RuntimeError(
+        refuse_data_loss(
             f"cannot downgrade below revision 0003: {credentials} credentials and {tokens} tokens "
             "would be lost; revision 0002 cannot hold them (delete them first to go back)"
         )

@@ -24,6 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from luminary.sql.migrate import refuse_data_loss
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | None = None
@@ -140,7 +142,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Study days are derived (they go), but a running or paused timer, a user's own
     # settings (time zone, day start, week start, daily minimum, rest days) and a goal
-    # are not: refuse while any exists, rather than lose them.
+    # are not: refuse while any exists, rather than lose them, unless forced.
     bind = op.get_bind()
     timers = bind.execute(
         sa.text(
@@ -151,7 +153,7 @@ def downgrade() -> None:
     settings = bind.execute(sa.text(f"SELECT count(*) FROM users WHERE NOT ({USER_DEFAULTS})")).scalar_one()
     goals = bind.execute(sa.text("SELECT count(*) FROM goals")).scalar_one()
     if timers or settings or goals:
-        raise RuntimeError(
+        refuse_data_loss(
             f"cannot downgrade below revision 0004: {timers} sessions have running or paused timers "
             f"and {settings} users have a time zone, day start, week start, daily minimum or rest days "
             f"of their own, and {goals} goals exist; revision 0003 cannot hold them (stop the timers, "
