@@ -137,10 +137,20 @@ BODIES = [
     Body("invalid UTF-8", "user", b'{"display_name": "\xff\xfe"}', 400, 400),
     Body("truncated JSON", "post", '{"user_id": 1, ', 400, 400),
     Body("single quotes", "user", "{'display_name': 'Ada'}", 400, 400),
+    Body("a member given twice", "user", '{"display_name": "Ada", "display_name": "Eve"}', 400, 400),
+    Body("a member twice, deeper", "edit", '{"title": "t", "minutes": 5, "minutes": 500}', 400, 400),
+    Body("no Content-Type", "user", '{"display_name": "Ada"}', 415, 415, ""),
+    # names that show nothing
+    Body("a zero-width space for a name", "user", _json({"display_name": "\u200b"}), 400, 400),
+    Body("a bidi override for a title", "session", _json({"title": "\u202e"}), 400, 400),
+    Body("zero-width joiners and spaces", "edit", _json({"title": " \u200d\u200c\ufeff "}), 400, 400),
+    Body("a Hangul filler for a name", "constellation", _json({"name": "\u3164", "weight": 3}), 400, 400),
 ]
 
 
 def _sent(world: V1World, method: str, path: str, body: Body):
+    if not body.content_type:
+        return world.client.simulate_request(method, path.format(**world.ids), body=body.raw)
     return send(world, method, path, raw=body.raw, content_type=body.content_type)
 
 
@@ -176,6 +186,13 @@ PATHS = [
     ("an id of 5000 digits", "GET", "/api/v2/users/1" + "0" * 5000, "/api/users/1" + "0" * 5000, 404),
     ("negative id", "GET", "/api/v2/constellations/-1", "/api/constellations/-1/", 404),
     ("NUL in the path", "GET", "/api/v2/users/1%00", "/api/users/1%00/", 404),
+    # ids spelt another way than the one way ids are written (int() takes them all)
+    ("id with a plus sign", "GET", "/api/v2/users/+{ada}", "/api/users/+{ada}/", 404),
+    ("id with leading zeros", "DELETE", "/api/v2/users/0000{ada}", "/api/users/0000{ada}/", 404),
+    ("fullwidth digits", "DELETE", "/api/v2/users/%EF%BC%91", "/api/users/%EF%BC%91/", 404),
+    ("Arabic-Indic digit", "GET", "/api/v2/posts/%D9%A1", "/api/posts/%D9%A1/", 404),
+    ("id with an underscore", "DELETE", "/api/v2/sessions/{s1}_0", "/api/sessions/{s1}_0/", 404),
+    ("id with spaces", "GET", "/api/v2/users/%20{ada}", "/api/users/%20{ada}/", 404),
     ("huge limit", "GET", f"/api/v2/users?limit={BIG}", f"/api/users/?limit={BIG}", 400),
     (
         "limit of 5000 digits",
@@ -190,6 +207,10 @@ PATHS = [
     ("garbage cursor", "GET", "/api/v2/users?cursor=%FF%FE", None, 400),
     ("cursor with a huge id", "GET", f"/api/v2/users?cursor={BIG}", None, 400),
     ("cursor of 10,000 characters", "GET", "/api/v2/sessions?cursor=" + "1" * 10_000, None, 400),
+    ("a misspelt parameter", "GET", "/api/v2/users?limt=5", None, 400),
+    ("a parameter where none is taken", "DELETE", "/api/v2/sessions/{s1}?force=true", None, 400),
+    ("paging where there is none", "GET", "/api/v2/me/stats?limit=5", None, 400),
+    ("a blank parameter", "GET", "/api/v2/feed?x", None, 400),
 ]
 
 

@@ -23,11 +23,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -51,6 +53,8 @@ log = logging.getLogger("luminary.sql")
 
 #: A SQLite database is not ready for writes when its disk has less room than this.
 MIN_FREE_BYTES = 1024 * 1024
+#: How long the readiness probe waits for SQLite's write lock.
+PROBE_TIMEOUT_SECONDS = 5
 #: How long clients are told to wait before trying again.
 RETRY_AFTER_SECONDS = 5
 #: PostgreSQL's "undefined table".
@@ -221,10 +225,14 @@ class SqliteFile:
             raise self._replaced(current)
 
     def check(self) -> None:
-        """Raise :class:`Unavailable` unless the path still holds the file first opened."""
-        if self._identity is None:
-            return
+        """Raise :class:`Unavailable` unless the path still holds the file first opened.
+
+        Before any connection, the file now at the path is the one to keep.
+        """
         current = self._current()
+        if self._identity is None:
+            self._identity = current
+            return
         if current != self._identity:
             raise self._replaced(current)
 
@@ -236,6 +244,32 @@ class SqliteFile:
             "Restart the server to use the file at that path.",
             retry_after=60,
         )
+
+    def probe(self) -> None:
+        """Commit a write that changes nothing, through a connection of its own.
+
+        A new connection, because the server's pooled ones were opened when the
+        file could be written and keep their rights: a file made read-only
+        since then (or a directory where the write-ahead log cannot be made) is
+        found only by opening it again, as the next connection will.
+        """
+        try:
+            connection = sqlite3.connect(
+                f"file:{quote(str(self.path))}?mode=rw",
+                uri=True,
+                timeout=PROBE_TIMEOUT_SECONDS,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise Unavailable(f"The database file {self.path} cannot be opened ({exc}).") from None
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("UPDATE alembic_version SET version_num = version_num")
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise Unavailable(f"The database file {self.path} cannot be written ({exc}).") from None
+        finally:
+            connection.close()
 
     def free_bytes(self) -> int:
         """Room left on the file's disk for this process."""
@@ -261,9 +295,10 @@ def check_ready(engine: Engine) -> None:
 
     Commits a write that changes nothing (the migration table's row, set to
     itself): a read-only file or a database in read-only mode fails it. For a
-    SQLite file, also checks that the file is still the one at its path and
-    that its disk has at least :data:`MIN_FREE_BYTES` free — a write can
-    succeed on a full disk while the log has room, and fail on the next one.
+    SQLite file, it does so through a new connection (:meth:`SqliteFile.probe`),
+    and also checks that the file is still the one at its path and that its
+    disk has at least :data:`MIN_FREE_BYTES` free — a write can succeed on a
+    full disk while the log has room, and fail on the next one.
     """
     outage = outage_of(engine)
     try:
@@ -278,6 +313,13 @@ def _check_ready(engine: Engine) -> None:
     watched = sqlite_file(engine)
     if watched is not None:
         watched.check()
+        watched.probe()
+        if (free := watched.free_bytes()) < MIN_FREE_BYTES:
+            raise Unavailable(
+                f"The disk of {watched.path} is full ({free} bytes free): writes would fail.",
+                retry_after=60,
+            )
+        return
     try:
         with engine.begin() as connection:
             connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
@@ -286,8 +328,3 @@ def _check_ready(engine: Engine) -> None:
         if error is None:
             error = Unavailable(f"The database refuses writes ({exc}).", retry_after=RETRY_AFTER_SECONDS)
         raise error from None
-    if watched is not None and (free := watched.free_bytes()) < MIN_FREE_BYTES:
-        raise Unavailable(
-            f"The disk of {watched.path} is full ({free} bytes free): writes would fail.",
-            retry_after=60,
-        )
