@@ -7,12 +7,16 @@ and created again, and a forged access-log line; the rest of the edge is in
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
+import threading
 import time
 
 import pytest
 
 from served import postgres_database, serve
+
 
 def _remove(path) -> None:
     for suffix in ("", "-wal", "-shm"):
@@ -83,3 +87,95 @@ def test_a_newline_in_the_path_cannot_forge_an_access_log_line(tmp_path):
     lines = [line for line in "".join(server.output).splitlines() if "forged" in line]
     assert len(lines) == 1, lines
     assert lines[0].index("forged") > lines[0].index("/api/users/1\\x0a127.0.0.1 \\x22GET")
+
+
+class Cable:
+    """A TCP forwarder to PostgreSQL that can be unplugged and plugged in again, as a network would fail."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.plugged = True
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.plugged:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def unplug(self) -> None:
+        self.plugged = False
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for end in sockets:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def plug(self) -> None:
+        self.plugged = True
+
+    def close(self) -> None:
+        self.unplug()
+        self.listener.close()
+
+
+@pytest.mark.postgres
+def test_postgres_unreachable_is_503_logged_once_and_served_again_when_it_returns():
+    import sqlalchemy as sa
+
+    from sql_fixtures import postgres_server_url
+
+    server_url = postgres_server_url()
+    parsed = sa.engine.make_url(server_url)
+    cable = Cable((parsed.host or "127.0.0.1", parsed.port or 5432))
+    try:
+        with postgres_database(server_url) as url:
+            via_cable = sa.engine.make_url(url).set(host="127.0.0.1", port=cable.port)
+            with serve(via_cable.render_as_string(hide_password=False), threads=2) as server:
+                client = server.client()
+                assert client.request("POST", "/api/users/", {"display_name": "Ada"})[0] == 201
+                cable.unplug()
+                # Before: 500 and a traceback for each of these.
+                for _ in range(30):
+                    status, body = client.request("GET", "/api/users/")
+                    assert status == 503, body
+                assert client.request("GET", "/readyz")[0] == 503
+                cable.plug()
+                deadline = time.monotonic() + 20
+                while client.request("GET", "/api/users/")[0] != 200:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+                status, body = client.request("GET", "/api/users/")
+                assert [u["display_name"] for u in body["users"]] == ["Ada"]
+                client.close()
+            logged = "".join(server.output)
+    finally:
+        cable.close()
+    assert "Traceback" not in logged
+    assert logged.count("Requests are answered 503 until it is back") == 1, logged
+    assert logged.count("The database answers again") == 1, logged
