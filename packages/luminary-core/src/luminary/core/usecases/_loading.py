@@ -57,10 +57,15 @@ def load_user(
 
 
 def load_constellation(
-    uow: UnitOfWork, constellation_id: object, *, field: str = "constellation_id"
+    uow: UnitOfWork,
+    constellation_id: object,
+    *,
+    field: str = "constellation_id",
+    for_update: bool = False,
+    for_share: bool = False,
 ) -> Constellation:
     cid = lookup_id(constellation_id, field)
-    constellation = uow.constellations.get(cid)
+    constellation = uow.constellations.get(cid, for_update=for_update, for_share=for_share)
     if constellation is None:
         raise NotFound("Constellation", cid)
     return constellation

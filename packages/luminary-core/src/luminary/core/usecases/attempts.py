@@ -8,8 +8,7 @@ from .. import rules
 from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import StartAttempt
-from ..entities import Attempt, Constellation
-from ..errors import NotFound
+from ..entities import Attempt
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
 from ._loading import (
@@ -17,7 +16,6 @@ from ._loading import (
     load_attempt,
     load_constellation,
     load_user,
-    lookup_id,
     move_minutes,
     own_user_filter,
 )
@@ -45,22 +43,14 @@ def start_attempt(uow: UnitOfWork, command: StartAttempt, *, actor: Actor, clock
     require(actor, Scope.STUDY)
     with uow:
         user = load_user(uow, command.user_id, for_update=True, actor=actor)
-        constellation = _held_constellation(uow, command.constellation_id)
+        # Held for_share: its weight stays as read until this unit of work ends.
+        constellation = load_constellation(uow, command.constellation_id, for_share=True)
         attempt = uow.attempts.add(
             Attempt(user_id=user.id, constellation_id=constellation.id, created_at=clock.now())
         )
         uow.users.update(attrs.evolve(user, current_attempt_id=attempt.id))
         uow.commit()
     return attempt
-
-
-def _held_constellation(uow: UnitOfWork, constellation_id: object) -> Constellation:
-    """The constellation, read ``for_share``: its weight stays as read until the unit of work ends."""
-    cid = lookup_id(constellation_id, "constellation_id")
-    constellation = uow.constellations.get(cid, for_share=True)
-    if constellation is None:
-        raise NotFound("Constellation", cid)
-    return constellation
 
 
 def get_attempt(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Attempt:

@@ -10,13 +10,12 @@ from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import ConstellationPatch, CreateConstellation, changes
 from ..entities import Constellation
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
 from ._loading import (
     by_id,
     load_constellation,
-    lookup_id,
 )
 
 __all__ = [
@@ -123,10 +122,7 @@ def update_constellation(
         # Locked before attempts are looked for: an attempt being started holds
         # the row ``for_share`` (start_attempt), so it either committed before
         # this lock was granted, and is seen, or waits until this commits.
-        cid = lookup_id(constellation_id, "constellation_id")
-        constellation = uow.constellations.get(cid, for_update=True)
-        if constellation is None:
-            raise NotFound("Constellation", cid)
+        constellation = load_constellation(uow, constellation_id, for_update=True)
         updated = attrs.evolve(constellation, **changes(patch))
         if updated.weight != constellation.weight and uow.attempts.exists_for_constellation(constellation.id):
             raise Conflict("Cannot change the weight of a constellation that has attempts!")
