@@ -27,6 +27,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,12 +42,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import waitress.server
-
 from luminary import core
 from luminary.core.memory import InMemoryStore
 from luminary.http.app import create_app
-from luminary.http.server import SETTINGS
+from luminary.http.server import Limits, Service
 
 OPENAPI_PATH = "/api/v2/openapi.json"
 ME_PATH = "/api/v2/me"
@@ -215,13 +214,13 @@ def still_signed_in(port: int, secret: str) -> bool:
 @contextmanager
 def served(app: Any) -> Iterator[int]:
     """Serve ``app`` on a free loopback port in a background thread; yield the port."""
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4, **SETTINGS)
-    thread = threading.Thread(target=server.run, name="fuzz-server", daemon=True)
+    service = Service(app, host="127.0.0.1", port=0, threads=4, limits=Limits())
+    thread = threading.Thread(target=service.run, name="fuzz-server", daemon=True)
     thread.start()
     try:
-        yield server.effective_port  # type: ignore[union-attr]
+        yield service.port
     finally:
-        server.close()
+        service.request_stop(signal.SIGTERM)  # the loop notices within a beat, and stops gracefully
         thread.join(timeout=10)
 
 

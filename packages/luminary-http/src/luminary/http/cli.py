@@ -6,14 +6,17 @@ import argparse
 import getpass
 import ipaddress
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from luminary import core
 
 from .auth import V1Mode
+from .server import Limits
 from .settings import setting
 
 DEFAULT_HOST = "127.0.0.1"
@@ -45,15 +48,23 @@ def _uow_factory(engine: Any) -> Callable[[], core.UnitOfWork]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .app import create_app
-    from .server import serve
+    from .server import ServeError, serve
 
     _, engine = _database(args.database_url)
+    from luminary import sql
+
     uow_factory = _uow_factory(engine)
     clock = core.SystemClock()
-    if not args.no_seed:
-        seeded = core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
-        if seeded:
-            print(f"Seeded {len(seeded)} constellations.", flush=True)
+
+    def seed() -> None:
+        if not args.no_seed:
+            seeded = core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
+            if seeded:
+                print(f"Seeded {len(seeded)} constellations.", flush=True)
+
+    seed()
+    # A database dropped and created again while serving gets what a restart would give it.
+    sql.migrate_when_missing(engine, then=seed)
     v1_mode = V1Mode(args.v1)
     if v1_mode is V1Mode.OPEN and not _is_loopback(args.host):
         print(
@@ -70,19 +81,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     print(f"API v1 is {v1_mode.value}: {meaning[v1_mode]}; API v2 needs a bearer token.", flush=True)
     app = create_app(
-        uow_factory, clock=clock, v1_mode=v1_mode, timer_cap=timedelta(hours=args.timer_cap_hours)
+        uow_factory,
+        clock=clock,
+        v1_mode=v1_mode,
+        timer_cap=timedelta(hours=args.timer_cap_hours),
+        readiness=partial(sql.check_ready, engine),
+    )
+    limits = Limits(
+        request_timeout=args.request_timeout,
+        max_connections_per_address=args.max_connections_per_address,
+        connection_limit=args.connection_limit,
+        shutdown_grace=args.shutdown_grace,
     )
     try:
-        serve(app, host=args.host, port=args.port, threads=args.threads)
+        serve(app, host=args.host, port=args.port, threads=args.threads, limits=limits)
+    except ServeError as exc:
+        print(f"luminary: {exc}", file=sys.stderr, flush=True)
+        return 1
     finally:
         engine.dispose()
     return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    _, engine = _database(args.database_url)
-    engine.dispose()
-    print("Database is up to date.")
+    from luminary import sql
+
+    from .settings import resolve_database_url
+
+    migration = sql.upgrade(resolve_database_url(args.database_url))
+    if not migration.changed:
+        print(f"The database is already at the latest revision, {migration.to_revision}.")
+    elif migration.from_revision is None:
+        print(f"Upgraded an empty database to revision {migration.to_revision}.")
+    else:
+        print(f"Upgraded the database from revision {migration.from_revision} to {migration.to_revision}.")
     return 0
 
 
@@ -134,6 +166,43 @@ def _timer_cap_hours(value: str) -> float:
             "LUMINARY_TIMER_CAP_HOURS)"
         )
     return hours
+
+
+def _whole_number(
+    option: str, low: int, high: int | None = None, variable: str | None = None
+) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` (to ``high``), named after its option in errors."""
+
+    def convert(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            source = f" (from {option} or {variable})" if variable else ""
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number {bounds}{source}")
+        return number
+
+    return convert
+
+
+def _seconds(option: str, variable: str, *, zero: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds, above 0 (or at least 0 with ``zero``)."""
+
+    def convert(value: str) -> float:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not zero):
+            bounds = "of at least 0" if zero else "above 0"
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not a number of seconds {bounds} (from {option} or {variable})"
+            )
+        return seconds
+
+    return convert
 
 
 def _is_loopback(host: str) -> bool:
@@ -260,12 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
+        type=_whole_number("--port", 0, 65535),
         default=DEFAULT_PORT,
         help=f"port to listen on, 0 for any free one (default: {DEFAULT_PORT})",
     )
     serve.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help=f"worker threads (default: {DEFAULT_THREADS})"
+        "--threads",
+        type=_whole_number("--threads", 1),
+        default=DEFAULT_THREADS,
+        help=f"worker threads (default: {DEFAULT_THREADS})",
     )
     serve.add_argument("--no-seed", action="store_true", help="do not seed the default constellations")
     serve.add_argument(
@@ -283,6 +355,42 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOURS",
         help="a session timer left running stops itself after this long, at most 24 "
         "(default: $LUMINARY_TIMER_CAP_HOURS, else 12)",
+    )
+    limits = Limits()
+    serve.add_argument(
+        "--request-timeout",
+        type=_seconds("--request-timeout", "LUMINARY_REQUEST_TIMEOUT", zero=False),
+        default=setting("LUMINARY_REQUEST_TIMEOUT") or str(limits.request_timeout),
+        metavar="SECONDS",
+        help="a client must send a whole request (head and body) within this long of its first byte, "
+        f"else 408 (default: $LUMINARY_REQUEST_TIMEOUT, else {limits.request_timeout:g})",
+    )
+    serve.add_argument(
+        "--max-connections-per-address",
+        type=_whole_number(
+            "--max-connections-per-address", 0, variable="LUMINARY_MAX_CONNECTIONS_PER_ADDRESS"
+        ),
+        default=setting("LUMINARY_MAX_CONNECTIONS_PER_ADDRESS") or str(limits.max_connections_per_address),
+        metavar="N",
+        help="connections one client address may hold; more are closed at once; 0 for no limit (behind "
+        "a reverse proxy every connection comes from it) (default: $LUMINARY_MAX_CONNECTIONS_PER_ADDRESS, "
+        f"else {limits.max_connections_per_address})",
+    )
+    serve.add_argument(
+        "--connection-limit",
+        type=_whole_number("--connection-limit", 1, variable="LUMINARY_CONNECTION_LIMIT"),
+        default=setting("LUMINARY_CONNECTION_LIMIT") or str(limits.connection_limit),
+        metavar="N",
+        help="connections held at once; near it, idle keep-alive connections are closed, oldest first "
+        f"(default: $LUMINARY_CONNECTION_LIMIT, else {limits.connection_limit})",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=_seconds("--shutdown-grace", "LUMINARY_SHUTDOWN_GRACE", zero=True),
+        default=setting("LUMINARY_SHUTDOWN_GRACE") or str(limits.shutdown_grace),
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, requests in flight get this long to finish before the server exits "
+        f"(default: $LUMINARY_SHUTDOWN_GRACE, else {limits.shutdown_grace:g})",
     )
     _add_database_option(serve)
     serve.set_defaults(run=cmd_serve)

@@ -1,25 +1,82 @@
-"""Serving the app with waitress, its limits set explicitly, and stopping cleanly on a signal."""
+"""Serving the app with waitress: its limits set explicitly, its edges hardened, and a graceful stop.
+
+waitress reads requests on one thread (an asyncore loop) and runs the app on
+worker threads. Its classes are subclassed here, never patched:
+
+- :class:`RequestParser` refuses ambiguous framing (RFC 9112 §6.1): a request
+  with both ``Content-Length`` and ``Transfer-Encoding``, a transfer coding
+  other than ``chunked``, ``Transfer-Encoding`` outside HTTP/1.1 (400, then the
+  connection is closed); and a ``Content-Length`` over :data:`MAX_BODY` (413),
+  before any ``100 Continue``.
+- :class:`ErrorAnswer` answers waitress's own errors (400, 408, 413, 431, 500)
+  in the API's JSON error format, then closes the connection after a short
+  lingering close, so that the client reads the answer rather than a reset.
+- :class:`Channel` gives each request a deadline: its head and body must
+  arrive within ``request_timeout`` seconds of its first byte (of the
+  connection's opening, for the first request), else 408 and close. waitress's
+  ``channel_timeout`` only ends connections that stay silent.
+- :class:`Service` runs the loop: it caps the connections of one address, and
+  when the connection limit is near it makes room rather than stop accepting:
+  it closes idle keep-alive connections, oldest first, then ends (408) the
+  requests that have been arriving the longest. On SIGTERM or SIGINT it stops
+  gracefully.
+
+A graceful stop: the listening sockets are closed (connections already waiting
+to be accepted are taken first), requests already received or being received
+are answered in full (with ``Connection: close``), idle keep-alive connections
+are closed, and :func:`serve` returns once no connection is left, or when the
+grace period is over (whatever is still open is then closed). A second signal
+ends the grace period at once.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
+import math
 import signal
+import socket
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
-import waitress.server
+import falcon
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.channel import ClientDisconnected, HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError, TransferEncodingNotImplemented
+from waitress.server import BaseWSGIServer, TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
+from waitress.utilities import (
+    BadRequest,
+    Error,
+    InternalServerError,
+    RequestEntityTooLarge,
+    RequestHeaderFieldsTooLarge,
+)
 
+from .errors import error_body
+from .logs import printable
 from .requests import MAX_BODY
 
 log = logging.getLogger("luminary.server")
+access_log = logging.getLogger("luminary.access")
 
-#: Waitress settings; every limit is chosen, none left to a default.
+#: Waitress settings; every limit is chosen, none left to a default. The
+#: connection limit comes from :class:`Limits`.
 SETTINGS: dict[str, Any] = {
-    "connection_limit": 1000,
+    # How long an idle keep-alive connection (or a silent client) is kept.
     "channel_timeout": 60,
-    "cleanup_interval": 30,
     "backlog": 2048,
-    # Falcon answers 413 with a JSON body below this; waitress cuts off anything larger.
+    # Bounds a chunked body as waitress reads it; one over MAX_BODY (and under
+    # this) reaches the app, whose BodyLimit answers 413. A Content-Length over
+    # MAX_BODY is refused by RequestParser before the body is read.
     "max_request_body_size": MAX_BODY * 4,
     "max_request_header_size": 64 * 1024,
     "asyncore_use_poll": True,
@@ -27,23 +84,581 @@ SETTINGS: dict[str, Any] = {
     "clear_untrusted_proxy_headers": True,
 }
 
+#: How long the loop waits for an event at most; deadlines are checked at least this often.
+LOOP_SECONDS = 0.5
+#: How long a connection closed after an error answer keeps reading (and dropping) what the client sends.
+LINGER_SECONDS = 2.0
+#: Near the connection limit with no idle connection left, requests arriving for longer than this are
+#: ended (408), the longest first, to make room.
+PRESSED_SECONDS = 2.0
+#: A warning that repeats (an address over its limit, the connection limit reached) is logged this seldom.
+REPORT_SECONDS = 10.0
 
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    # waitress's run loop answers KeyboardInterrupt by letting its worker
-    # threads finish their requests (up to 5 s) before it returns.
-    log.info("received %s, shutting down", signal.Signals(signum).name)
-    raise KeyboardInterrupt
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """How much of the server clients may hold, and for how long.
+
+    Attributes:
+        request_timeout: Seconds a client has to send a whole request (head and
+            body), from its first byte; a new connection's first request, from
+            the connection's opening.
+        max_connections_per_address: Connections one client address may hold at
+            once; more are closed as soon as they are accepted. 0: no limit.
+        connection_limit: Connections held at once. Near it, the idle keep-alive
+            connections are closed, oldest first.
+        shutdown_grace: Seconds a graceful stop waits for requests in flight.
+    """
+
+    request_timeout: float = 20.0
+    max_connections_per_address: int = 100
+    connection_limit: int = 1000
+    shutdown_grace: float = 30.0
 
 
-def serve(app: Any, *, host: str, port: int, threads: int) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then close the listening socket and return."""
-    server = waitress.server.create_server(app, host=host, port=port, threads=threads, **SETTINGS)
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    effective_port = getattr(server, "effective_port", port)
-    print(f"Serving Luminary on http://{host}:{effective_port} with {threads} threads", flush=True)
-    try:
-        server.run()
-    finally:
-        server.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+class ServeError(Exception):
+    """The server cannot start: the address is taken, say."""
+
+
+class RequestTimeout(Error):
+    code = 408
+    reason = "Request Timeout"
+
+
+def _request_path(head: bytes) -> str | None:
+    """The path of the request line at the start of ``head``, if it has one."""
+    line = head.lstrip(b"\r\n").split(b"\r\n", 1)[0]
+    parts = line.split(b" ")
+    if len(parts) < 2 or not parts[1]:
+        return None
+    target = parts[1].decode("latin-1")
+    if "://" in target:  # absolute form
+        target = urllib.parse.urlsplit(target).path
+    return urllib.parse.unquote(target.split("?", 1)[0].split("#", 1)[0]) or None
+
+
+def _transfer_codings(head: bytes) -> list[bytes]:
+    """Every transfer coding of every ``Transfer-Encoding`` field of ``head``, in order."""
+    codings = []
+    for line in head.split(b"\r\n")[1:]:
+        name, colon, value = line.partition(b":")
+        if colon and name.lower() == b"transfer-encoding":
+            codings += [c.strip(b" \t").lower() for c in value.split(b",") if c.strip(b" \t")]
+    return codings
+
+
+class RequestParser(HTTPRequestParser):
+    """waitress's parser, refusing what could be read two ways, and bodies too large to accept."""
+
+    #: The request's path, once known; errors are answered in the format of the API it names.
+    path = "/"
+    path_known = False
+
+    def received(self, data: bytes) -> int:
+        head_before = self.header_plus
+        headers_were_finished = self.headers_finished
+        consumed = super().received(data)
+        if (
+            self.headers_finished
+            and not headers_were_finished
+            and self.error is None
+            and not self.chunked
+            and self.content_length > MAX_BODY
+        ):
+            # Refused from its Content-Length alone: its body is never read.
+            self.error = RequestEntityTooLarge(f"Content-Length {self.content_length}")
+            self.completed = True
+        if self.error is not None:
+            # Never invite a body that is refused (waitress would send 100 Continue).
+            self.expect_continue = False
+            if isinstance(self.error, RequestHeaderFieldsTooLarge):
+                # waitress parsed a stand-in request line ("GET /"): read the real one's path.
+                self.path = _request_path(head_before + data) or "/"
+        return consumed
+
+    def parse_header(self, header_plus: bytes) -> None:
+        codings = _transfer_codings(header_plus)
+        try:
+            super().parse_header(header_plus)
+        except TransferEncodingNotImplemented:
+            self._learn_path(header_plus)
+            raise ParsingError("Transfer-Encoding must be chunked, and only chunked") from None
+        except ParsingError:
+            self._learn_path(header_plus)
+            raise
+        self.path_known = True
+        if codings or "TRANSFER_ENCODING" in self.headers:
+            # waitress leaves the field in place (and reads Content-Length) unless it is HTTP/1.1.
+            if self.version != "1.1":
+                raise ParsingError("Transfer-Encoding is only understood in HTTP/1.1")
+            if codings != [b"chunked"]:
+                raise ParsingError("Transfer-Encoding must be chunked, and only chunked")
+            if "CONTENT_LENGTH" in self.headers:
+                raise ParsingError("Content-Length and Transfer-Encoding must not be sent together")
+
+    def _learn_path(self, head: bytes) -> None:
+        if not self.path_known:
+            self.path = _request_path(head) or "/"
+            self.path_known = True
+
+
+def _json_error(error: Error, path: str, adj: Adjustments) -> tuple[str, str, bytes]:
+    """The status line, content type and body answering ``error`` on ``path``."""
+    status = falcon.code_to_http_status(error.code)
+    title = status[4:]
+    if isinstance(error, RequestEntityTooLarge):
+        title, message = "Payload too large", f"The request body must not exceed {MAX_BODY} bytes."
+    elif isinstance(error, RequestHeaderFieldsTooLarge):
+        message = f"The request line and headers must not exceed {adj.max_request_header_size} bytes."
+    elif isinstance(error, InternalServerError):
+        message = "Internal server error"
+    elif isinstance(error, BadRequest | RequestTimeout):
+        message = error.body
+    else:
+        message = title
+    content_type, body = error_body(path, error.code, message, title)
+    return status, content_type, json.dumps(body, separators=(",", ":")).encode()
+
+
+class ErrorAnswer(ErrorTask):
+    """waitress's error answer, in the API's JSON error format; the connection closes after it."""
+
+    def execute(self) -> None:
+        request = cast(HTTPRequestParser, self.request)  # typed as an Error in types-waitress
+        error = request.error or InternalServerError("no error")
+        path = request.path if isinstance(request, RequestParser) else "/"
+        status, content_type, body = _json_error(error, path, self.channel.adj)
+        self.status = status
+        self.response_headers = [
+            *self.response_headers,
+            ("Content-Type", content_type),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "no-store"),
+        ]
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        if isinstance(self.channel, Channel):
+            self.channel.linger = True
+        self.write(body)
+        # The app never saw this request: the access log hears of it here (no duration: none ran).
+        method = str(getattr(request, "command", "") or "-")
+        access_log.info(
+            '%s "%s %s" %d -', self.channel.addr[0], printable(method), printable(path), error.code
+        )
+
+
+class Answer(WSGITask):
+    """The app's answer; while the server stops, it ends its connection."""
+
+    def build_response_header(self) -> bytes:
+        channel = self.channel
+        if isinstance(channel, Channel) and channel.owner is not None and channel.owner.stopping:
+            self.set_close_on_finish()
+        return super().build_response_header()
+
+
+class Channel(HTTPChannel):
+    """One client connection, with a deadline for each request it sends."""
+
+    task_class = Answer
+    error_task_class = ErrorAnswer
+    parser_class = RequestParser
+
+    #: Set by waitress (types-waitress does not declare it).
+    requests_lock: threading.Lock
+    owner: Service | None = None
+    address = ""
+    #: When the request being received began (monotonic seconds); None while none is.
+    request_started: float | None = None
+    #: Whether a request came whole on this connection (it is then a keep-alive one when idle).
+    kept_alive = False
+    #: Whether closing this connection should first let the client finish sending.
+    linger = False
+    #: Until when a closed-for-writing connection still reads and drops input.
+    lingering_until: float | None = None
+
+    def __init__(
+        self, server: BaseWSGIServer, sock: socket.socket, addr: Any, adj: Adjustments, map: Any = None
+    ) -> None:
+        super().__init__(server, sock, addr, adj, map)
+        self.opened = self.request_started = time.monotonic()  # its first request is owed at once
+
+    def received(self, data: bytes) -> bool:
+        if self.request_started is None:
+            self.request_started = time.monotonic()
+        result = super().received(data)
+        if self.request is None:  # nothing left half received
+            self.request_started = None
+            self.kept_alive = True
+        return result
+
+    def idle(self) -> bool:
+        """Whether the connection waits for a request, with nothing received, running or to send."""
+        return (
+            self.connected
+            and not self.requests
+            and self.request is None
+            and not self.total_outbufs_len
+            and not self.will_close
+            and not self.close_when_flushed
+            and self.lingering_until is None
+        )
+
+    def readable(self) -> bool:
+        return True if self.lingering_until is not None else super().readable()
+
+    def writable(self) -> bool:
+        return False if self.lingering_until is not None else bool(super().writable())
+
+    def handle_read(self) -> None:
+        if self.lingering_until is None:
+            super().handle_read()
+            return
+        try:
+            self.recv(self.adj.recv_bytes)  # dropped; at the client's end of input, recv closes
+        except OSError:
+            self.close_now()
+
+    def handle_close(self) -> None:
+        lingers = self.linger and self.lingering_until is None and not self.total_outbufs_len
+        if lingers and self.connected and self.socket is not None:
+            # The answer is sent: say so with a FIN, and read what the client still sends, so
+            # that closing with unread input (a reset) does not destroy the answer on its way.
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            else:
+                self.lingering_until = time.monotonic() + LINGER_SECONDS
+                self.will_close = False
+                return
+        self.close_now()
+
+    def close_now(self) -> None:
+        self.linger = False
+        self.lingering_until = None
+        super().handle_close()
+
+    def del_channel(self, map: Any = None) -> None:
+        super().del_channel(map)
+        if self.owner is not None:
+            self.owner.release(self)
+            self.owner = None
+
+    def check(self, now: float, wall_clock: float, limits: Limits) -> None:
+        """Enforce the request deadline, the idle timeout and the end of lingering."""
+        if self.lingering_until is not None:
+            if now >= self.lingering_until:
+                self.close_now()
+            return
+        started = self.request_started
+        if started is not None and now - started > limits.request_timeout:
+            self.time_out(f"The request was not received within {limits.request_timeout:g} seconds.")
+        elif not self.requests and wall_clock - self.last_activity > self.adj.channel_timeout:
+            self.will_close = True  # the loop closes it, after sending what it can
+
+    def leaving(self) -> bool:
+        """Whether the connection is closing (once what it has to send is sent)."""
+        return self.will_close or self.close_when_flushed or self.lingering_until is not None
+
+    def time_out(self, message: str, *, linger: bool = True) -> None:
+        """Answer 408 to the request being received (or close a connection that sent nothing)."""
+        with self.requests_lock:
+            if self.requests:
+                return  # a request before it is being answered: this one's turn comes after
+            self.request_started = None
+            if self.will_close or self.close_when_flushed:
+                return
+            request = self.request
+            if request is None:
+                self.will_close = True
+                return
+            self.request = None
+            request.error = RequestTimeout(message)
+            request.completed = True
+            request.expect_continue = False
+            task = ErrorAnswer(self, cast(Any, request))
+            try:
+                task.service()
+            except ClientDisconnected:
+                pass
+            finally:
+                request.close()
+            self.linger = linger
+            self.close_when_flushed = True
+
+
+class Listener(TcpWSGIServer):
+    """One listening socket of a :class:`Service`; its connections are :class:`Channel` objects."""
+
+    channel_class = Channel
+
+    def __init__(self, service: Service, application: Any, **kw: Any) -> None:
+        self.service = service
+        super().__init__(application, **kw)
+
+    def readable(self) -> bool:
+        return self.accepting and self.service.may_accept()
+
+    def handle_accept(self) -> None:
+        self.accept_one()
+
+    def accept_one(self) -> bool:
+        """Accept one waiting connection, if there is one; whether there was."""
+        try:
+            pair = self.accept()
+            if pair is None:
+                return False
+            conn, addr = pair
+            self.set_socket_options(conn)
+        except OSError:
+            # As waitress: a connection that went away before it was accepted is no reason to stop.
+            log.debug("accept() failed", exc_info=True)
+            return True
+        self.service.admit(self, conn, addr)
+        return True
+
+
+class _Wakeup(wasyncore.dispatcher):
+    """The read end of a socket pair a signal writes to (``signal.set_wakeup_fd``): it wakes the loop."""
+
+    def __init__(self, map: Any) -> None:
+        reader, self.writer = socket.socketpair()
+        self.writer.setblocking(False)
+        super().__init__(reader, map=map)
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        with contextlib.suppress(OSError):
+            self.recv(512)
+
+    def handle_close(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        super().close()
+        self.writer.close()
+
+
+class Service:
+    """waitress's listening sockets, worker threads and loop, run with :class:`Limits`."""
+
+    def __init__(self, app: Any, *, host: str, port: int, threads: int, limits: Limits) -> None:
+        self.limits = limits
+        self.map: dict[int, Any] = {}
+        self.channels: set[Channel] = set()
+        self.per_address: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.next_refusal_report = 0.0
+        self.signals: list[int] = []
+        self.stopping = False
+        self.deadline = math.inf
+        self.next_check = 0.0
+        self.next_prune = 0.0
+        self.pruned_idle = self.pruned_slow = 0
+        self.next_report = self.next_full_report = 0.0
+        try:
+            adj = Adjustments(
+                host=host, port=port, threads=threads, connection_limit=limits.connection_limit, **SETTINGS
+            )
+        except (OSError, ValueError) as exc:
+            raise ServeError(f"cannot listen on {host}:{port}: {exc}") from None
+        self.dispatcher = ThreadedTaskDispatcher()
+        self.listeners: list[Listener] = []
+        try:
+            for sockinfo in cast(list[Any], adj.listen):
+                self.listeners.append(
+                    Listener(self, app, map=self.map, dispatcher=self.dispatcher, adj=adj, sockinfo=sockinfo)
+                )
+        except OSError as exc:
+            wasyncore.close_all(self.map, ignore_all=True)
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        self.port = int(getattr(self.listeners[0], "effective_port", port))
+        self.dispatcher.set_thread_count(threads)
+
+    # ------------------------------------------------------------ connections
+
+    def may_accept(self) -> bool:
+        full = len(self.channels) >= self.limits.connection_limit
+        now = time.monotonic()
+        if full and now >= self.next_full_report:
+            self.next_full_report = now + REPORT_SECONDS
+            log.warning("the connection limit is reached (%d open): new connections wait", len(self.channels))
+        return not full and not self.stopping
+
+    def admit(self, listener: Listener, conn: socket.socket, addr: Any) -> None:
+        address = str(addr[0]) if isinstance(addr, tuple) and addr else ""
+        most = self.limits.max_connections_per_address
+        if most and self.per_address[address] >= most:
+            conn.close()
+            self.refused[address] += 1
+            now = time.monotonic()
+            if now >= self.next_refusal_report:
+                self.next_refusal_report = now + REPORT_SECONDS
+                log.warning(
+                    "refused %d connection(s) from addresses holding %d already: %s",
+                    self.refused.total(),
+                    most,
+                    ", ".join(a for a, _ in self.refused.most_common(5)),
+                )
+                self.refused.clear()
+            return
+        channel = Channel(listener, conn, addr, listener.adj, map=self.map)
+        channel.owner = self
+        channel.address = address
+        self.channels.add(channel)
+        self.per_address[address] += 1
+
+    def release(self, channel: Channel) -> None:
+        if channel in self.channels:
+            self.channels.discard(channel)
+            self.per_address[channel.address] -= 1
+            if self.per_address[channel.address] <= 0:
+                del self.per_address[channel.address]
+
+    def _prune(self, now: float) -> None:
+        """Near the connection limit, make room: close idle keep-alive connections, oldest first; if
+        that is not enough, end the requests that have been arriving the longest (beyond a moment)."""
+        limit = self.limits.connection_limit
+        keep = limit - max(1, limit // 10)
+        if len(self.channels) <= keep or now < self.next_prune:
+            return
+        self.next_prune = now + 0.05
+        staying = [c for c in self.channels if not c.leaving()]
+        excess = len(staying) - keep
+        if excess <= 0:
+            return
+        # A new connection is not idle, but about to send its request (for a moment).
+        idle = sorted(
+            (c for c in staying if c.idle() and (c.kept_alive or now - c.opened > PRESSED_SECONDS)),
+            key=lambda c: c.last_activity,
+        )[:excess]
+        for channel in idle:
+            channel.close_now()
+        excess -= len(idle)
+        slow = sorted(
+            (
+                c
+                for c in staying
+                if c.request_started is not None and now - c.request_started > PRESSED_SECONDS
+            ),
+            key=lambda c: c.request_started or now,
+        )[: max(0, excess)]
+        for channel in slow:
+            # No lingering: the room is needed now, and such a client is hardly waiting for an answer.
+            channel.time_out("The request was not received in time: the server is busy.", linger=False)
+        self.pruned_idle += len(idle)
+        self.pruned_slow += len(slow)
+        if (self.pruned_idle or self.pruned_slow) and now >= self.next_report:
+            self.next_report = now + REPORT_SECONDS
+            log.warning(
+                "near the connection limit: closed %d idle connection(s), ended %d slow request(s)",
+                self.pruned_idle,
+                self.pruned_slow,
+            )
+            self.pruned_idle = self.pruned_slow = 0
+
+    # ------------------------------------------------------------ the loop
+
+    def request_stop(self, signum: int, frame: FrameType | None = None) -> None:
+        """The signal handler: only a note, acted on by the loop (a handler must not take locks)."""
+        self.signals.append(signum)
+
+    def run(self) -> None:
+        """Serve until stopped; then return once every connection is done or the grace period is over."""
+        try:
+            while True:
+                wasyncore.loop(timeout=LOOP_SECONDS, use_poll=True, map=self.map, count=1)
+                if self._tick(time.monotonic()):
+                    break
+        finally:
+            self.close()
+
+    def _tick(self, now: float) -> bool:
+        """Work between two rounds of the loop, where closing connections is safe; True when done."""
+        if self.signals and not self.stopping:
+            self._begin_stop(now)
+            return False  # idle connections are closed next time, once their waiting input is read
+        if len(self.signals) > 1 and self.deadline > now:
+            log.warning("received %s again: stopping now", signal.Signals(self.signals[-1]).name)
+            self.deadline = now
+        if now >= self.next_check:
+            self.next_check = now + LOOP_SECONDS
+            wall_clock = time.time()
+            for channel in list(self.channels):
+                channel.check(now, wall_clock, self.limits)
+        if not self.stopping:
+            self._prune(now)
+            return False
+        for channel in list(self.channels):
+            if channel.idle():
+                channel.close_now()
+        if not self.channels:
+            log.info("every request answered: stopped")
+            return True
+        if now >= self.deadline:
+            log.warning(
+                "%d connection(s) still open after the grace period of %g s: closing them",
+                len(self.channels),
+                self.limits.shutdown_grace,
+            )
+            return True
+        return False
+
+    def _begin_stop(self, now: float) -> None:
+        self.stopping = True
+        self.deadline = now + self.limits.shutdown_grace
+        for listener in self.listeners:
+            # Connections the kernel already accepted are taken, as any before them were.
+            for _ in range(self.limits.connection_limit):
+                if not listener.accept_one():
+                    break
+            wasyncore.dispatcher.close(listener)  # the listening socket only: its trigger stays
+        log.info(
+            "received %s: no new connections; %d open, given up to %g s to finish",
+            signal.Signals(self.signals[0]).name,
+            len(self.channels),
+            self.limits.shutdown_grace,
+        )
+
+    def close(self) -> None:
+        for channel in list(self.channels):
+            channel.close_now()
+        for listener in self.listeners:
+            listener.close()
+        remaining = self.deadline - time.monotonic() if math.isfinite(self.deadline) else 1.0
+        self.dispatcher.shutdown(cancel_pending=True, timeout=max(1, math.ceil(remaining)))
+
+    @contextlib.contextmanager
+    def signals_handled(self) -> Iterator[None]:
+        """SIGTERM and SIGINT stop the server gracefully while inside (from the main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wakeup = _Wakeup(self.map)
+        previous_fd = signal.set_wakeup_fd(wakeup.writer.fileno(), warn_on_full_buffer=False)
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            signal.set_wakeup_fd(previous_fd)
+            wakeup.close()
+
+
+def serve(app: Any, *, host: str, port: int, threads: int, limits: Limits | None = None) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then stop gracefully and return.
+
+    Raises:
+        ServeError: It cannot listen on ``host`` and ``port`` (taken, say).
+    """
+    service = Service(app, host=host, port=port, threads=threads, limits=limits or Limits())
+    with service.signals_handled():
+        print(f"Serving Luminary on http://{host}:{service.port} with {threads} threads", flush=True)
+        service.run()
