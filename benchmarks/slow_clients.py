@@ -38,55 +38,19 @@ import contextlib
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
+# The tests' way of starting `luminary serve` (a free port, its output drained).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from served import serve
+
 PROBE_ADDRESS = "127.0.0.2"
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n"
-
-
-@contextlib.contextmanager
-def luminary_serve(directory: Path, extra: list[str], threads: int) -> Iterator[int]:
-    """``luminary serve`` on a free port of 127.0.0.1; its port. Its output is drained and dropped."""
-    script = Path(sys.executable).with_name("luminary")
-    url = f"sqlite:///{directory / 'slow.db'}"
-    command = [str(script), "serve", "--no-seed", "--port", "0", "--threads", str(threads)]
-    proc = subprocess.Popen(
-        [*command, "--database-url", url, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    port = None
-    for line in proc.stdout:
-        found = re.search(r"Serving Luminary on http://[^:]+:(\d+)", line)
-        if found:
-            port = int(found.group(1))
-            break
-    if port is None:
-        proc.kill()
-        raise RuntimeError("luminary serve did not start")
-    stdout = proc.stdout
-    drain = threading.Thread(target=lambda: [None for _ in stdout], daemon=True)
-    drain.start()
-    try:
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @attrs.define
@@ -282,10 +246,14 @@ def main() -> None:
         connections = args.connections or (1100 if scenario == "slow" else 1000)
         with (
             tempfile.TemporaryDirectory() as tmp,
-            luminary_serve(Path(tmp), args.server_arg, args.threads) as port,
+            serve(
+                f"sqlite:///{Path(tmp) / 'luminary.db'}", "--no-seed", *args.server_arg, threads=args.threads
+            ) as server,
         ):
             asyncio.run(
-                run_scenario(argparse.Namespace(**{**vars(args), "connections": connections}), scenario, port)
+                run_scenario(
+                    argparse.Namespace(**{**vars(args), "connections": connections}), scenario, server.port
+                )
             )
 
 

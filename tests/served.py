@@ -25,6 +25,27 @@ def luminary_command() -> list[str]:
     return [str(script)]
 
 
+def run_luminary(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``luminary`` command to its end, its output captured.
+
+    No database setting of this environment reaches it; ``env`` adds variables.
+    """
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LUMINARY_", "DATABASE_URL", "POSTGRES_"))
+    }
+    return subprocess.run(
+        [*luminary_command(), *args],
+        env={**clean, **(env or {})},
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class Server:
     """A ``luminary serve`` process on a free loopback port."""
 

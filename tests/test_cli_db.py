@@ -12,8 +12,6 @@ afterwards run in this process (:func:`luminary.http.cli.main`), which is faster
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,26 +22,10 @@ pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
 from luminary import sql
 from luminary.http import cli
-from served import luminary_command
+from served import run_luminary
 from sql_fixtures import sqlite_database
 
 UNKNOWN = "ffff_unknown"
-
-
-def luminary(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``luminary`` command, with no database setting from this environment."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("LUMINARY_", "DATABASE_URL", "POSTGRES_"))
-    }
-    return subprocess.run(
-        [*luminary_command(), *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def execute(url: str, *statements: str) -> None:
@@ -111,7 +93,7 @@ SERVE = ("serve", "--port", "0", "--no-seed")
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), SERVE], ids=["db upgrade", "serve"])
 def test_a_database_a_newer_luminary_migrated_is_refused_in_one_line(command, newer_database, tmp_path):
-    result = luminary(*command, "--database-url", newer_database, cwd=tmp_path)
+    result = run_luminary(*command, "--database-url", newer_database, cwd=tmp_path)
     assert_one_line_refusal(result.returncode, result.stderr, NEWER)
     assert result.stdout == ""
     assert revision(newer_database) == UNKNOWN
@@ -119,7 +101,7 @@ def test_a_database_a_newer_luminary_migrated_is_refused_in_one_line(command, ne
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), SERVE], ids=["db upgrade", "serve"])
 def test_tables_made_some_other_way_are_refused_in_one_line(command, foreign_database, tmp_path):
-    result = luminary(*command, "--database-url", foreign_database, cwd=tmp_path)
+    result = run_luminary(*command, "--database-url", foreign_database, cwd=tmp_path)
     assert_one_line_refusal(result.returncode, result.stderr, FOREIGN)
     assert result.stdout == ""
     assert table_names(foreign_database) == {"orders"}  # neither adopted nor stamped
@@ -153,12 +135,12 @@ def test_db_upgrade_says_what_it_did(tmp_path):
     url = f"sqlite:///{tmp_path / 'luminary.db'}"
     head = sql.head_revision()
 
-    first = luminary("db", "upgrade", "--database-url", url, cwd=tmp_path)
+    first = run_luminary("db", "upgrade", "--database-url", url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout == f"Upgraded an empty database to revision {head}.\n"
     assert "Traceback" not in first.stderr
 
-    again = luminary("db", "upgrade", "--database-url", url, cwd=tmp_path)
+    again = run_luminary("db", "upgrade", "--database-url", url, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert again.stdout == f"The database is already at the latest revision, {head}.\n"
 

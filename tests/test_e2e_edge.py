@@ -14,7 +14,6 @@ import itertools
 import json
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
 from luminary.http.requests import MAX_BODY
-from served import Server, luminary_command, serve
+from served import Server, run_luminary, serve
 
 pytestmark = pytest.mark.slow
 
@@ -502,13 +501,8 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         database = f"sqlite:///{tmp_path / 'taken.db'}"
-        result = subprocess.run(
-            [*luminary_command(), "serve", "--no-seed", "--port", str(port), "--database-url", database],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
+        result = run_luminary(
+            "serve", "--no-seed", "--port", str(port), "--database-url", database, cwd=tmp_path
         )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -529,13 +523,8 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path):
     ],
 )
 def test_serve_refuses_an_option_out_of_range_before_anything_runs(tmp_path, option, value):
-    result = subprocess.run(
-        [*luminary_command(), "serve", option, value, "--database-url", f"sqlite:///{tmp_path / 'no.db'}"],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
+    result = run_luminary(
+        "serve", option, value, "--database-url", f"sqlite:///{tmp_path / 'no.db'}", cwd=tmp_path
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(
@@ -545,14 +534,12 @@ def test_serve_refuses_an_option_out_of_range_before_anything_runs(tmp_path, opt
 
 
 def test_serve_refuses_a_bad_setting_from_the_environment(tmp_path):
-    result = subprocess.run(
-        [*luminary_command(), "serve", "--database-url", f"sqlite:///{tmp_path / 'no.db'}"],
-        capture_output=True,
-        text=True,
-        timeout=20,
+    result = run_luminary(
+        "serve",
+        "--database-url",
+        f"sqlite:///{tmp_path / 'no.db'}",
         cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": "/usr/bin:/bin", "LUMINARY_SHUTDOWN_GRACE": "-5"},
+        env={"LUMINARY_SHUTDOWN_GRACE": "-5"},
     )
     assert result.returncode == 2
     assert "LUMINARY_SHUTDOWN_GRACE" in result.stderr.splitlines()[-1]

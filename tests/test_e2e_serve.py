@@ -243,18 +243,9 @@ def test_sixteen_clients_keep_counters_exact(database_url):
 
 
 def test_serve_refuses_a_malformed_database_url(tmp_path):
-    import subprocess
+    from served import run_luminary
 
-    from served import luminary_command
-
-    result = subprocess.run(
-        [*luminary_command(), "serve", "--database-url", "notadatabase://", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_luminary("serve", "--database-url", "notadatabase://", "--port", "0", cwd=tmp_path)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
