@@ -306,3 +306,16 @@ def test_the_access_log_escapes_what_the_client_sent(world, caplog):
 )
 def test_printable_escapes_controls_quotes_and_backslashes_only(text, logged):
     assert printable(text) == logged
+
+
+def test_waitress_messages_quoting_a_request_path_are_escaped(caplog):
+    from luminary.http.server import Answer, Channel
+
+    caplog.set_level(logging.INFO, logger="waitress")
+    # waitress formats the path into the message itself ("Exception while serving %s" % path).
+    Channel.logger.info('Client disconnected while serving /a\n127.0.0.1 "GET /forged" 200')
+    Answer.logger.warning("Exception while serving /b\r\nx")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Client disconnected while serving /a\\x0a127.0.0.1 \\x22GET /forged\\x22 200",
+        "Exception while serving /b\\x0d\\x0ax",
+    ]

@@ -247,8 +247,23 @@ class ErrorAnswer(ErrorTask):
         )
 
 
+class _Escaping(logging.Filter):
+    """Escapes control characters in a record's message: waitress formats request paths into some."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
+#: The logger of waitress's connections and tasks here ("Exception while serving /…").
+WAITRESS_LOG = logging.getLogger("waitress.requests")
+WAITRESS_LOG.addFilter(_Escaping())
+
+
 class Answer(WSGITask):
     """The app's answer; while the server stops, it ends its connection."""
+
+    logger = WAITRESS_LOG
 
     def build_response_header(self) -> bytes:
         channel = self.channel
@@ -263,6 +278,7 @@ class Channel(HTTPChannel):
     task_class = Answer
     error_task_class = ErrorAnswer
     parser_class = RequestParser
+    logger = WAITRESS_LOG
 
     #: Set by waitress (types-waitress does not declare it).
     requests_lock: threading.Lock
