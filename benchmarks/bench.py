@@ -1,20 +1,57 @@
 """The HTTP benchmark: ``nox -s bench``. It prints figures and asserts nothing.
 
-1. Seeds two SQLite databases: a realistic one (50 users, the 3 default
-   constellations, an attempt each, 20 sessions per user half of them completed,
-   10 posts per user, and a student who signs in with a token) and one with 10x
-   the users, sessions and posts.
-2. Starts ``luminary serve`` on each, and a bare Falcon app under the same
-   waitress settings: the ceiling.
-3. Drives each with 16 keep-alive connections on loopback, in rounds: every
-   stretch of a scenario follows a stretch of the ceiling, and the scenario's
-   share of the ceiling is the median over its rounds. It prints requests per
-   second, p50, p99 and errors per endpoint, that share, how the feed and a
-   user's page fare at 10x data against 1x, and what a bearer token costs:
-   ``GET /api/v2/me`` (authenticated, one account read) against ``GET /healthz``
-   (no token, no database).
+Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
 
-Figures from one run are compared with each other only: the machine is shared.
+    nox -s bench                                  # SQLite only
+    nox -s bench -- --postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    nox -s bench -- --database postgresql --scenario '^GET /api/users/ ' --round-seconds 3
+    nox -s bench -- --list                        # the scenarios, and nothing run
+
+1. Seeds, by the same code for each database, four databases: 1x (50 users,
+   the 3 default constellations and a big one for the write mix, an attempt
+   each, 20 sessions per user half of them completed, 10 posts per user, and a
+   student and an administrator who sign in with a token), 10x (10x the users,
+   sessions and posts, the same two accounts), a year of study (one student
+   with 10,000 completed sessions over 2025) and the 1x data again for the
+   write mix alone, so that the lists read elsewhere do not grow during the
+   run. SQLite always (unless
+   ``--database`` leaves it out); PostgreSQL when ``--postgres-url`` or
+   ``$LUMINARY_BENCH_POSTGRES_URL`` names a server: its databases are throwaway
+   ones created there and dropped at the end, whatever happens. Only the
+   databases the chosen scenarios need are seeded.
+2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
+   environment) on each, and a bare Falcon app under the same waitress
+   settings: the ceiling.
+3. Drives each with 16 keep-alive connections on loopback, in rounds: every
+   stretch of a scenario follows a stretch of the ceiling, and a round runs
+   every scenario of every database, so both databases meet the same machine.
+4. Prints, per database and scenario: requests per second (median of the
+   rounds), p50 and p99 (over every request), errors (status 400 or more, or no
+   answer), the share of the ceiling (median of the rounds' ratios), bytes per
+   answer (mean body size) and, for lists, items per answer (the entries of
+   the answer's list, counted in one answer parsed before the rounds) and items
+   served per second (items per answer × requests per second), and the same
+   for objects (every JSON object in those entries, nested ones included: a v1
+   user with their sessions and posts, a constellation with its attempts and
+   posts), so that a list that grows 10x is judged per item. Then how each
+   scenario fares at 10x data against 1x, what a bearer token costs
+   (``GET /api/v2/me`` against ``GET /healthz``, no database) and what a year
+   of stats costs against ``/me``; and last, one compact Markdown table, a line
+   per scenario per database, to paste into a note.
+
+The scenarios (1x unless said): API v1 ``GET /api/feed/`` (1x, 10x),
+``GET /api/users/`` (1x, 10x), ``GET /api/users/{id}/`` (1x, 10x),
+``GET /api/users/{id}/total_minutes/``, ``GET /api/constellations/`` (1x,
+10x), the write mix (log a session, complete it, add a star: three requests);
+API v2 ``GET /api/v2/feed?limit=100`` (1x, 10x), ``GET /api/v2/users?limit=100``
+(1x, 10x), ``GET /api/v2/users/{id}``, ``GET /api/v2/users/{id}/total_minutes``
+(these three with the administrator's token), ``GET /api/v2/constellations``,
+``GET /api/v2/me``, ``GET /api/v2/me/stats`` over 2025 by day (the year); and
+``GET /healthz``. v2 pages hold 100 items at most: its lists are judged per item.
+
+The default run (3 rounds of 1.5 s per scenario) takes about 4 minutes per
+database on 2 cores. Figures from one run are compared with each other only:
+the machine is shared.
 """
 
 from __future__ import annotations
@@ -25,14 +62,18 @@ import contextlib
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import attrs
 
@@ -209,13 +250,113 @@ def seed_student(url: str) -> str:
     return issued.secret
 
 
-# ---------------------------------------------------------------- servers
+def seed_admin(url: str) -> str:
+    """Give the seeded database an administrator and an admin token (``GET /api/v2/users`` needs one)."""
+    engine = make_engine(url)
+    clock = SystemClock()
+    login = "bench-admin"
+    create_account(
+        SqlAlchemyUnitOfWork(engine),
+        SignUp(display_name="Bench Administrator", login=login, password="correct horse battery staple"),
+        actor=SYSTEM,
+        clock=clock,
+        admin=True,
+    )
+    issued = issue_token(
+        SqlAlchemyUnitOfWork(engine), login, name="bench", scopes=["read", "admin"], actor=SYSTEM, clock=clock
+    )
+    engine.dispose()
+    return issued.secret
+
+
+#: The key of the database the write mix writes to: seeded as 1x, so that the reads' data stays put.
+WRITE = -1
+#: How each database is named (PostgreSQL's are ``luminary_bench_<random>_<name>``), and its data in tables.
+SCALES = {1: "1x", 10: "10x", YEAR: "year", WRITE: "writes"}
+DATA = {1: "1x", 10: "10x", YEAR: "year", WRITE: "1x"}
+
+
+@attrs.define
+class Database:
+    """One database engine under test: its seeded databases by scale, and their tokens by role."""
+
+    name: str
+    urls: dict[int, str] = attrs.Factory(dict)
+    tokens: dict[int, dict[str, str]] = attrs.Factory(dict)
+
+
+def seed_all(db: Database, urls: Mapping[int, str], users: int) -> None:
+    """Seed the databases at ``urls`` (by scale) for ``db`` and keep their tokens; the same code for all."""
+    for scale, url in urls.items():
+        t0 = time.perf_counter()
+        if scale == YEAR:
+            upgrade(url)
+            db.tokens[scale] = {"year": seed_year(url)}
+            what = f"a year of study ({YEAR_SESSIONS:,} sessions)"
+        elif scale == WRITE:
+            seed(url, users)
+            what = f"{users} users, {users * 10} posts, for the write mix"
+        else:
+            seed(url, users * scale)
+            db.tokens[scale] = {"student": seed_student(url), "admin": seed_admin(url)}
+            what = f"{users * scale} users, {users * scale * 10} posts, a student and an administrator"
+        db.urls[scale] = url
+        print(
+            f"seeded {db.name} {SCALES[scale]:>4}: {what} in {time.perf_counter() - t0:.1f}s",
+            flush=True,
+        )
 
 
 @contextlib.contextmanager
-def process(args: list[str]) -> Iterator[int]:
+def postgres_databases(server_url: str, scales: Iterable[int]) -> Iterator[dict[int, str]]:
+    """Throwaway databases on the PostgreSQL server of ``server_url``, one per scale, dropped on the way out.
+
+    ``server_url`` connects to any database of the server the user may create databases from.
+    """
+    import sqlalchemy as sa  # luminary-sql's own dependency
+
+    base = sa.engine.make_url(server_url)
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    prefix = f"luminary_bench_{uuid.uuid4().hex[:10]}"
+    created: list[str] = []
+    try:
+        urls = {}
+        for scale in scales:
+            name = f"{prefix}_{SCALES[scale]}"
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            created.append(name)
+            urls[scale] = base.set(database=name).render_as_string(hide_password=False)
+        yield urls
+    finally:
+        with admin.connect() as connection:
+            for name in created:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        if created:
+            print(f"dropped the PostgreSQL databases {prefix}_*", flush=True)
+
+
+# ---------------------------------------------------------------- servers
+
+
+def clean_environment() -> dict[str, str]:
+    """This environment without the settings that would reach ``luminary serve`` behind its flags."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("LUMINARY_", "DATABASE_URL", "POSTGRES_"))
+    }
+
+
+@contextlib.contextmanager
+def process(args: list[str], log: IO[str]) -> Iterator[int]:
+    """Run a server writing its log to ``log``; yield its port once it says it serves."""
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True
+        args,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=clean_environment(),
     )
     assert proc.stdout is not None
     port = None
@@ -226,23 +367,41 @@ def process(args: list[str]) -> Iterator[int]:
             break
     if port is None:
         proc.kill()
-        raise RuntimeError(f"{args} did not start")
+        proc.wait()
+        raise RuntimeError(f"{args} did not start: see {log.name}")
     try:
         yield port
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
-def luminary(url: str, threads: int) -> contextlib.AbstractContextManager[int]:
+def luminary(url: str, threads: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
     script = Path(sys.executable).with_name("luminary")
     return process(
-        [str(script), "serve", "--no-seed", "--port", "0", "--threads", str(threads), "--database-url", url]
+        [
+            str(script),
+            "serve",
+            "--no-seed",
+            "--v1",
+            "open",
+            "--port",
+            "0",
+            "--threads",
+            str(threads),
+            "--database-url",
+            url,
+        ],
+        log,
     )
 
 
-def ceiling(threads: int) -> contextlib.AbstractContextManager[int]:
-    return process([sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)])
+def ceiling(threads: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
+    return process([sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)], log)
 
 
 # ---------------------------------------------------------------- load
@@ -312,18 +471,21 @@ class Connection:
         self.writer.close()
 
 
-Step = Callable[[Connection, int], Awaitable[list[tuple[int, float]]]]
+#: What a step records of each request: status, seconds and body bytes; status 0 is no answer.
+Result = tuple[int, float, int]
+Step = Callable[[Connection, int], Awaitable[list[Result]]]
+NO_ANSWER = 0
 
 
 def get(path: str | Callable[[int], str], *, token: str | None = None) -> Step:
     """GET ``path``; with ``token``, as its holder (``Authorization: Bearer …``)."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
 
-    async def step(conn: Connection, n: int) -> list[tuple[int, float]]:
+    async def step(conn: Connection, n: int) -> list[Result]:
         target = path(n) if callable(path) else path
         t0 = time.perf_counter()
-        status, _ = await conn.request("GET", target, headers=headers)
-        return [(status, time.perf_counter() - t0)]
+        status, body = await conn.request("GET", target, headers=headers)
+        return [(status, time.perf_counter() - t0, len(body))]
 
     return step
 
@@ -334,7 +496,7 @@ def write_mix(attempts: list[tuple[int, int]]) -> Step:
     ``attempts`` holds (user id, attempt id) pairs.
     """
 
-    async def step(conn: Connection, n: int) -> list[tuple[int, float]]:
+    async def step(conn: Connection, n: int) -> list[Result]:
         results = []
         user_id, attempt_id = attempts[n % len(attempts)]
         t0 = time.perf_counter()
@@ -343,15 +505,15 @@ def write_mix(attempts: list[tuple[int, int]]) -> Step:
             "/api/sessions/",
             {"user_id": user_id, "constellation_attempt_id": attempt_id, "minutes": 5},
         )
-        results.append((status, time.perf_counter() - t0))
+        results.append((status, time.perf_counter() - t0, len(body)))
         if status == 201:
             sid = json.loads(body)["id"]
             t0 = time.perf_counter()
-            status, _ = await conn.request("PUT", f"/api/sessions/{sid}/complete")
-            results.append((status, time.perf_counter() - t0))
+            status, body = await conn.request("PUT", f"/api/sessions/{sid}/complete")
+            results.append((status, time.perf_counter() - t0, len(body)))
         t0 = time.perf_counter()
-        status, _ = await conn.request("PUT", f"/api/constellation_attempts/{attempt_id}/")
-        results.append((status, time.perf_counter() - t0))
+        status, body = await conn.request("PUT", f"/api/constellation_attempts/{attempt_id}/")
+        results.append((status, time.perf_counter() - t0, len(body)))
         return results
 
     return step
@@ -363,22 +525,40 @@ class Sample:
 
     seconds: float
     latencies: list[float]
-    errors: int
+    body_bytes: int
+    #: Statuses of 400 or more (and NO_ANSWER) and how often each came.
+    failures: Counter[int]
 
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.seconds
 
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values())
 
-async def drive(port: int, step: Step, seconds: float) -> Sample:
+
+async def drive(port: int, step: Step, seconds: float, timeout: float) -> Sample:
+    """Run ``step`` on every connection until ``seconds`` have passed, then let the last ones finish.
+
+    A step that fails to get an answer (connection lost, garbled, or none within
+    ``timeout``) counts as one request without an answer, and its connection is opened again.
+    """
     connections = [await Connection.open(port) for _ in range(CONNECTIONS)]
-    samples: list[tuple[int, float]] = []
+    results: list[Result] = []
     deadline = time.perf_counter() + seconds
 
     async def loop(index: int, conn: Connection) -> None:
         n = 0
         while time.perf_counter() < deadline:
-            samples.extend(await step(conn, index * 7919 + n))
+            t0 = time.perf_counter()
+            try:
+                results.extend(await asyncio.wait_for(step(conn, index * 7919 + n), timeout))
+            except (OSError, EOFError, ValueError, IndexError, KeyError, asyncio.IncompleteReadError):
+                results.append((NO_ANSWER, time.perf_counter() - t0, 0))
+                conn.closed = True  # the next request opens a new connection
+                if time.perf_counter() - t0 < 0.01:
+                    await asyncio.sleep(0.01)  # a server that is gone: do not spin
             n += 1
 
     started = time.perf_counter()
@@ -386,27 +566,274 @@ async def drive(port: int, step: Step, seconds: float) -> Sample:
     elapsed = time.perf_counter() - started
     for c in connections:
         c.close()
+    answered = [r for r in results if r[0] != NO_ANSWER]
     return Sample(
-        elapsed, [latency for _, latency in samples], sum(1 for status, _ in samples if status >= 400)
+        elapsed,
+        [latency for _, latency, _ in answered],
+        sum(size for _, _, size in answered),
+        Counter(status for status, _, _ in results if status >= 400 or status == NO_ANSWER),
     )
 
 
-def measure(port: int, step: Step, seconds: float) -> Sample:
-    return asyncio.run(drive(port, step, seconds))
+def measure(port: int, step: Step, seconds: float, timeout: float = 120.0) -> Sample:
+    return asyncio.run(drive(port, step, seconds, timeout))
 
 
-def summary(samples: list[Sample]) -> dict[str, float]:
+def fetch_once(port: int, path: str, token: str | None) -> tuple[int, bytes]:
+    """One GET on a connection of its own."""
+
+    async def once() -> tuple[int, bytes]:
+        conn = await Connection.open(port)
+        try:
+            headers = {"Authorization": f"Bearer {token}"} if token else None
+            return await conn.request("GET", path, headers=headers)
+        finally:
+            conn.close()
+
+    return asyncio.run(once())
+
+
+def count_objects(value: object) -> int:
+    """The JSON objects in ``value``, itself included, nested ones too."""
+    if isinstance(value, dict):
+        return 1 + sum(count_objects(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_objects(v) for v in value)
+    return 0
+
+
+def count_items(body: bytes) -> tuple[int, int] | None:
+    """The entries of a list answer and the objects in them, or None if ``body`` holds no one list.
+
+    A list answer is a JSON object with one array member: v1's ``{"users": [...]}``,
+    v2's ``{"data": [...], "next_cursor": ...}``.
+    """
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    arrays = [v for v in document.values() if isinstance(v, list)]
+    if len(arrays) != 1:
+        return None
+    return len(arrays[0]), count_objects(arrays[0])
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    return ordered[max(0, int(len(ordered) * share) - 1)] if ordered else 0.0
+
+
+@attrs.frozen
+class Figures:
+    """A scenario's figures over its rounds."""
+
+    rps: float  # median of the rounds
+    p50: float  # ms, over every request of every round
+    p99: float
+    errors: int
+    failures: Counter[int]
+    bytes: float  # mean body size per answer
+
+
+def summary(samples: list[Sample]) -> Figures:
     """Throughput as the median of the rounds; latencies over every request of every round."""
     latencies = sorted(latency for s in samples for latency in s.latencies)
-    return {
-        "rps": statistics.median(s.rps for s in samples),
-        "p50": statistics.median(latencies) * 1000 if latencies else 0.0,
-        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else 0.0,
-        "errors": sum(s.errors for s in samples),
-    }
+    answers = len(latencies)
+    failures: Counter[int] = Counter()
+    for s in samples:
+        failures.update(s.failures)
+    return Figures(
+        rps=statistics.median(s.rps for s in samples),
+        p50=statistics.median(latencies) * 1000 if latencies else 0.0,
+        p99=percentile(latencies, 0.99) * 1000,
+        errors=sum(failures.values()),
+        failures=failures,
+        bytes=sum(s.body_bytes for s in samples) / answers if answers else 0.0,
+    )
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+@attrs.frozen
+class Scenario:
+    """A request (or the write mix) against the database of one scale, as the holder of one role's token."""
+
+    name: str
+    scale: int
+    #: The path of a GET, or one for the n-th request; None for the write mix.
+    path: str | Callable[[int], str] | None = None
+    #: Whose token it sends: "student", "admin" or "year"; None for no token.
+    role: str | None = None
+    #: Whether the answer is a list, judged per item.
+    listing: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {DATA[self.scale]}"
+
+    def step(self, db: Database, attempts: list[tuple[int, int]]) -> Step:
+        if self.path is None:
+            return write_mix(attempts)
+        return get(self.path, token=self.token(db))
+
+    def token(self, db: Database) -> str | None:
+        return db.tokens[self.scale][self.role] if self.role else None
+
+    def first_path(self) -> str | None:
+        return self.path(0) if callable(self.path) else self.path
+
+
+def plan(users: int) -> list[Scenario]:
+    """Every scenario, in the order of a round."""
+
+    def user(n: int) -> int:
+        return 1 + n % users  # the seeded users are 1 to ``users`` at every scale
+
+    v2_user = "GET /api/v2/users/{id}"
+    return [
+        Scenario("GET /api/feed/", 1, "/api/feed/", listing=True),
+        Scenario("GET /api/feed/", 10, "/api/feed/", listing=True),
+        Scenario("GET /api/users/", 1, "/api/users/", listing=True),
+        Scenario("GET /api/users/", 10, "/api/users/", listing=True),
+        Scenario("GET /api/users/{id}/", 1, lambda n: f"/api/users/{user(n)}/"),
+        Scenario("GET /api/users/{id}/", 10, lambda n: f"/api/users/{user(n)}/"),
+        Scenario("GET /api/users/{id}/total_minutes/", 1, lambda n: f"/api/users/{user(n)}/total_minutes/"),
+        Scenario("GET /api/constellations/", 1, "/api/constellations/", listing=True),
+        Scenario("GET /api/constellations/", 10, "/api/constellations/", listing=True),
+        Scenario("write mix (session, complete, star)", WRITE),
+        Scenario("GET /api/v2/feed?limit=100", 1, "/api/v2/feed?limit=100", "student", listing=True),
+        Scenario("GET /api/v2/feed?limit=100", 10, "/api/v2/feed?limit=100", "student", listing=True),
+        Scenario("GET /api/v2/users?limit=100 (admin)", 1, "/api/v2/users?limit=100", "admin", listing=True),
+        Scenario("GET /api/v2/users?limit=100 (admin)", 10, "/api/v2/users?limit=100", "admin", listing=True),
+        # Another student's data is not a student's to read (404): the administrator reads it.
+        Scenario(f"{v2_user} (admin)", 1, lambda n: f"/api/v2/users/{user(n)}", "admin"),
+        Scenario(
+            f"{v2_user}/total_minutes (admin)", 1, lambda n: f"/api/v2/users/{user(n)}/total_minutes", "admin"
+        ),
+        Scenario("GET /api/v2/constellations", 1, "/api/v2/constellations", "student", listing=True),
+        Scenario("GET /healthz (no token)", 1, "/healthz"),
+        Scenario("GET /api/v2/me (bearer token)", 1, "/api/v2/me", "student"),
+        Scenario(
+            "GET /api/v2/me/stats, 2025 by day",
+            YEAR,
+            "/api/v2/me/stats?from=2025-01-01&to=2025-12-31&by=day",
+            "year",
+        ),
+    ]
+
+
+@attrs.frozen
+class Probe:
+    """One answer of a scenario, fetched before the rounds: its status, size and, for lists, its items."""
+
+    status: int
+    size: int
+    items: int | None = None
+    objects: int | None = None
+
+
+def probe(port: int, scenario: Scenario, db: Database) -> Probe | None:
+    path = scenario.first_path()
+    if path is None:
+        return None
+    status, body = fetch_once(port, path, scenario.token(db))
+    counted = count_items(body) if scenario.listing else None
+    if counted is None:
+        return Probe(status, len(body))
+    return Probe(status, len(body), *counted)
 
 
 # ---------------------------------------------------------------- report
+
+
+ENGINES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+CEILING = "ceiling: bare Falcon, constant JSON"
+
+
+@attrs.frozen
+class Row:
+    """A line of the report: a scenario's figures on one database."""
+
+    database: str
+    scenario: str
+    data: str
+    figures: Figures
+    share: float  # of the ceiling, median of the rounds' ratios
+    probe: Probe | None = None
+
+    @property
+    def items(self) -> int | None:
+        return self.probe.items if self.probe else None
+
+    @property
+    def objects(self) -> int | None:
+        return self.probe.objects if self.probe else None
+
+
+def per_second(count: int | None, rps: float) -> str:
+    return "" if count is None else f"{count * rps:,.0f}"
+
+
+def failures_text(failures: Counter[int]) -> str:
+    return ", ".join(
+        f"{'no answer' if status == NO_ANSWER else status}×{n}" for status, n in sorted(failures.items())
+    )
+
+
+def print_table(headers: list[str], lines: list[list[str]], *, markdown: bool = False) -> None:
+    """Columns aligned, the first ones to the left and the figures to the right; in Markdown if asked."""
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
+    left = 3 if markdown else 2  # database, scenario, data in Markdown; scenario, data otherwise
+
+    def cells(values: list[str]) -> list[str]:
+        return [
+            v.ljust(w) if i < left else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ]
+
+    if markdown:
+        print("| " + " | ".join(cells(headers)) + " |")
+        print("|" + "|".join("-" * (w + 1) + ("-" if i < left else ":") for i, w in enumerate(widths)) + "|")
+        for line in lines:
+            print("| " + " | ".join(cells(line)) + " |")
+    else:
+        print("  ".join(cells(headers)).rstrip())
+        for line in lines:
+            print("  ".join(cells(line)).rstrip())
+
+
+def ratio_by_round(
+    samples: dict[tuple[str, str], list[Sample]],
+    ceilings: dict[tuple[str, str], list[Sample]],
+    db: str,
+    top: str,
+    bottom: str,
+) -> float:
+    """Median over rounds of (top's share of its ceiling) / (bottom's), scenarios of one database."""
+    return statistics.median(
+        (s_t.rps / c_t.rps) / (s_b.rps / c_b.rps)
+        for s_t, c_t, s_b, c_b in zip(
+            samples[db, top], ceilings[db, top], samples[db, bottom], ceilings[db, bottom], strict=True
+        )
+    )
+
+
+def scan_log(path: Path) -> str | None:
+    """What a server's log says that went wrong: tracebacks and error lines, with the first one."""
+    text = path.read_text(errors="replace")
+    tracebacks = text.count("Traceback (most recent call last)")
+    errors = [line for line in text.splitlines() if re.search(r"\b(ERROR|CRITICAL)\b", line)]
+    if not tracebacks and not errors:
+        return None
+    first = ""
+    if tracebacks:
+        block = text[text.index("Traceback (most recent call last)") :].splitlines()[:30]
+        first = "\n    " + "\n    ".join(block)
+    elif errors:
+        first = "\n    " + errors[0]
+    return f"{tracebacks} tracebacks, {len(errors)} ERROR/CRITICAL lines; the first:{first}"
 
 
 def main() -> None:
@@ -414,125 +841,243 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--seconds", type=float, default=5.0, help="measured seconds per scenario (default 5)"
+        "--round-seconds",
+        type=float,
+        default=None,
+        help="seconds of each stretch: of a scenario, and of the ceiling before it (default 1.5)",
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="or: measured seconds per scenario in all, split over the rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
     parser.add_argument(
         "--threads",
         type=int,
         default=DEFAULT_THREADS,
         help=f"waitress threads (default {DEFAULT_THREADS}, as luminary serve)",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
     parser.add_argument("--users", type=int, default=50, help="users of the 1x database (default 50)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("LUMINARY_BENCH_POSTGRES_URL"),
+        metavar="URL",
+        help="a PostgreSQL server to create throwaway databases on, as a SQLAlchemy URL that may "
+        "CREATE DATABASE, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres "
+        "(default: $LUMINARY_BENCH_POSTGRES_URL; without it, SQLite only)",
+    )
+    parser.add_argument(
+        "--database",
+        action="append",
+        choices=sorted(ENGINES),
+        help="measure this database only; repeat for both (default: SQLite, and PostgreSQL with a URL)",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        metavar="REGEX",
+        help="measure the scenarios whose name and data (e.g. 'GET /api/users/ 10x') match, "
+        "case-insensitive; repeat for more (default: all; --list names them)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds a request may take before it counts as no answer",
+    )
+    parser.add_argument("--list", action="store_true", help="print the scenarios and stop")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        urls = {}
-        for scale in (1, 10):
-            url = f"sqlite:///{Path(tmp) / f'bench{scale}x.db'}"
-            t0 = time.perf_counter()
-            seed(url, args.users * scale)
-            print(
-                f"seeded {scale:>2}x: {args.users * scale} users, {args.users * scale * 10} posts "
-                f"in {time.perf_counter() - t0:.1f}s",
-                flush=True,
-            )
-            urls[scale] = url
-        student_token = seed_student(urls[1])
-        # The year of study has a database of its own, so that the v1 lists above keep their 1x data.
-        urls[YEAR] = f"sqlite:///{Path(tmp) / 'bench-year.db'}"
-        upgrade(urls[YEAR])
-        year_token = seed_year(urls[YEAR])
-
-        users = list(range(1, args.users + 1))
-        # The attempts at the big constellation, one per connection, as seed() made them.
-        big_attempts = [(1 + c % args.users, args.users + 1 + c) for c in range(CONNECTIONS)]
-        scenarios: list[tuple[str, int, Step]] = [
-            ("GET /api/feed/", 1, get("/api/feed/")),
-            ("GET /api/users/", 1, get("/api/users/")),
-            ("GET /api/users/{id}/", 1, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
-            (
-                "GET /api/users/{id}/total_minutes/",
-                1,
-                get(lambda n: f"/api/users/{users[n % len(users)]}/total_minutes/"),
-            ),
-            ("GET /api/constellations/", 1, get("/api/constellations/")),
-            ("GET /healthz (no token)", 1, get("/healthz")),
-            ("GET /api/v2/me (bearer token)", 1, get("/api/v2/me", token=student_token)),
-            (
-                "GET /api/v2/me/stats, 2025 by day",
-                YEAR,
-                get("/api/v2/me/stats?from=2025-01-01&to=2025-12-31&by=day", token=year_token),
-            ),
-            ("write mix (session, complete, star)", 1, write_mix(big_attempts)),
-            ("GET /api/feed/ at 10x", 10, get("/api/feed/")),
-            ("GET /api/users/{id}/ at 10x", 10, get(lambda n: f"/api/users/{users[n % len(users)]}/")),
-        ]
-        # The machine is shared: each stretch of a scenario is paired with a
-        # stretch of the ceiling just before it, and a scenario's share of the
-        # ceiling is the median of its rounds' ratios.
+    scenarios = plan(args.users)
+    if args.scenario:
+        patterns = [re.compile(p, re.IGNORECASE) for p in args.scenario]
+        scenarios = [s for s in scenarios if any(p.search(s.label) for p in patterns)]
+    if args.list:
+        for s in scenarios:
+            print(s.label)
+        return
+    if not scenarios:
+        parser.error("no scenario matches --scenario (--list names them)")
+    engines = args.database or (["sqlite", "postgresql"] if args.postgres_url else ["sqlite"])
+    if "postgresql" in engines and not args.postgres_url:
+        parser.error("--database postgresql needs --postgres-url or $LUMINARY_BENCH_POSTGRES_URL")
+    if args.round_seconds is not None:
+        stretch = args.round_seconds
+    elif args.seconds is not None:
         stretch = args.seconds / args.rounds
-        samples: dict[str, list[Sample]] = {name: [] for name, _, _ in scenarios}
-        ceilings: dict[str, list[Sample]] = {name: [] for name, _, _ in scenarios}
-        with contextlib.ExitStack() as servers:
-            top_port = servers.enter_context(ceiling(args.threads))
-            ports = {scale: servers.enter_context(luminary(urls[scale], args.threads)) for scale in urls}
-            measure(top_port, get("/"), 1.0)  # warm-up, not counted
-            for _, scale, step in scenarios:
-                measure(ports[scale], step, 1.0)
-            for _ in range(args.rounds):
-                for name, scale, step in scenarios:
-                    ceilings[name].append(measure(top_port, get("/"), stretch))
-                    samples[name].append(measure(ports[scale], step, stretch))
+    else:
+        stretch = 1.5
+    # SIGTERM unwinds as Ctrl-C does: servers stopped, PostgreSQL databases dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    all_ceilings = [c for cs in ceilings.values() for c in cs]
-    rows = [("ceiling: bare Falcon, constant JSON", summary(all_ceilings), 1.0)]
-    for name, _, _ in scenarios:
-        ratio = statistics.median(s.rps / c.rps for s, c in zip(samples[name], ceilings[name], strict=True))
-        rows.append((name, summary(samples[name]), ratio))
-    width = max(len(name) for name, _, _ in rows)
-    print()
-    header = f"{'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'% ceiling':>9}"
-    print(f"{'scenario':<{width}}  {header}")
-    for name, r, ratio in rows:
-        figures = f"{r['rps']:>8.0f}  {r['p50']:>7.1f}  {r['p99']:>7.1f}  {r['errors']:>6.0f}"
-        print(f"{name:<{width}}  {figures}  {100 * ratio:>8.1f}%")
-    print()
-    for base in ("GET /api/feed/", "GET /api/users/{id}/"):
-        # Rounds of 1x and 10x ran minutes apart at most; compare their ratios to the ceiling.
-        by_round = [
-            (s10.rps / c10.rps) / (s1.rps / c1.rps)
-            for s1, c1, s10, c10 in zip(
-                samples[base],
-                ceilings[base],
-                samples[f"{base} at 10x"],
-                ceilings[f"{base} at 10x"],
-                strict=True,
+    began = time.perf_counter()
+    load_before = os.getloadavg()
+    scales = sorted({s.scale for s in scenarios}, key=list(SCALES).index)
+    names = [ENGINES[e] for e in engines]
+    probes: dict[tuple[str, str], Probe | None] = {}
+    samples: dict[tuple[str, str], list[Sample]] = {(d, s.label): [] for d in names for s in scenarios}
+    ceilings: dict[tuple[str, str], list[Sample]] = {(d, s.label): [] for d in names for s in scenarios}
+    troubles: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        logs: dict[str, Path] = {}
+        with contextlib.ExitStack() as stack:
+            databases = []
+            for engine in engines:
+                db = Database(ENGINES[engine])
+                if engine == "sqlite":
+                    urls = {scale: f"sqlite:///{Path(tmp) / f'bench-{SCALES[scale]}.db'}" for scale in scales}
+                else:
+                    urls = stack.enter_context(postgres_databases(args.postgres_url, scales))
+                seed_all(db, urls, args.users)
+                databases.append(db)
+            seeded = time.perf_counter()
+
+            def log(name: str) -> IO[str]:
+                logs[name] = Path(tmp) / f"{name}.log"
+                return stack.enter_context(logs[name].open("w"))
+
+            top = stack.enter_context(ceiling(args.threads, log("ceiling")))
+            ports = {
+                (db.name, scale): stack.enter_context(
+                    luminary(url, args.threads, log(f"{db.name} {SCALES[scale]}"))
+                )
+                for db in databases
+                for scale, url in db.urls.items()
+            }
+            # The attempts at the big constellation, one per connection, as seed() made them.
+            attempts = [(1 + c % args.users, args.users + 1 + c) for c in range(CONNECTIONS)]
+            steps = {(db.name, s.label): s.step(db, attempts) for db in databases for s in scenarios}
+            for db in databases:
+                for s in scenarios:
+                    found = probes[db.name, s.label] = probe(ports[db.name, s.scale], s, db)
+                    if found is not None and found.status != 200:
+                        troubles.append(f"{db.name} {s.label}: the probe answered {found.status}")
+            measure(top, get("/"), 1.0)  # warm-up, not counted
+            for db in databases:
+                for s in scenarios:
+                    measure(ports[db.name, s.scale], steps[db.name, s.label], min(1.0, stretch), args.timeout)
+            # The machine is shared: each stretch of a scenario is paired with a
+            # stretch of the ceiling just before it, and a scenario's share of the
+            # ceiling is the median of its rounds' ratios. A scenario runs on each
+            # database in turn, so that they meet the same machine.
+            for r in range(args.rounds):
+                t0 = time.perf_counter()
+                for s in scenarios:
+                    for db in databases:
+                        key = (db.name, s.label)
+                        ceilings[key].append(measure(top, get("/"), stretch))
+                        samples[key].append(
+                            measure(ports[db.name, s.scale], steps[key], stretch, args.timeout)
+                        )
+                print(f"round {r + 1}/{args.rounds} in {time.perf_counter() - t0:.0f}s", flush=True)
+        for name, path in logs.items():
+            found_trouble = scan_log(path)
+            if found_trouble:
+                troubles.append(f"server log of {name}: {found_trouble}")
+    elapsed = time.perf_counter() - began
+    load_after = os.getloadavg()
+
+    rows: list[Row] = []
+    for d in names:
+        all_ceilings = [c for s in scenarios for c in ceilings[d, s.label]]
+        rows.append(Row(d, CEILING, "", summary(all_ceilings), 1.0))
+        for s in scenarios:
+            key = (d, s.label)
+            share = statistics.median(
+                c_s.rps / c.rps for c_s, c in zip(samples[key], ceilings[key], strict=True)
             )
+            rows.append(Row(d, s.name, DATA[s.scale], summary(samples[key]), share, probes[key]))
+
+    headers = ["scenario", "data", "req/s", "p50 ms", "p99 ms", "errors", "% ceiling", "B/answer"]
+    headers += ["items", "items/s", "objects", "objects/s"]
+    for d in names:
+        print(f"\n{d}\n")
+        lines = []
+        for row in rows:
+            if row.database != d:
+                continue
+            f = row.figures
+            lines.append(
+                [
+                    row.scenario,
+                    row.data,
+                    f"{f.rps:,.0f}",
+                    f"{f.p50:.1f}",
+                    f"{f.p99:.1f}",
+                    f"{f.errors}",
+                    f"{100 * row.share:.1f}%",
+                    f"{f.bytes:,.0f}",
+                    "" if row.items is None else f"{row.items:,}",
+                    per_second(row.items, f.rps),
+                    "" if row.objects is None else f"{row.objects:,}",
+                    per_second(row.objects, f.rps),
+                ]
+            )
+        print_table(headers, lines)
+        print()
+        by_label = {s.label: s for s in scenarios}
+        for s in scenarios:
+            big = f"{s.name} {DATA[10]}"
+            if s.scale != 1 or big not in by_label:
+                continue
+            ratio = ratio_by_round(samples, ceilings, d, big, s.label)
+            line = f"{s.name}: 10x data / 1x data = {ratio:.2f} (share of the ceiling)"
+            small, large = probes[d, s.label], probes[d, big]
+            if small and large and small.items and large.items and small.objects and large.objects:
+                line += (
+                    f"; items/s {ratio * large.items / small.items:.2f} "
+                    f"({small.items:,} → {large.items:,} items)"
+                    f"; objects/s {ratio * large.objects / small.objects:.2f}"
+                )
+            print(line)
+        me, health = "GET /api/v2/me (bearer token) 1x", "GET /healthz (no token) 1x"
+        year = "GET /api/v2/me/stats, 2025 by day year"
+        if me in by_label and health in by_label:
+            token_cost = ratio_by_round(samples, ceilings, d, me, health)
+            print(f"GET /api/v2/me (bearer token) / GET /healthz req/s = {token_cost:.2f}")
+        if me in by_label and year in by_label:
+            print(
+                f"GET /api/v2/me/stats, 2025 by day ({YEAR_SESSIONS:,} sessions, 365 buckets) "
+                f"/ GET /api/v2/me req/s = {ratio_by_round(samples, ceilings, d, year, me):.2f}"
+            )
+        for row in rows:
+            if row.database == d and row.figures.errors:
+                print(f"errors of {row.scenario} {row.data}: {failures_text(row.figures.failures)}")
+
+    setup = (
+        f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads, {args.rounds} rounds of "
+        f"{stretch:g}s per scenario (after {stretch:g}s of the ceiling), Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before and {load_after[0]:.2f} after; "
+        f"{elapsed / 60:.1f} min in all, {(seeded - began) / 60:.1f} of them seeding"
+    )
+    print(f"\n{setup}")
+    if troubles:
+        print("\nWorth a look:")
+        for trouble in troubles:
+            print(f"- {trouble}")
+    print("\nSummary (share of the ceiling and items per second: the medians of the rounds)\n")
+    compact = ["database", "scenario", "data", "req/s", "p50 ms", "p99 ms", "errors", "% ceiling"]
+    compact += ["B/answer", "items", "items/s", "objects/s"]
+    lines = [
+        [
+            row.database,
+            row.scenario,
+            row.data,
+            f"{row.figures.rps:.0f}",
+            f"{row.figures.p50:.1f}",
+            f"{row.figures.p99:.1f}",
+            f"{row.figures.errors}",
+            f"{100 * row.share:.1f}",
+            f"{row.figures.bytes:.0f}",
+            "" if row.items is None else f"{row.items}",
+            per_second(row.items, row.figures.rps).replace(",", ""),
+            per_second(row.objects, row.figures.rps).replace(",", ""),
         ]
-        print(f"{base}: 10x data / 1x data = {statistics.median(by_round):.2f}")
-    # The same way: each round's req/s against the ceiling measured just before it.
-    me, health = "GET /api/v2/me (bearer token)", "GET /healthz (no token)"
-    by_round = [
-        (s_me.rps / c_me.rps) / (s_h.rps / c_h.rps)
-        for s_me, c_me, s_h, c_h in zip(
-            samples[me], ceilings[me], samples[health], ceilings[health], strict=True
-        )
+        for row in rows
     ]
-    print(f"GET /api/v2/me (bearer token) / GET /healthz req/s = {statistics.median(by_round):.2f}")
-    year = "GET /api/v2/me/stats, 2025 by day"
-    by_round = [
-        (s_y.rps / c_y.rps) / (s_me.rps / c_me.rps)
-        for s_y, c_y, s_me, c_me in zip(samples[year], ceilings[year], samples[me], ceilings[me], strict=True)
-    ]
-    print(
-        f"{year} ({YEAR_SESSIONS:,} sessions, 365 buckets) / GET /api/v2/me req/s = "
-        f"{statistics.median(by_round):.2f}"
-    )
-    setup = f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads, {args.rounds} rounds"
-    print(
-        f"\n{setup}, {args.seconds:.0f}s per scenario, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
-    )
+    print_table(compact, lines, markdown=True)
 
 
 if __name__ == "__main__":

@@ -47,12 +47,12 @@ def _uow_factory(engine: Any) -> Callable[[], core.UnitOfWork]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from luminary import sql
+
     from .app import create_app
     from .server import ServeError, serve
 
     _, engine = _database(args.database_url)
-    from luminary import sql
-
     uow_factory = _uow_factory(engine)
     clock = core.SystemClock()
 
