@@ -74,6 +74,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The forwarder the end-to-end tests unplug, to make a database unreachable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from served import Cable
+
 HOST = "127.0.0.1"
 DEFECT, FIXED, PARTLY, UNCLEAR, NOT_RUN = "DEFECT", "fixed", "partly", "?", "n/a"
 
@@ -717,67 +721,6 @@ def probe_2_sqlite_removed(report: Report, luminary: Path, workdir: Path) -> Non
 
 
 # ---------------------------------------------------------------- 4: PostgreSQL unplugged
-
-
-class Cable:
-    """A TCP forwarder to PostgreSQL that can be unplugged (every socket closed, new ones closed at once)
-    and plugged in again, as a network would fail."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server((HOST, 0))
-        self.port = self.listener.getsockname()[1]
-        self.plugged = True
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.plugged:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-                upstream.settimeout(None)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def unplug(self) -> None:
-        self.plugged = False
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for end in sockets:
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-            end.close()
-
-    def plug(self) -> None:
-        self.plugged = True
-
-    def close(self) -> None:
-        self.unplug()
-        self.listener.close()
 
 
 def probe_4_postgres_unplugged(

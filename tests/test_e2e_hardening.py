@@ -7,15 +7,12 @@ and created again, and a forged access-log line; the rest of the edge is in
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import socket
-import threading
 import time
 
 import pytest
 
-from served import postgres_database, serve
+from served import Cable, postgres_database, serve
 
 
 def _remove(path) -> None:
@@ -87,61 +84,6 @@ def test_a_newline_in_the_path_cannot_forge_an_access_log_line(tmp_path):
     lines = [line for line in "".join(server.output).splitlines() if "forged" in line]
     assert len(lines) == 1, lines
     assert lines[0].index("forged") > lines[0].index("/api/users/1\\x0a127.0.0.1 \\x22GET")
-
-
-class Cable:
-    """A TCP forwarder to PostgreSQL that can be unplugged and plugged in again, as a network would fail."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.plugged = True
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.plugged:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-
-    def unplug(self) -> None:
-        self.plugged = False
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for end in sockets:
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
-            end.close()
-
-    def plug(self) -> None:
-        self.plugged = True
-
-    def close(self) -> None:
-        self.unplug()
-        self.listener.close()
 
 
 @pytest.mark.postgres
