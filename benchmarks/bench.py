@@ -6,6 +6,9 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
     nox -s bench -- --postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     nox -s bench -- --database postgresql --scenario '^GET /api/users/ ' --round-seconds 3
     nox -s bench -- --list                        # the scenarios, and nothing run
+    nox -s bench -- --workers 2                   # luminary serve (and the ceiling) with 2 workers
+    nox -s bench -- --compare-workers 2           # the reads at 1 and 2 workers, and their ratio
+    nox -s bench -- --scenario 'peak RSS'         # memory of GET /api/users/ on 10,000 users
 
 1. Seeds, by the same code for each database, four databases: 1x (50 users,
    the 3 default constellations and a big one for the write mix, an attempt
@@ -14,20 +17,28 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    sessions and posts, the same two accounts), a year of study (one student
    with 10,000 completed sessions over 2025) and the 1x data again for the
    write mix alone, so that the lists read elsewhere do not grow during the
-   run. SQLite always (unless
+   run; and 10,000 users (with the 1x shape) for the peak memory, only when
+   that scenario is chosen by ``--scenario``. SQLite always (unless
    ``--database`` leaves it out); PostgreSQL when ``--postgres-url`` or
    ``$LUMINARY_BENCH_POSTGRES_URL`` names a server: its databases are throwaway
    ones created there and dropped at the end, whatever happens. Only the
    databases the chosen scenarios need are seeded.
 2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
-   environment) on each, and a bare Falcon app under the same waitress
-   settings: the ceiling.
+   environment, ``--workers`` as asked, 1 by default) on each, and a bare
+   Falcon app under the same waitress settings, threads and workers: the
+   ceiling. With ``--compare-workers N``, each database and the ceiling are
+   served twice, with 1 worker and with N, and the read scenarios (unless
+   ``--scenario`` chooses) run on both.
 3. Drives each with 16 keep-alive connections on loopback, in rounds: every
-   stretch of a scenario follows a stretch of the ceiling, and a round runs
-   every scenario of every database, so both databases meet the same machine.
+   stretch of a scenario is bracketed by the ceiling (half a stretch before,
+   half after) and follows a short warm-up, and a round runs every scenario of
+   every database, so both databases meet the same machine.
 4. Prints, per database and scenario: requests per second (median of the
    rounds), p50 and p99 (over every request), errors (status 400 or more, or no
-   answer), the share of the ceiling (median of the rounds' ratios), bytes per
+   answer), the share of the ceiling (median of the rounds' ratios), the
+   serving processes' CPU milliseconds per answer (``/proc/<pid>/stat``,
+   median of the rounds) and the share of the ceiling by CPU (the ceiling's CPU
+   per answer over the scenario's), bytes per
    answer (mean body size) and, for lists, items per answer (the entries of
    the answer's list, counted in one answer parsed before the rounds) and items
    served per second (items per answer × requests per second), and the same
@@ -36,13 +47,19 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    posts), so that a list that grows 10x is judged per item. Then how each
    scenario fares at 10x data against 1x, what a bearer token costs
    (``GET /api/v2/me`` against ``GET /healthz``, no database) and what a year
-   of stats costs against ``/me``; anything worth a look (a first answer other
+   of stats costs against ``/me``; the spread of the ceiling's stretches; for
+   the peak-memory scenario, the serving processes' resident memory idle
+   (VmRSS, before any request) and at its peak (VmHWM, after the rounds); with
+   ``--compare-workers``, N workers / 1 worker per scenario and database
+   (median of the rounds' ratios); anything worth a look (a first answer other
    than 200, tracebacks or ERROR lines in a server's log); and last, one
    compact Markdown table, a line per scenario per database, to paste into a
    note.
 
-The scenarios (1x unless said): API v1 ``GET /api/feed/`` (1x, 10x),
-``GET /api/users/`` (1x, 10x), ``GET /api/users/{id}/`` (1x, 10x),
+The scenarios (1x unless said): API v1 ``GET /api/feed/`` (1x, 10x; every
+post), ``GET /api/feed/?limit=100`` (1x, 10x), ``GET /api/users/`` (1x, 10x;
+and on 10,000 users for the peak memory, only when chosen),
+``GET /api/users/{id}/`` (1x, 10x),
 ``GET /api/users/{id}/total_minutes/``, ``GET /api/constellations/`` (1x,
 10x), the write mix (log a session, complete it, add a star: three requests);
 API v2 ``GET /api/v2/feed?limit=100`` (1x, 10x), ``GET /api/v2/users?limit=100``
@@ -51,13 +68,22 @@ API v2 ``GET /api/v2/feed?limit=100`` (1x, 10x), ``GET /api/v2/users?limit=100``
 ``GET /api/v2/me``, ``GET /api/v2/me/stats`` over 2025 by day (the year); and
 ``GET /healthz``. v2 pages hold 100 items at most: its lists are judged per item.
 
-The default run (3 rounds of 1.5 s per scenario) takes about 4 minutes per
-database on 2 cores, 8 with both, seeding included. Figures from one run are
-compared with each other only: the machine is shared. The load generator is
-one Python process on the same cores, so the ceiling is what client and stack
-allow together: an answer as light as ``/healthz`` can come out near it or
-even above (the ceiling stretches are noisy); heavy answers are judged
-reliably by it.
+The default run (5 rounds of 1 s per scenario, with 1 s of the ceiling
+around each) takes about 6 minutes per database on 2 cores, seeding included.
+Figures from one run are compared with each other only: the machine is shared.
+
+Why the ceiling swung (1,500 to 6,400 req/s, and ``/healthz`` at 109% of it):
+the load generator is one Python process on the same 2 cores as the server,
+and other work on the machine takes a core now and then; measured, a stretch
+of the ceiling used about 27% of a core in the client and 73% in the server,
+one core between them while another process held the other. Requests per
+second follow whatever the machine leaves; a stretch of the ceiling taken
+before the scenario's, as it was, met another machine than the scenario's.
+Hence the brackets, the warm-up and 5 rounds; and since the CPU a process
+spends per answer barely moves with the load around it, the share by CPU is
+the steadier figure (on PostgreSQL it leaves out the database server's own
+CPU). ``/healthz`` does more than the ceiling (middleware, an access-log line)
+and may only come near it by noise.
 """
 
 from __future__ import annotations
@@ -278,8 +304,11 @@ def seed_admin(url: str) -> str:
 #: The key of the database the write mix writes to: seeded as 1x, so that the reads' data stays put.
 WRITE = -1
 #: How each database is named (PostgreSQL's are ``luminary_bench_<random>_<name>``), and its data in tables.
-SCALES = {1: "1x", 10: "10x", YEAR: "year", WRITE: "writes"}
-DATA = {1: "1x", 10: "10x", YEAR: "year", WRITE: "1x"}
+#: The key of the database of :data:`PEAK_USERS` users, where the peak memory of a long list is measured.
+PEAK = -2
+PEAK_USERS = 10_000
+SCALES = {1: "1x", 10: "10x", YEAR: "year", WRITE: "writes", PEAK: "10k"}
+DATA = {1: "1x", 10: "10x", YEAR: "year", WRITE: "1x", PEAK: "10k users"}
 
 
 @attrs.define
@@ -302,6 +331,9 @@ def seed_all(db: Database, urls: Mapping[int, str], users: int) -> None:
         elif scale == WRITE:
             seed(url, users)
             what = f"{users} users, {users * 10} posts, for the write mix"
+        elif scale == PEAK:
+            seed(url, PEAK_USERS)
+            what = f"{PEAK_USERS:,} users, {PEAK_USERS * 10:,} posts, for the peak memory"
         else:
             seed(url, users * scale)
             db.tokens[scale] = {"student": seed_student(url), "admin": seed_admin(url)}
@@ -353,6 +385,10 @@ def clean_environment() -> dict[str, str]:
     }
 
 
+#: The process that serves each port (the supervisor, when it runs workers).
+PIDS: dict[int, int] = {}
+
+
 @contextlib.contextmanager
 def process(args: list[str], log: IO[str]) -> Iterator[int]:
     """Run a server writing its log to ``log``; yield its port once it says it serves."""
@@ -375,6 +411,7 @@ def process(args: list[str], log: IO[str]) -> Iterator[int]:
         proc.kill()
         proc.wait()
         raise RuntimeError(f"{args} did not start: see {log.name}")
+    PIDS[port] = proc.pid
     try:
         yield port
     finally:
@@ -386,7 +423,7 @@ def process(args: list[str], log: IO[str]) -> Iterator[int]:
             proc.wait()
 
 
-def luminary(url: str, threads: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
+def luminary(url: str, threads: int, workers: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
     script = Path(sys.executable).with_name("luminary")
     return process(
         [
@@ -399,6 +436,8 @@ def luminary(url: str, threads: int, log: IO[str]) -> contextlib.AbstractContext
             "0",
             "--threads",
             str(threads),
+            "--workers",
+            str(workers),
             "--database-url",
             url,
         ],
@@ -406,8 +445,32 @@ def luminary(url: str, threads: int, log: IO[str]) -> contextlib.AbstractContext
     )
 
 
-def ceiling(threads: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
-    return process([sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)], log)
+def ceiling(threads: int, workers: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
+    command = [sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)]
+    return process([*command, "--workers", str(workers)], log)
+
+
+def serving_pids(port: int) -> list[int]:
+    """The processes answering on ``port``: the server, or the workers of its supervisor."""
+    parent = PIDS[port]
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                children.append(int(entry.name))
+    return sorted(children) or [parent]
+
+
+def memory_kib(pid: int) -> tuple[int, int]:
+    """The resident set of ``pid`` now and at its peak (VmRSS, VmHWM), in KiB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 # ---------------------------------------------------------------- load
@@ -534,6 +597,13 @@ class Sample:
     body_bytes: int
     #: Statuses of 400 or more (and NO_ANSWER) and how often each came.
     failures: Counter[int]
+    #: CPU seconds the serving processes spent meanwhile (user and system).
+    server_cpu: float = 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """The serving processes' CPU milliseconds per answer."""
+        return 1000 * self.server_cpu / len(self.latencies) if self.latencies else 0.0
 
     @property
     def rps(self) -> float:
@@ -544,13 +614,15 @@ class Sample:
         return sum(self.failures.values())
 
 
-async def drive(port: int, step: Step, seconds: float, timeout: float) -> Sample:
+async def drive(
+    port: int, step: Step, seconds: float, timeout: float, connections: int = CONNECTIONS
+) -> Sample:
     """Run ``step`` on every connection until ``seconds`` have passed, then let the last ones finish.
 
     A step that fails to get an answer (connection lost, garbled, or none within
     ``timeout``) counts as one request without an answer, and its connection is opened again.
     """
-    connections = [await Connection.open(port) for _ in range(CONNECTIONS)]
+    opened = [await Connection.open(port) for _ in range(connections)]
     results: list[Result] = []
     deadline = time.perf_counter() + seconds
 
@@ -570,9 +642,9 @@ async def drive(port: int, step: Step, seconds: float, timeout: float) -> Sample
             n += 1
 
     started = time.perf_counter()
-    await asyncio.gather(*(loop(i, c) for i, c in enumerate(connections)))
+    await asyncio.gather(*(loop(i, c) for i, c in enumerate(opened)))
     elapsed = time.perf_counter() - started
-    for c in connections:
+    for c in opened:
         c.close()
     answered = [r for r in results if r[0] != NO_ANSWER]
     return Sample(
@@ -583,8 +655,23 @@ async def drive(port: int, step: Step, seconds: float, timeout: float) -> Sample
     )
 
 
-def measure(port: int, step: Step, seconds: float, timeout: float = 120.0) -> Sample:
-    return asyncio.run(drive(port, step, seconds, timeout))
+def measure(
+    port: int, step: Step, seconds: float, timeout: float = 120.0, connections: int = CONNECTIONS
+) -> Sample:
+    pids = serving_pids(port) if port in PIDS else []
+    cpu = sum(cpu_seconds(pid) for pid in pids)
+    sample = asyncio.run(drive(port, step, seconds, timeout, connections))
+    sample.server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
+    return sample
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time ``pid`` has used, user and system (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fetch_once(port: int, path: str, token: str | None) -> tuple[int, bytes]:
@@ -642,6 +729,7 @@ class Figures:
     errors: int
     failures: Counter[int]
     bytes: float  # mean body size per answer
+    cpu_ms: float  # the serving processes' CPU per answer, median of the rounds
 
 
 def summary(samples: list[Sample]) -> Figures:
@@ -658,6 +746,7 @@ def summary(samples: list[Sample]) -> Figures:
         errors=sum(failures.values()),
         failures=failures,
         bytes=sum(s.body_bytes for s in samples) / answers if answers else 0.0,
+        cpu_ms=statistics.median(s.cpu_ms for s in samples),
     )
 
 
@@ -676,10 +765,16 @@ class Scenario:
     role: str | None = None
     #: Whether the answer is a list, judged per item.
     listing: bool = False
+    #: Whether the serving processes' memory is read: idle before the rounds, at its peak after them.
+    memory: bool = False
 
     @property
     def label(self) -> str:
         return f"{self.name} {DATA[self.scale]}"
+
+    @property
+    def reads(self) -> bool:
+        return self.path is not None
 
     def step(self, db: Database, attempts: list[tuple[int, int]]) -> Step:
         if self.path is None:
@@ -703,8 +798,11 @@ def plan(users: int) -> list[Scenario]:
     return [
         Scenario("GET /api/feed/", 1, "/api/feed/", listing=True),
         Scenario("GET /api/feed/", 10, "/api/feed/", listing=True),
+        Scenario("GET /api/feed/?limit=100", 1, "/api/feed/?limit=100", listing=True),
+        Scenario("GET /api/feed/?limit=100", 10, "/api/feed/?limit=100", listing=True),
         Scenario("GET /api/users/", 1, "/api/users/", listing=True),
         Scenario("GET /api/users/", 10, "/api/users/", listing=True),
+        Scenario("GET /api/users/ (peak RSS)", PEAK, "/api/users/", listing=True, memory=True),
         Scenario("GET /api/users/{id}/", 1, lambda n: f"/api/users/{user(n)}/"),
         Scenario("GET /api/users/{id}/", 10, lambda n: f"/api/users/{user(n)}/"),
         Scenario("GET /api/users/{id}/total_minutes/", 1, lambda n: f"/api/users/{user(n)}/total_minutes/"),
@@ -770,6 +868,8 @@ class Row:
     figures: Figures
     share: float  # of the ceiling, median of the rounds' ratios
     probe: Probe | None = None
+    #: The ceiling's CPU per answer / this scenario's, median of the rounds' ratios.
+    cpu_share: float = 1.0
 
     @property
     def items(self) -> int | None:
@@ -844,6 +944,23 @@ def scan_log(path: Path) -> str | None:
     return f"{tracebacks} tracebacks, {len(errors)} ERROR/CRITICAL lines; the first:{first}"
 
 
+def joined(before: Sample, after: Sample) -> Sample:
+    """Two stretches as one."""
+    return Sample(
+        before.seconds + after.seconds,
+        before.latencies + after.latencies,
+        before.body_bytes + after.body_bytes,
+        before.failures + after.failures,
+        before.server_cpu + after.server_cpu,
+    )
+
+
+def ceiling_rates(
+    ceilings: dict[tuple[str, str], list[Sample]], name: str, scenarios: list[Scenario]
+) -> list[float]:
+    return [c.rps for s in scenarios for c in ceilings[name, s.label]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -852,7 +969,8 @@ def main() -> None:
         "--round-seconds",
         type=float,
         default=None,
-        help="seconds of each stretch: of a scenario, and of the ceiling before it (default 1.5)",
+        help="seconds of each stretch of a scenario, and of the ceiling around it, half before and half "
+        "after (default 1.5)",
     )
     parser.add_argument(
         "--seconds",
@@ -860,12 +978,31 @@ def main() -> None:
         default=None,
         help="or: measured seconds per scenario in all, split over the rounds",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per scenario (default 5)")
     parser.add_argument(
         "--threads",
         type=int,
         default=DEFAULT_THREADS,
-        help=f"waitress threads (default {DEFAULT_THREADS}, as luminary serve)",
+        help=f"waitress threads per worker (default {DEFAULT_THREADS}, as luminary serve)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of luminary serve, and of the ceiling (default 1)",
+    )
+    parser.add_argument(
+        "--compare-workers",
+        type=int,
+        metavar="N",
+        help="serve each database (and the ceiling) with 1 worker and with N, measure both in every "
+        "round, and print N workers / 1 worker per scenario; the read scenarios unless --scenario says",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=CONNECTIONS,
+        help=f"keep-alive connections of the load (default {CONNECTIONS})",
     )
     parser.add_argument("--users", type=int, default=50, help="users of the 1x database (default 50)")
     parser.add_argument(
@@ -902,6 +1039,9 @@ def main() -> None:
     if args.scenario:
         patterns = [re.compile(p, re.IGNORECASE) for p in args.scenario]
         scenarios = [s for s in scenarios if any(p.search(s.label) for p in patterns)]
+    else:
+        # 10,000 users take minutes to seed: only when asked for.
+        scenarios = [s for s in scenarios if not s.memory and (s.reads or not args.compare_workers)]
     if args.list:
         for s in scenarios:
             print(s.label)
@@ -910,6 +1050,9 @@ def main() -> None:
         parser.error("no scenario matches --scenario (--list names them)")
     if args.rounds < 1:
         parser.error("--rounds must be 1 or more")
+    if args.workers < 1 or (args.compare_workers is not None and args.compare_workers < 2):
+        parser.error("--workers must be 1 or more, --compare-workers 2 or more")
+    variants = [1, args.compare_workers] if args.compare_workers else [args.workers]
     engines = args.database or (["sqlite", "postgresql"] if args.postgres_url else ["sqlite"])
     if "postgresql" in engines and not args.postgres_url:
         parser.error("--database postgresql needs --postgres-url or $LUMINARY_BENCH_POSTGRES_URL")
@@ -918,14 +1061,22 @@ def main() -> None:
     elif args.seconds is not None:
         stretch = args.seconds / args.rounds
     else:
-        stretch = 1.5
+        stretch = 1.0
     # SIGTERM unwinds as Ctrl-C does: servers stopped, PostgreSQL databases dropped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     began = time.perf_counter()
     load_before = os.getloadavg()
     scales = sorted({s.scale for s in scenarios}, key=list(SCALES).index)
-    names = [ENGINES[e] for e in engines]
+
+    def named(engine_name: str, workers: int) -> str:
+        return (
+            f"{engine_name}, {workers} worker{'s' if workers > 1 else ''}"
+            if args.compare_workers
+            else engine_name
+        )
+
+    names = [named(ENGINES[e], w) for e in engines for w in variants]
     probes: dict[tuple[str, str], Probe | None] = {}
     samples: dict[tuple[str, str], list[Sample]] = {(d, s.label): [] for d in names for s in scenarios}
     ceilings: dict[tuple[str, str], list[Sample]] = {(d, s.label): [] for d in names for s in scenarios}
@@ -948,40 +1099,59 @@ def main() -> None:
                 logs[name] = Path(tmp) / f"{name}.log"
                 return stack.enter_context(logs[name].open("w"))
 
-            top = stack.enter_context(ceiling(args.threads, log("ceiling")))
+            tops = {w: stack.enter_context(ceiling(args.threads, w, log(f"ceiling {w}w"))) for w in variants}
+            targets = [(named(db.name, w), db, w) for db in databases for w in variants]
             ports = {
-                (db.name, scale): stack.enter_context(
-                    luminary(url, args.threads, log(f"{db.name} {SCALES[scale]}"))
+                (name, scale): stack.enter_context(
+                    luminary(url, args.threads, w, log(f"{name} {SCALES[scale]}"))
                 )
-                for db in databases
+                for name, db, w in targets
                 for scale, url in db.urls.items()
             }
             # The attempts at the big constellation, one per connection, as seed() made them.
             attempts = [(1 + c % args.users, args.users + 1 + c) for c in range(CONNECTIONS)]
-            steps = {(db.name, s.label): s.step(db, attempts) for db in databases for s in scenarios}
-            for db in databases:
+            steps = {(name, s.label): s.step(db, attempts) for name, db, _ in targets for s in scenarios}
+            idle: dict[tuple[str, str], list[tuple[int, int]]] = {}
+            for name, db, _ in targets:
                 for s in scenarios:
-                    found = probes[db.name, s.label] = probe(ports[db.name, s.scale], s, db)
+                    port = ports[name, s.scale]
+                    if s.memory:
+                        idle[name, s.label] = [memory_kib(pid) for pid in serving_pids(port)]
+                    found = probes[name, s.label] = probe(port, s, db)
                     if found is not None and found.status != 200:
-                        troubles.append(f"{db.name} {s.label}: the probe answered {found.status}")
-            measure(top, get("/"), 1.0)  # warm-up, not counted
-            for db in databases:
+                        troubles.append(f"{name} {s.label}: the probe answered {found.status}")
+            for top in tops.values():
+                measure(top, get("/"), 1.0, connections=args.connections)  # warm-up, not counted
+            for name, _, _ in targets:
                 for s in scenarios:
-                    measure(ports[db.name, s.scale], steps[db.name, s.label], min(0.5, stretch), args.timeout)
-            # The machine is shared: each stretch of a scenario is paired with a
-            # stretch of the ceiling just before it, and a scenario's share of the
-            # ceiling is the median of its rounds' ratios. A scenario runs on each
-            # database in turn, so that they meet the same machine.
+                    warm = min(0.5, stretch)
+                    measure(ports[name, s.scale], steps[name, s.label], warm, args.timeout, args.connections)
+            # The machine is shared, and the load generator shares its cores: the
+            # ceiling swings between stretches as much as the scenarios do. Each
+            # stretch of a scenario is therefore bracketed by the ceiling, half a
+            # stretch just before and half just after (so a drift of the machine
+            # during the pair cancels out), after a short warm-up of the server it
+            # switches to; a scenario's share of the ceiling is the median of its
+            # rounds' ratios. A scenario runs on each database in turn, so that they
+            # meet the same machine.
             for r in range(args.rounds):
                 t0 = time.perf_counter()
                 for s in scenarios:
-                    for db in databases:
-                        key = (db.name, s.label)
-                        ceilings[key].append(measure(top, get("/"), stretch))
-                        samples[key].append(
-                            measure(ports[db.name, s.scale], steps[key], stretch, args.timeout)
-                        )
+                    for name, _, w in targets:
+                        key = (name, s.label)
+                        port, step = ports[name, s.scale], steps[key]
+                        before = measure(tops[w], get("/"), stretch / 2, connections=args.connections)
+                        measure(port, step, min(0.1, stretch / 5), args.timeout, args.connections)
+                        samples[key].append(measure(port, step, stretch, args.timeout, args.connections))
+                        after = measure(tops[w], get("/"), stretch / 2, connections=args.connections)
+                        ceilings[key].append(joined(before, after))
                 print(f"round {r + 1}/{args.rounds} in {time.perf_counter() - t0:.0f}s", flush=True)
+            peaks = {
+                key: [memory_kib(pid) for pid in serving_pids(ports[key[0], s.scale])]
+                for key in idle
+                for s in scenarios
+                if s.label == key[1]
+            }
         for name, path in logs.items():
             found_trouble = scan_log(path)
             if found_trouble:
@@ -998,10 +1168,15 @@ def main() -> None:
             share = statistics.median(
                 c_s.rps / c.rps for c_s, c in zip(samples[key], ceilings[key], strict=True)
             )
-            rows.append(Row(d, s.name, DATA[s.scale], summary(samples[key]), share, probes[key]))
+            cpu_share = statistics.median(
+                c.cpu_ms / c_s.cpu_ms if c_s.cpu_ms else 0.0
+                for c_s, c in zip(samples[key], ceilings[key], strict=True)
+            )
+            rows.append(Row(d, s.name, DATA[s.scale], summary(samples[key]), share, probes[key], cpu_share))
 
-    headers = ["scenario", "data", "req/s", "p50 ms", "p99 ms", "errors", "% ceiling", "B/answer"]
-    headers += ["items", "items/s", "objects", "objects/s"]
+    ceiling_spread = {d: sorted(c.rps for s in scenarios for c in ceilings[d, s.label]) for d in names}
+    headers = ["scenario", "data", "req/s", "p50 ms", "p99 ms", "errors", "% ceiling", "CPU ms", "% by CPU"]
+    headers += ["B/answer", "items", "items/s", "objects", "objects/s"]
     for d in names:
         print(f"\n{d}\n")
         lines = []
@@ -1018,6 +1193,8 @@ def main() -> None:
                     f"{f.p99:.1f}",
                     f"{f.errors}",
                     f"{100 * row.share:.1f}%",
+                    f"{f.cpu_ms:.2f}",
+                    f"{100 * row.cpu_share:.1f}%",
                     f"{f.bytes:,.0f}",
                     "" if row.items is None else f"{row.items:,}",
                     per_second(row.items, f.rps),
@@ -1026,6 +1203,25 @@ def main() -> None:
                 ]
             )
         print_table(headers, lines)
+        spread = ceiling_spread[d]
+        print(
+            f"\nthe ceiling over {len(spread)} stretches: {spread[0]:,.0f} to {spread[-1]:,.0f} req/s, "
+            f"quartiles {percentile(spread, 0.25):,.0f} and {percentile(spread, 0.75):,.0f}"
+        )
+        for key, before in idle.items():
+            if key[0] != d:
+                continue
+            after = peaks[key]
+            mib = 1024
+            print(
+                f"{key[1]}: {len(after)} serving process(es), resident memory (VmRSS) idle "
+                f"{sum(rss for rss, _ in before) / mib:,.0f} MiB, peak (VmHWM) "
+                f"{sum(hwm for _, hwm in after) / mib:,.0f} MiB in all; per process idle "
+                + ", ".join(f"{rss / mib:,.0f}" for rss, _ in before)
+                + " MiB, peak "
+                + ", ".join(f"{hwm / mib:,.0f}" for _, hwm in after)
+                + " MiB"
+            )
         print()
         by_label = {s.label: s for s in scenarios}
         for s in scenarios:
@@ -1056,9 +1252,29 @@ def main() -> None:
             if row.database == d and row.figures.errors:
                 print(f"errors of {row.scenario} {row.data}: {failures_text(row.figures.failures)}")
 
+    if args.compare_workers:
+        n = args.compare_workers
+        print(
+            f"\n{n} workers / 1 worker, req/s (median of the rounds' ratios; each round meets one machine)\n"
+        )
+        lines = []
+        for engine in engines:
+            one, many = named(ENGINES[engine], 1), named(ENGINES[engine], n)
+            c1, cn = ceiling_rates(ceilings, one, scenarios), ceiling_rates(ceilings, many, scenarios)
+            lines.append(
+                [ENGINES[engine], CEILING, "", f"{statistics.median(cn) / statistics.median(c1):.2f}"]
+            )
+            for s in scenarios:
+                ratio = statistics.median(
+                    a.rps / b.rps for a, b in zip(samples[many, s.label], samples[one, s.label], strict=True)
+                )
+                lines.append([ENGINES[engine], s.name, DATA[s.scale], f"{ratio:.2f}"])
+        print_table(["database", "scenario", "data", f"{n}w / 1w"], lines, markdown=True)
+    workers = f"{args.compare_workers} and 1" if args.compare_workers else str(args.workers)
     setup = (
-        f"{CONNECTIONS} keep-alive connections, {args.threads} waitress threads, {args.rounds} round(s) of "
-        f"{stretch:g}s per scenario (after {stretch:g}s of the ceiling), Python {sys.version.split()[0]}, "
+        f"{args.connections} keep-alive connections, {workers} worker(s) of {args.threads} waitress threads, "
+        f"{args.rounds} round(s) of {stretch:g}s per scenario (with {stretch:g}s of the ceiling around it), "
+        f"Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before and {load_after[0]:.2f} after; "
         f"{elapsed / 60:.1f} min in all, {(seeded - began) / 60:.1f} of them seeding"
     )
@@ -1069,7 +1285,7 @@ def main() -> None:
             print(f"- {trouble}")
     print("\nSummary (share of the ceiling and items per second: the medians of the rounds)\n")
     compact = ["database", "scenario", "data", "req/s", "p50 ms", "p99 ms", "errors", "% ceiling"]
-    compact += ["B/answer", "items", "items/s", "objects/s"]
+    compact += ["CPU ms", "% by CPU", "B/answer", "items", "items/s", "objects/s"]
     lines = [
         [
             row.database,
@@ -1080,6 +1296,8 @@ def main() -> None:
             f"{row.figures.p99:.1f}",
             f"{row.figures.errors}",
             f"{100 * row.share:.1f}",
+            f"{row.figures.cpu_ms:.3f}",
+            f"{100 * row.cpu_share:.1f}",
             f"{row.figures.bytes:.0f}",
             "" if row.items is None else f"{row.items}",
             per_second(row.items, row.figures.rps).replace(",", ""),

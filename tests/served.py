@@ -60,8 +60,14 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, *extra: str, threads: int = 8, cwd: Path | None = None) -> Iterator[Server]:
-    """Start ``luminary serve --port 0`` and stop it with SIGTERM when done."""
+def serve(
+    database_url: str, *extra: str, threads: int = 8, workers: int = 1, cwd: Path | None = None
+) -> Iterator[Server]:
+    """Start ``luminary serve --port 0`` and stop it with SIGTERM when done.
+
+    One worker unless told: one process, whatever the database (on PostgreSQL
+    ``serve`` would run one worker per CPU).
+    """
     env = {
         k: v
         for k, v in os.environ.items()
@@ -75,6 +81,8 @@ def serve(database_url: str, *extra: str, threads: int = 8, cwd: Path | None = N
             "0",
             "--threads",
             str(threads),
+            "--workers",
+            str(workers),
             "--database-url",
             database_url,
             *extra,

@@ -35,7 +35,7 @@ from http_v1_support import (
     make_client,
 )
 from luminary import core
-from luminary.core import ManualClock
+from luminary.core import ManualClock, documents
 from luminary.http import streaming, v1
 from luminary.http.media import dumps
 
@@ -510,8 +510,8 @@ def _constellation(d: core.ConstellationDetail) -> Json:
         "id": c.id,
         "name": c.name,
         "weight": c.weight,
-        "user_attempts": [v1.attempt_simple(a) for a in d.attempts],
-        "posts": [v1.post_simple(p) for p in d.posts],
+        "user_attempts": [documents.attempt_summary(a) for a in d.attempts],
+        "posts": [documents.post_summary(p) for p in d.posts],
     }
 
 

@@ -175,6 +175,35 @@ READS: dict[str, Callable[[Callable[[], Any], World], Any]] = {
     ),
     "list_post_details": lambda uow, w: core.list_post_details(uow(), PAGE, actor=core.SYSTEM),
     "sync_minutes (nothing to correct)": lambda uow, w: core.sync_minutes(uow(), actor=core.SYSTEM),
+    # The same reads as documents, through the read model (uow.views).
+    "user_document": lambda uow, w: core.user_document(uow(), w.user_id, actor=core.SYSTEM),
+    "list_user_documents": lambda uow, w: core.list_user_documents(uow(), PAGE, actor=core.SYSTEM),
+    "attempt_document": lambda uow, w: core.attempt_document(uow(), w.attempt_id, actor=core.SYSTEM),
+    "current_attempt_document": lambda uow, w: core.current_attempt_document(
+        uow(), w.user_id, actor=core.SYSTEM
+    ),
+    "list_attempt_documents": lambda uow, w: core.list_attempt_documents(uow(), PAGE, actor=core.SYSTEM),
+    "list_attempt_documents (user)": lambda uow, w: core.list_attempt_documents(
+        uow(), PAGE, user_id=w.user_id, actor=core.SYSTEM
+    ),
+    "session_document": lambda uow, w: core.session_document(uow(), w.session_id, actor=core.SYSTEM),
+    "list_session_documents (attempt)": lambda uow, w: core.list_session_documents(
+        uow(), PAGE, attempt_id=w.attempt_id, actor=core.SYSTEM
+    ),
+    "post_document": lambda uow, w: core.post_document(uow(), w.post_id, actor=core.SYSTEM),
+    "list_post_documents": lambda uow, w: core.list_post_documents(uow(), PAGE, actor=core.SYSTEM),
+    "list_post_documents (cursor)": lambda uow, w: core.list_post_documents(
+        uow(), SECOND_PAGE, actor=core.SYSTEM
+    ),
+    "list_post_documents (user)": lambda uow, w: core.list_post_documents(
+        uow(), PAGE, user_id=w.user_id, actor=core.SYSTEM
+    ),
+    "constellation_attempt_documents": lambda uow, w: core.constellation_attempt_documents(
+        uow(), PAGE, constellation_id=w.constellation_id, actor=core.SYSTEM
+    ),
+    "constellation_post_documents": lambda uow, w: core.constellation_post_documents(
+        uow(), PAGE, constellation_id=w.constellation_id, actor=core.SYSTEM
+    ),
 }
 
 
@@ -211,6 +240,10 @@ def test_statement_counts_do_not_grow_with_the_data(engine):
 
     detail = core.get_user_detail(SqlAlchemyUnitOfWork(engine), big.user_id, actor=core.SYSTEM)
     assert len(detail.attempts) == len(detail.sessions) == len(detail.posts) == 1000
+    document = core.user_document(SqlAlchemyUnitOfWork(engine), big.user_id, actor=core.SYSTEM)
+    assert (
+        len(document["constellation_attempts"]) == len(document["sessions"]) == len(document["posts"]) == 1000
+    )
     assert (
         len(
             core.get_constellation_detail(

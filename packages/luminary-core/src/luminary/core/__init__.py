@@ -65,6 +65,7 @@ from .ports import (
     TokenRepository,
     UnitOfWork,
     UserRepository,
+    Views,
 )
 from .study import DEFAULT_TIMER_CAP, Period
 from .transactions import one_transaction
@@ -134,6 +135,7 @@ __all__ = [
     "UserPatch",
     "UserRepository",
     "ValidationFailed",
+    "Views",
     "__version__",
     "one_transaction",
     *_usecases,

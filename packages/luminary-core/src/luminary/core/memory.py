@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from .accounts import Credentials, LoginFailures, Token
+from .documents import EntityViews
 from .entities import Attempt, Constellation, DayTotal, Goal, Post, Session, SessionStatus, User
 from .errors import Conflict
 from .pagination import PageRequest
@@ -45,6 +46,7 @@ from .ports import (
     SessionRepository,
     TokenRepository,
     UserRepository,
+    Views,
 )
 
 __all__ = [
@@ -635,6 +637,7 @@ class InMemoryUnitOfWork:
     tokens: TokenRepository
     login_failures: LoginFailureRepository
     goals: GoalRepository
+    views: Views
 
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
@@ -652,6 +655,7 @@ class InMemoryUnitOfWork:
         self.tokens = InMemoryTokenRepository(self.store, self._journal)
         self.login_failures = InMemoryLoginFailureRepository(self.store, self._journal)
         self.goals = InMemoryGoalRepository(self.store, self._journal)
+        self.views = EntityViews(self)
         return self
 
     def __exit__(

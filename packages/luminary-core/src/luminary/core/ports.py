@@ -26,6 +26,10 @@ Contracts every implementation keeps:
   ``page.after`` or, without a cursor, after ``page.offset`` items.
 * Methods taking many ids (``get_many``, ``list_by_users`` …) cost one query
   whatever the number of ids or rows, so that use cases stay free of N+1 queries.
+* :class:`Views` is the read model: API v1's documents, read as plain values
+  without building entities. :class:`luminary.core.documents.EntityViews`
+  implements it over the repositories for any store; a store may answer it
+  more directly (``luminary-sql`` selects only the columns the documents show).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from .accounts import Credentials, LoginFailures, Token
 from .entities import Attempt, Constellation, DayTotal, Goal, Post, Session, SessionStatus, User
@@ -49,9 +53,15 @@ __all__ = [
     "PostRepository",
     "SessionRepository",
     "TokenRepository",
+    "Document",
     "UnitOfWork",
     "UserRepository",
+    "Views",
 ]
+
+#: A document of the read model: a JSON object of ints, text, booleans, ``None``,
+#: aware datetimes (written as ISO-8601), and nested documents and lists of them.
+Document = dict[str, Any]
 
 
 class UserRepository(Protocol):
@@ -405,6 +415,70 @@ class GoalRepository(Protocol):
         ...
 
 
+class Views(Protocol):
+    """The read model: the documents API v1 answers, with what they embed.
+
+    Each method reads a fixed number of queries whatever the data, and checks
+    no access: the use cases of :mod:`luminary.core.usecases.documents` do. Lists
+    follow the repositories' orders and ``PageRequest`` contract. The shapes,
+    key for key and in this order, are those of
+    :mod:`luminary.core.documents` (``user_document`` and the others), which
+    :class:`~luminary.core.documents.EntityViews` builds from entities; an
+    implementation must produce equal documents (the contract tests compare
+    their JSON byte for byte).
+    """
+
+    def users(self, page: PageRequest) -> Sequence[Document]:
+        """Users by id, each with their current attempt, attempts, sessions and posts."""
+        ...
+
+    def user(self, user_id: int) -> Document | None:
+        """One user's document, or ``None``."""
+        ...
+
+    def attempts(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Document]:
+        """Attempts by id (only ``user_id``'s when given), each with its user, constellation and
+        sessions."""
+        ...
+
+    def attempt(self, attempt_id: int) -> Document | None:
+        """One attempt's document, or ``None``."""
+        ...
+
+    def sessions(
+        self, page: PageRequest, *, user_id: int | None = None, attempt_id: int | None = None
+    ) -> Sequence[Document]:
+        """Sessions newest first (only ``user_id``'s, or ``attempt_id``'s, when given), each with
+        its user and attempt."""
+        ...
+
+    def session(self, session_id: int) -> Document | None:
+        """One session's document, or ``None``."""
+        ...
+
+    def posts(
+        self, page: PageRequest, *, user_id: int | None = None, constellation_id: int | None = None
+    ) -> Sequence[Document]:
+        """Posts newest first (only ``user_id``'s, or about ``constellation_id``, when given), each
+        with its author and constellation."""
+        ...
+
+    def post(self, post_id: int) -> Document | None:
+        """One post's document, or ``None``."""
+        ...
+
+    def constellation_attempts(
+        self, page: PageRequest, *, constellation_id: int, user_id: int | None = None
+    ) -> Sequence[Document]:
+        """The attempts at a constellation by id (only ``user_id``'s when given), without what they
+        embed."""
+        ...
+
+    def constellation_posts(self, page: PageRequest, *, constellation_id: int) -> Sequence[Document]:
+        """The posts about a constellation, newest first, without what they embed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over all the repositories.
 
@@ -425,6 +499,7 @@ class UnitOfWork(Protocol):
     tokens: TokenRepository
     login_failures: LoginFailureRepository
     goals: GoalRepository
+    views: Views
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -33,6 +33,7 @@ from .ports import (
     TokenRepository,
     UnitOfWork,
     UserRepository,
+    Views,
 )
 
 __all__ = ["one_transaction"]
@@ -53,6 +54,7 @@ class _Joined:
         self.tokens: TokenRepository = uow.tokens
         self.login_failures: LoginFailureRepository = uow.login_failures
         self.goals: GoalRepository = uow.goals
+        self.views: Views = uow.views
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -47,24 +47,37 @@ def _uow_factory(engine: Any) -> Callable[[], core.UnitOfWork]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from luminary import sql
+    from .settings import resolve_database_url
 
-    from .app import create_app
-    from .server import ServeError, serve
+    url = resolve_database_url(args.database_url)
+    workers = args.workers if args.workers is not None else default_workers(url)
+    if workers == 1:
+        return _serve_in_this_process(args)
+    return _serve_in_workers(args, url, workers)
 
-    _, engine = _database(args.database_url)
-    uow_factory = _uow_factory(engine)
-    clock = core.SystemClock()
 
+def default_workers(url: str) -> int:
+    """PostgreSQL: one worker per CPU. SQLite: one, since its writers take turns whatever the processes."""
+    from sqlalchemy.engine import make_url
+
+    from luminary.sql.config import normalize_url
+
+    from .workers import default_count
+
+    return default_count() if make_url(normalize_url(url)).get_backend_name() == "postgresql" else 1
+
+
+def _seeder(args: argparse.Namespace, engine: Any, clock: core.Clock) -> Callable[[], None]:
     def seed() -> None:
         if not args.no_seed:
-            seeded = core.seed_constellations(uow_factory(), actor=core.SYSTEM, clock=clock)
+            seeded = core.seed_constellations(_uow_factory(engine)(), actor=core.SYSTEM, clock=clock)
             if seeded:
                 print(f"Seeded {len(seeded)} constellations.", flush=True)
 
-    seed()
-    # A database dropped and created again while serving gets what a restart would give it.
-    sql.migrate_when_missing(engine, then=seed)
+    return seed
+
+
+def _announce_v1(args: argparse.Namespace) -> V1Mode:
     v1_mode = V1Mode(args.v1)
     if v1_mode is V1Mode.OPEN and not _is_loopback(args.host):
         print(
@@ -80,27 +93,98 @@ def cmd_serve(args: argparse.Namespace) -> int:
         V1Mode.OFF: "not served",
     }
     print(f"API v1 is {v1_mode.value}: {meaning[v1_mode]}; API v2 needs a bearer token.", flush=True)
-    app = create_app(
-        uow_factory,
+    return v1_mode
+
+
+def _app(args: argparse.Namespace, engine: Any, clock: core.Clock, v1_mode: V1Mode) -> Any:
+    """The app over ``engine``; a database dropped and created again gets what a restart would give it."""
+    from luminary import sql
+
+    from .app import create_app
+
+    sql.migrate_when_missing(engine, then=_seeder(args, engine, clock))
+    return create_app(
+        _uow_factory(engine),
         clock=clock,
         v1_mode=v1_mode,
         timer_cap=timedelta(hours=args.timer_cap_hours),
         readiness=partial(sql.check_ready, engine),
     )
-    limits = Limits(
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(
         request_timeout=args.request_timeout,
         max_connections_per_address=args.max_connections_per_address,
         connection_limit=args.connection_limit,
         shutdown_grace=args.shutdown_grace,
     )
+
+
+def _serve_in_this_process(args: argparse.Namespace) -> int:
+    from .server import ServeError, serve
+
+    _, engine = _database(args.database_url)
+    clock = core.SystemClock()
+    _seeder(args, engine, clock)()
+    app = _app(args, engine, clock, _announce_v1(args))
     try:
-        serve(app, host=args.host, port=args.port, threads=args.threads, limits=limits)
+        serve(app, host=args.host, port=args.port, threads=args.threads, limits=_limits(args))
     except ServeError as exc:
         print(f"luminary: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
         engine.dispose()
     return 0
+
+
+def _serve_in_workers(args: argparse.Namespace, url: str, count: int) -> int:
+    """Migrate and seed here, bind here, then serve in ``count`` forked workers (see :mod:`.workers`)."""
+    from luminary import sql
+
+    from .server import ServeError, Service, listen
+    from .workers import Supervisor
+
+    # Whose line it is, among the workers.
+    tagged = logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(tagged)
+    _, engine = _database(url)
+    try:
+        _seeder(args, engine, core.SystemClock())()
+    finally:
+        engine.dispose()  # no engine and no connection may cross the fork
+    del engine
+    v1_mode = _announce_v1(args)
+    limits = _limits(args)
+    try:
+        sockets = listen(args.host, args.port)
+    except ServeError as exc:
+        print(f"luminary: {exc}", file=sys.stderr, flush=True)
+        return 1
+    port = sockets[0].getsockname()[1]
+
+    def work() -> int:
+        engine = sql.make_engine(url)
+        try:
+            app = _app(args, engine, core.SystemClock(), v1_mode)
+            service = Service(
+                app, host=args.host, port=port, threads=args.threads, limits=limits, sockets=sockets
+            )
+            with service.signals_handled():
+                service.run()
+        finally:
+            engine.dispose()
+        return 0
+
+    def started() -> None:
+        print(
+            f"Serving Luminary on http://{args.host}:{port} with {count} workers of {args.threads} threads",
+            flush=True,
+        )
+
+    supervisor = Supervisor(work, count, sockets=sockets, shutdown_grace=limits.shutdown_grace)
+    return supervisor.run(started)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -338,6 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_whole_number("--threads", 1),
         default=DEFAULT_THREADS,
         help=f"worker threads (default: {DEFAULT_THREADS})",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_whole_number("--workers", 1, variable="LUMINARY_WORKERS"),
+        default=setting("LUMINARY_WORKERS"),
+        metavar="N",
+        help="processes serving the port, each with its own threads, supervised: one that dies is "
+        "replaced (default: $LUMINARY_WORKERS, else one per CPU on PostgreSQL and 1 on SQLite)",
     )
     serve.add_argument("--no-seed", action="store_true", help="do not seed the default constellations")
     serve.add_argument(

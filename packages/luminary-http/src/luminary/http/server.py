@@ -42,7 +42,7 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any, cast
 
@@ -464,7 +464,16 @@ class _Wakeup(wasyncore.dispatcher):
 class Service:
     """waitress's listening sockets, worker threads and loop, run with :class:`Limits`."""
 
-    def __init__(self, app: Any, *, host: str, port: int, threads: int, limits: Limits) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str,
+        port: int,
+        threads: int,
+        limits: Limits,
+        sockets: Sequence[socket.socket] = (),
+    ) -> None:
         self.limits = limits
         self.map: dict[int, Any] = {}
         self.channels: set[Channel] = set()
@@ -478,18 +487,31 @@ class Service:
         self.next_prune = 0.0
         self.pruned_idle = self.pruned_slow = 0
         self.next_report = self.next_full_report = 0.0
-        try:
+        bound: list[tuple[socket.socket | None, Any]]
+        if sockets:
+            # Listening sockets bound by another process (the supervisor of --workers).
             adj = Adjustments(
-                host=host, port=port, threads=threads, connection_limit=limits.connection_limit, **SETTINGS
+                sockets=list(sockets), threads=threads, connection_limit=limits.connection_limit, **SETTINGS
             )
-        except (OSError, ValueError) as exc:
-            raise ServeError(f"cannot listen on {host}:{port}: {exc}") from None
+            bound = [(sock, (sock.family, sock.type, sock.proto, sock.getsockname())) for sock in sockets]
+        else:
+            adj = _adjustments(host, port, threads, limits)
+            bound = [(None, sockinfo) for sockinfo in cast(list[Any], adj.listen)]
         self.dispatcher = ThreadedTaskDispatcher()
         self.listeners: list[Listener] = []
         try:
-            for sockinfo in cast(list[Any], adj.listen):
+            for sock, sockinfo in bound:
                 self.listeners.append(
-                    Listener(self, app, map=self.map, dispatcher=self.dispatcher, adj=adj, sockinfo=sockinfo)
+                    Listener(
+                        self,
+                        app,
+                        map=self.map,
+                        dispatcher=self.dispatcher,
+                        adj=adj,
+                        sockinfo=sockinfo,
+                        _sock=sock,
+                        bind_socket=sock is None,
+                    )
                 )
         except OSError as exc:
             wasyncore.close_all(self.map, ignore_all=True)
@@ -666,6 +688,44 @@ class Service:
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_fd)
             wakeup.close()
+
+
+def _adjustments(host: str, port: int, threads: int, limits: Limits) -> Adjustments:
+    try:
+        return Adjustments(
+            host=host, port=port, threads=threads, connection_limit=limits.connection_limit, **SETTINGS
+        )
+    except (OSError, ValueError) as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Bind and listen on ``host`` and ``port`` as :class:`Service` would, for processes to share.
+
+    A :class:`Service` given these sockets serves on them; processes forked
+    afterwards share them, and the kernel hands each connection to one of them.
+
+    Raises:
+        ServeError: It cannot listen on ``host`` and ``port`` (taken, say).
+    """
+    adj = _adjustments(host, port, 1, Limits())
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, address in cast(list[Any], adj.listen):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(adj.backlog)
+            # Each process waits for connections in its own loop: none may block in accept().
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sockets
 
 
 def serve(app: Any, *, host: str, port: int, threads: int, limits: Limits | None = None) -> None:

@@ -4,8 +4,8 @@ API v1 answers whole lists, and a constellation carries every attempt at it
 and every post about it: answers that grow with the data. They are written as
 a sequence of byte pieces instead of one value::
 
-    batches(read)  ──▶ [a1 … a500] [a501 … a1000] …      each batch: one read transaction
-    json_array(…)  ──▶ b'[{…},…,{…}' b',{…},…' … b']'
+    batches(read)       ──▶ [a1 … a500] [a501 … a1000] …      each batch: one read transaction
+    documents_array(…)  ──▶ b'[{…},…,{…}' b',{…},…' … b']'
     respond(resp, pieces)
         pieces up to STREAM_AFTER bytes ─▶ one body with Content-Length
         more than that                  ─▶ sent as they come (chunked)
@@ -19,12 +19,13 @@ finishing the answer, so that a client never takes a cut list for a whole one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import falcon
 
 from luminary.core import Cursor, NotFound, PageRequest, Slice
 
+from .media import dumps
 from .requests import Window
 
 T = TypeVar("T")
@@ -86,6 +87,16 @@ def json_array(batches: Iterable[Sequence[T]], encode: Callable[[T], bytes]) -> 
     for items in batches:
         if items:
             yield opening + b",".join(encode(item) for item in items)
+            opening = b","
+    yield b"[]" if opening == b"[" else b"]"
+
+
+def documents_array(batches: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """A JSON array of the batches' documents, each batch encoded in one call."""
+    opening = b"["
+    for items in batches:
+        if items:
+            yield opening + dumps(items)[1:-1]
             opening = b","
     yield b"[]" if opening == b"[" else b"]"
 

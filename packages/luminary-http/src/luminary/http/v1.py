@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,22 +27,21 @@ import falcon
 from luminary import core
 from luminary.core import (
     Actor,
-    Attempt,
     Constellation,
     NotFound,
     PageRequest,
-    Post,
     Session,
     Slice,
     UnitOfWork,
-    User,
+    documents,
 )
+from luminary.core.ports import Document
 
 from .auth import Services, V1Mode
 from .commands import V1_BODIES
 from .media import dumps
 from .requests import Window, body_of, window_of
-from .streaming import batches, json_array, respond
+from .streaming import batches, documents_array, respond
 from .v2 import unstructure
 
 PREFIXES = ("/api", "/api/v1")
@@ -57,103 +55,10 @@ T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- shapes
-
-
-def _time(value: datetime | None) -> datetime | None:
-    # The JSON encoder writes aware datetimes as ISO-8601 (``…+00:00``) itself.
-    return value
-
-
-def user_simple(u: User) -> Json:
-    return {"id": u.id, "display_name": u.display_name}
-
-
-def constellation_simple(c: Constellation) -> Json:
-    return {"id": c.id, "name": c.name, "weight": c.weight}
-
-
-def attempt_simple(a: Attempt) -> Json:
-    return {
-        "id": a.id,
-        "user_id": a.user_id,
-        "constellation_id": a.constellation_id,
-        "stars_completed": a.stars_completed,
-    }
-
-
-def session_simple(s: Session) -> Json:
-    # The app decodes minutes as a plain integer: a session without minutes shows 0.
-    return {
-        "id": s.id,
-        "user_id": s.user_id,
-        "constellation_attempt_id": s.constellation_attempt_id,
-        "is_completed": s.is_completed,
-        "minutes": s.minutes or 0,
-    }
-
-
-def post_simple(p: Post) -> Json:
-    return {
-        "id": p.id,
-        "post_type": p.post_type.value,
-        "message": p.message,
-        "study_duration": p.study_duration,
-        "created_at": _time(p.created_at),
-    }
-
-
-def user_full(d: core.UserDetail) -> Json:
-    u = d.user
-    return {
-        "id": u.id,
-        "display_name": u.display_name,
-        "total_minutes": u.total_minutes,
-        "current_attempt_id": u.current_attempt_id,
-        "current_attempt": attempt_simple(d.current_attempt) if d.current_attempt else None,
-        "constellation_attempts": [attempt_simple(a) for a in d.attempts],
-        "sessions": [session_simple(s) for s in d.sessions],
-        "posts": [post_simple(p) for p in d.posts],
-    }
-
-
-def attempt_full(d: core.AttemptDetail) -> Json:
-    json = attempt_simple(d.attempt)
-    json["user"] = user_simple(d.user)
-    json["constellation"] = constellation_simple(d.constellation)
-    json["sessions"] = [session_simple(s) for s in d.sessions]
-    return json
-
-
-def session_full(d: core.SessionDetail) -> Json:
-    s = d.session
-    json = session_simple(s)
-    json["user"] = user_simple(d.user) if d.user else None
-    json["constellation_attempt"] = attempt_simple(d.attempt) if d.attempt else None
-    json["title"] = s.title
-    json["description"] = s.description
-    json["status"] = s.status.value
-    json["difficulty"] = s.difficulty
-    json["started_at"] = _time(s.started_at)
-    json["completed_at"] = _time(s.completed_at)
-    json["created_at"] = _time(s.created_at)
-    json["updated_at"] = _time(s.updated_at)
-    return json
-
-
-def post_full(d: core.PostDetail) -> Json:
-    p = d.post
-    return {
-        "id": p.id,
-        "user_id": p.user_id,
-        "constellation_id": p.constellation_id,
-        "post_type": p.post_type.value,
-        "message": p.message,
-        "study_duration": p.study_duration,
-        "created_at": _time(p.created_at),
-        "user": user_simple(d.user),
-        "constellation": constellation_simple(d.constellation),
-    }
-
+#
+# The answers are core's documents (luminary.core.documents), read through the
+# ``Views`` read model; a store's own read model (luminary-sql's) reads only the
+# columns they show, and builds no entities.
 
 # ---------------------------------------------------------------- resources
 
@@ -175,29 +80,36 @@ class Resource:
         req: falcon.Request,
         resp: falcon.Response,
         key: str,
-        read: Callable[[UnitOfWork, PageRequest], Slice[T]],
-        shape: Callable[[T], Json],
+        read: Callable[[UnitOfWork, PageRequest], Slice[Document]],
         *,
         nested: bool = False,
     ) -> None:
-        """Answer ``{key: [...]}`` with every item ``read`` finds, or the window the query asks for."""
+        """Answer ``{key: [...]}`` with every document ``read`` finds, or the window the query asks for."""
         window = window_of(req)
         found = batches(lambda page: read(self.uow(), page), window, NESTED_BATCH if nested else BATCH)
-        respond(resp, _document(key, json_array(found, _encoder(shape))))
+        respond(resp, _document(key, documents_array(found)))
 
-    def constellation(self, constellation: Constellation, actor: Actor) -> Iterator[bytes]:
-        """The full constellation, its attempts and posts read in batches."""
+    def constellation(
+        self,
+        constellation: Constellation,
+        actor: Actor,
+        uow: Callable[[], UnitOfWork] | None = None,
+    ) -> Iterator[bytes]:
+        """The full constellation, its attempts and posts read in batches (each in a unit of work
+        of its own, unless ``uow`` gives the one to read in)."""
+        cid = constellation.id
+        unit = uow or self.uow
 
-        def attempts(page: PageRequest) -> Slice[Attempt]:
-            return core.list_attempts(self.uow(), page, constellation_id=constellation.id, actor=actor)
+        def attempts(page: PageRequest) -> Slice[Document]:
+            return core.constellation_attempt_documents(unit(), page, constellation_id=cid, actor=actor)
 
-        def posts(page: PageRequest) -> Slice[Post]:
-            return core.list_posts(self.uow(), page, constellation_id=constellation.id, actor=actor)
+        def posts(page: PageRequest) -> Slice[Document]:
+            return core.constellation_post_documents(unit(), page, constellation_id=cid, actor=actor)
 
-        yield dumps(constellation_simple(constellation))[:-1] + b',"user_attempts":'
-        yield from json_array(batches(attempts, Window(), BATCH, owned=True), _encoder(attempt_simple))
+        yield dumps(documents.constellation_summary(constellation))[:-1] + b',"user_attempts":'
+        yield from documents_array(batches(attempts, Window(), BATCH, owned=True))
         yield b',"posts":'
-        yield from json_array(batches(posts, Window(), BATCH, owned=True), _encoder(post_simple))
+        yield from documents_array(batches(posts, Window(), BATCH, owned=True))
         yield b"}"
 
     def constellations(self, items: Iterable[Constellation], actor: Actor) -> Iterator[bytes]:
@@ -210,10 +122,6 @@ class Resource:
         yield b"[]" if opening == b"[" else b"]"
 
 
-def _encoder(shape: Callable[[T], Json]) -> Callable[[T], bytes]:
-    return lambda item: dumps(shape(item))
-
-
 def _document(key: str, array: Iterator[bytes]) -> Iterator[bytes]:
     yield b'{"' + key.encode() + b'":'
     yield from array
@@ -223,23 +131,21 @@ def _document(key: str, array: Iterator[bytes]) -> Iterator[bytes]:
 class Users(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
-        self.answer_list(
-            req, resp, "users", partial(core.list_user_details, actor=actor), user_full, nested=True
-        )
+        self.answer_list(req, resp, "users", partial(core.list_user_documents, actor=actor), nested=True)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
         command = V1_BODIES.read(body_of(req), core.CreateUser)
-        with self.transaction() as uow:
-            user = core.create_user(uow, command, clock=self.clock, actor=actor)
-            resp.media = user_full(core.get_user_detail(uow, user.id, actor=actor))
+        user = core.create_user(self.uow(), command, clock=self.clock, actor=actor)
+        # A user just made has no attempts, sessions or posts: nothing more to read.
+        resp.media = documents.user_document(core.UserDetail(user, None, (), (), ()))
         resp.status = falcon.HTTP_201
 
 
 class UserItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         actor = self.services.v1_actor(req)
-        resp.media = user_full(core.get_user_detail(self.uow(), user_id, actor=actor))
+        resp.media = core.user_document(self.uow(), user_id, actor=actor)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         actor = self.services.v1_actor(req)
@@ -288,7 +194,7 @@ class UserCompletedConstellations(Resource):
 class UserCurrentAttempt(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         actor = self.services.v1_actor(req)
-        resp.media = attempt_full(core.current_attempt(self.uow(), user_id, actor=actor))
+        resp.media = core.current_attempt_document(self.uow(), user_id, actor=actor)
 
 
 class SyncMinutes(Resource):
@@ -315,7 +221,8 @@ class Constellations(Resource):
         actor = self.services.v1_actor(req)
         command = V1_BODIES.read(body_of(req), core.CreateConstellation)
         made = core.create_constellation(self.uow(), command, clock=self.clock, actor=actor)
-        respond(resp, self.constellation(made, actor))
+        # A constellation just made has no attempts and no posts: nothing more to read.
+        resp.media = {**documents.constellation_summary(made), "user_attempts": [], "posts": []}
         resp.status = falcon.HTTP_201
 
 
@@ -329,10 +236,12 @@ class ConstellationItem(Resource):
     def on_put(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
         actor = self.services.v1_actor(req)
         patch = V1_BODIES.read(body_of(req), core.ConstellationPatch)
-        updated = core.update_constellation(
-            self.uow(), constellation_id, patch, clock=self.clock, actor=actor
-        )
-        respond(resp, self.constellation(updated, actor))
+        with self.transaction() as uow:
+            updated = core.update_constellation(uow, constellation_id, patch, clock=self.clock, actor=actor)
+            # Read whole in the write's transaction: what it carries cannot change in between.
+            answer = b"".join(self.constellation(updated, actor, lambda: uow))
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = answer
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
         actor = self.services.v1_actor(req)
@@ -344,17 +253,17 @@ class UserAttempts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         actor = self.services.v1_actor(req)
 
-        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.AttemptDetail]:
-            return core.list_attempt_details(uow, page, user_id=user_id, actor=actor)
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[Document]:
+            return core.list_attempt_documents(uow, page, user_id=user_id, actor=actor)
 
-        self.answer_list(req, resp, "constellation_attempts", read, attempt_full)
+        self.answer_list(req, resp, "constellation_attempts", read)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         actor = self.services.v1_actor(req)
         command = V1_BODIES.read({**body_of(req), "user_id": user_id}, core.StartAttempt)
         with self.transaction() as uow:
             attempt = core.start_attempt(uow, command, clock=self.clock, actor=actor)
-            resp.media = attempt_full(core.get_attempt_detail(uow, attempt.id, actor=actor))
+            resp.media = core.attempt_document(uow, attempt.id, actor=actor)
         resp.status = falcon.HTTP_201
 
 
@@ -362,20 +271,20 @@ class Attempts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
         self.answer_list(
-            req, resp, "constellation_attempts", partial(core.list_attempt_details, actor=actor), attempt_full
+            req, resp, "constellation_attempts", partial(core.list_attempt_documents, actor=actor)
         )
 
 
 class AttemptItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
         actor = self.services.v1_actor(req)
-        resp.media = attempt_full(core.get_attempt_detail(self.uow(), attempt_id, actor=actor))
+        resp.media = core.attempt_document(self.uow(), attempt_id, actor=actor)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
         actor = self.services.v1_actor(req)
         with self.transaction() as uow:
             core.add_star(uow, attempt_id, clock=self.clock, actor=actor)
-            resp.media = attempt_full(core.get_attempt_detail(uow, attempt_id, actor=actor))
+            resp.media = core.attempt_document(uow, attempt_id, actor=actor)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
         actor = self.services.v1_actor(req)
@@ -388,7 +297,7 @@ class AttemptComplete(Resource):
         actor = self.services.v1_actor(req)
         with self.transaction() as uow:
             core.complete_attempt(uow, attempt_id, clock=self.clock, actor=actor)
-            attempt = attempt_full(core.get_attempt_detail(uow, attempt_id, actor=actor))
+            attempt = core.attempt_document(uow, attempt_id, actor=actor)
         resp.media = {
             "attempt": attempt,
             "user_updated": True,
@@ -400,10 +309,10 @@ class AttemptSessions(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, attempt_id: int) -> None:
         actor = self.services.v1_actor(req)
 
-        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.SessionDetail]:
-            return core.list_session_details(uow, page, attempt_id=attempt_id, actor=actor)
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[Document]:
+            return core.list_session_documents(uow, page, attempt_id=attempt_id, actor=actor)
 
-        self.answer_list(req, resp, "sessions", read, session_full)
+        self.answer_list(req, resp, "sessions", read)
 
 
 def is_study_session_body(body: Mapping[str, Any]) -> bool:
@@ -433,7 +342,12 @@ def learning_session(session: Session) -> Json:
 class Sessions(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
-        self.answer_list(req, resp, "data", partial(core.list_sessions, actor=actor), learning_session)
+
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[Document]:
+            found = core.list_sessions(uow, page, actor=actor)
+            return Slice([learning_session(s) for s in found.items], found.next_cursor)
+
+        self.answer_list(req, resp, "data", read)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
@@ -443,9 +357,7 @@ class Sessions(Resource):
         with self.transaction() as uow:
             session = core.create_session(uow, command, clock=self.clock, actor=actor)
             study = (
-                session_full(core.get_session_detail(uow, session.id, actor=actor))
-                if is_study_session_body(body)
-                else None
+                core.session_document(uow, session.id, actor=actor) if is_study_session_body(body) else None
             )
         if study is not None:
             resp.media = study
@@ -492,7 +404,7 @@ class SessionComplete(Resource):
         actor = self.services.v1_actor(req)
         with self.transaction() as uow:
             core.complete_session(uow, session_id, clock=self.clock, actor=actor)
-            resp.media = session_full(core.get_session_detail(uow, session_id, actor=actor))
+            resp.media = core.session_document(uow, session_id, actor=actor)
 
 
 class SessionCancel(Resource):
@@ -500,27 +412,27 @@ class SessionCancel(Resource):
         actor = self.services.v1_actor(req)
         with self.transaction() as uow:
             core.cancel_session(uow, session_id, clock=self.clock, actor=actor)
-            resp.media = session_full(core.get_session_detail(uow, session_id, actor=actor))
+            resp.media = core.session_document(uow, session_id, actor=actor)
 
 
 class Posts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
-        self.answer_list(req, resp, "posts", partial(core.list_post_details, actor=actor), post_full)
+        self.answer_list(req, resp, "posts", partial(core.list_post_documents, actor=actor))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
         command = V1_BODIES.read(body_of(req), core.CreatePost)
         with self.transaction() as uow:
             post = core.create_post(uow, command, clock=self.clock, actor=actor)
-            resp.media = post_full(core.get_post_detail(uow, post.id, actor=actor))
+            resp.media = core.post_document(uow, post.id, actor=actor)
         resp.status = falcon.HTTP_201
 
 
 class PostItem(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, post_id: int) -> None:
         actor = self.services.v1_actor(req)
-        resp.media = post_full(core.get_post_detail(self.uow(), post_id, actor=actor))
+        resp.media = core.post_document(self.uow(), post_id, actor=actor)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, post_id: int) -> None:
         actor = self.services.v1_actor(req)
@@ -532,26 +444,26 @@ class UserPosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, user_id: int) -> None:
         actor = self.services.v1_actor(req)
 
-        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.PostDetail]:
-            return core.list_post_details(uow, page, user_id=user_id, actor=actor)
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[Document]:
+            return core.list_post_documents(uow, page, user_id=user_id, actor=actor)
 
-        self.answer_list(req, resp, "posts", read, post_full)
+        self.answer_list(req, resp, "posts", read)
 
 
 class ConstellationPosts(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, constellation_id: int) -> None:
         actor = self.services.v1_actor(req)
 
-        def read(uow: UnitOfWork, page: PageRequest) -> Slice[core.PostDetail]:
-            return core.list_post_details(uow, page, constellation_id=constellation_id, actor=actor)
+        def read(uow: UnitOfWork, page: PageRequest) -> Slice[Document]:
+            return core.list_post_documents(uow, page, constellation_id=constellation_id, actor=actor)
 
-        self.answer_list(req, resp, "posts", read, post_full)
+        self.answer_list(req, resp, "posts", read)
 
 
 class Feed(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
-        self.answer_list(req, resp, "posts", partial(core.feed_details, actor=actor), post_full)
+        self.answer_list(req, resp, "posts", partial(core.list_post_documents, actor=actor))
 
 
 # Any id reaches the use case, which answers "User not found!" for ids nothing has.

@@ -7,7 +7,8 @@ transactions ``DEFERRED``, so two writers that both read first deadlock on the
 upgrade to a write lock and one gets ``database is locked``. :func:`make_engine`
 therefore takes transaction control away from the driver and begins every
 transaction itself with ``BEGIN IMMEDIATE``: the write lock is taken up front,
-writers queue on the busy timeout, and each transaction sees and changes one
+writers queue (on a lock per process, and across processes on a lock file:
+:mod:`~luminary.sql.writelock`), and each transaction sees and changes one
 consistent state. Read-only transactions (``uow.reading()``) begin plain
 ``BEGIN`` instead and never wait for a writer::
 
@@ -18,24 +19,29 @@ The journal is WAL (readers outside Luminary's transactions are not blocked by
 a writer) and foreign keys are enforced, which SQLite does not do by default.
 
 **PostgreSQL** runs on psycopg 3 at READ COMMITTED; repositories lock the rows
-they are about to change (``SELECT … FOR NO KEY UPDATE``). The pool checks
-connections before use, so a server restart costs one failed ping, not a
-failed request.
+they are about to change (``SELECT … FOR NO KEY UPDATE``). The pool pings a
+connection before use only when it has been idle for a while (a server restart
+then costs a failed ping, not a failed request) and hands out the most recently
+used connection first, so that a busy server makes no round trip per request
+for the check. psycopg prepares statements on the server from their first
+repetition on a connection.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 
 from .availability import watch_sqlite_file
 from .config import normalize_url
 from .errors import DatabaseError, redact_url
+from .writelock import WriterLock, WriterLockTimeout
 
 __all__ = [
     "READ_ONLY",
@@ -48,10 +54,19 @@ __all__ = [
 
 #: How long a SQLite transaction waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+#: A pooled PostgreSQL connection idle at least this long is pinged before use.
+POSTGRES_PING_AFTER_IDLE_SECONDS = 2.0
+#: psycopg prepares a statement on the server once a connection has run it this many times.
+POSTGRES_PREPARE_THRESHOLD = 1
+_IDLE_SINCE = "luminary_idle_since"
 #: The connection execution option marking a read-only transaction.
 READ_ONLY = "luminary_read_only"
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+#: Where a pooled SQLite connection keeps the descriptor of the writers' lock file while it holds it.
+_WRITER_FD = "luminary_writer_fd"
+#: Where a pooled SQLite connection keeps its busy timeout, in seconds.
+_BUSY_TIMEOUT = "luminary_busy_timeout"
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -76,8 +91,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         # connections move between threads, one thread at a time.
         options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
     elif backend == "postgresql":
-        options.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-        options["connect_args"] = {"connect_timeout": 10}
+        # LIFO: the connections in use stay few and warm, the others idle (and are pinged
+        # before use, below) rather than taking turns.
+        options.update(pool_size=10, max_overflow=10, pool_use_lifo=True)
+        options["connect_args"] = {"connect_timeout": 10, "prepare_threshold": POSTGRES_PREPARE_THRESHOLD}
     options.update(kwargs)
     try:
         engine = create_engine(parsed, **options)
@@ -85,6 +102,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         raise DatabaseError(f"Cannot use the database {describe(parsed)}: {exc}") from None
     if backend == "sqlite":
         _configure_sqlite(engine)
+    elif backend == "postgresql":
+        _ping_when_idle(engine)
     return engine
 
 
@@ -103,8 +122,14 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            (busy_ms,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+            connection_record.info[_BUSY_TIMEOUT] = busy_ms / 1000
         finally:
             cursor.close()
+
+    # Writers of other processes queue on a lock file (see luminary.sql.writelock), held
+    # from BEGIN IMMEDIATE until the connection is back in the pool, its transaction over.
+    writers = WriterLock.beside(path) if path is not None else None
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
@@ -112,10 +137,57 @@ def _configure_sqlite(engine: Engine) -> None:
             # A reader takes no write lock: in WAL mode it reads its snapshot
             # while a writer works, and never waits for one.
             connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        info = connection.connection.info
+        if writers is not None and _WRITER_FD not in info:
+            patience = info.get(_BUSY_TIMEOUT, SQLITE_BUSY_TIMEOUT_SECONDS)
+            try:
+                info[_WRITER_FD] = writers.acquire(timeout=patience)
+            except WriterLockTimeout:
+                # Another writer held the lock for the whole busy timeout: one last try,
+                # without waiting again, so that the wait stays within the busy timeout.
+                connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+                try:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                finally:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {round(patience * 1000)}")
+                return
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    if writers is not None:
+
+        @event.listens_for(engine, "checkin")
+        def on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+            fd = connection_record.info.pop(_WRITER_FD, None)
+            if fd is not None:
+                writers.release(fd)
 
     _WRITE_LOCKS[engine] = threading.Lock()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle a while.
+
+    A connection in steady use needs no check: a failure would show on its
+    next statement anyway. One that sat in the pool may have been closed by a
+    server restart or a network device meanwhile: it is pinged first, and
+    replaced (the pool retries with a new connection) if the ping fails. Unlike
+    ``pool_pre_ping``, this costs no round trip per request under load.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
+        connection_record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+        since = connection_record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < POSTGRES_PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"the pooled connection did not answer a ping: {exc}") from exc
 
 
 def _sqlite_path(url: URL) -> str | None:
@@ -131,10 +203,10 @@ def _sqlite_path(url: URL) -> str | None:
 def write_lock(engine: Engine) -> threading.Lock | None:
     """The lock that queues this process's SQLite writers, or ``None`` for other databases.
 
-    SQLite lets one writer in at a time. Writers of other processes wait on the
-    busy timeout, which polls with sleeps of up to 100 ms; writers of this
-    process wait on this lock instead and start the moment the previous one
-    ends.
+    SQLite lets one writer in at a time. Writers of this process wait on this
+    lock and start the moment the previous one ends; writers of other processes
+    queue on a lock file (:mod:`luminary.sql.writelock`) rather than SQLite's
+    busy timeout, which polls with sleeps of up to 100 ms.
     """
     return _WRITE_LOCKS.get(engine)
 

@@ -211,47 +211,70 @@ class _SqlRepository:
 
     def _page_rows(self, page: PageRequest, order: str, **filters: int | None) -> Iterable[RowMapping]:
         """One page of rows in ``order`` (``"id"`` ascending, or ``"newest"``), filtered by column values."""
-        columns = tuple(sorted(name for name, value in filters.items() if value is not None))
-        cursor = page.after
-        position = "none" if cursor is None else "id" if cursor.created_at is None else "time"
-        with_offset = cursor is None and page.offset > 0
-
-        def build() -> Executable:
-            table = self.table
-            statement = select(table).where(*(table.c[name] == bindparam(f"f_{name}") for name in columns))
-            id_ = table.c.id
-            if position == "id":
-                after: BindParameter[int] = bindparam("after_id")
-                statement = statement.where(id_ > after if order == "id" else id_ < after)
-            elif position == "time":
-                # A row-value comparison, which both databases answer from the
-                # (…, created_at, id) indexes.
-                created_at = table.c.created_at
-                statement = statement.where(
-                    tuple_(created_at, id_)
-                    < tuple_(bindparam("after_time", type_=created_at.type), bindparam("after_id"))
-                )
-            statement = self._ordered(statement, order).limit(bindparam("limit"))
-            return statement.offset(bindparam("offset")) if with_offset else statement
-
-        statement = self._cached(("page", order, columns, position, with_offset), build)
-        params: dict[str, Any] = {f"f_{name}": filters[name] for name in columns}
-        params["limit"] = page.limit
-        if cursor is not None:
-            params["after_id"] = cursor.id
-            if cursor.created_at is not None:
-                params["after_time"] = cursor.created_at
-        if with_offset:
-            params["offset"] = page.offset
+        statement, params = paged(self.table, "rows", lambda: select(self.table), page, order, filters)
         return self._execute(statement, params).mappings().all()
 
     def _ordered(self, statement: Select[Any], order: str) -> Select[Any]:
-        if order == "id":
-            return statement.order_by(self.table.c.id)
-        return statement.order_by(self.table.c.created_at.desc(), self.table.c.id.desc())
+        return ordered(self.table, statement, order)
 
 
 _STATEMENTS: dict[tuple[str, Hashable], Executable] = {}
+
+
+def ordered(table: Table, statement: Select[Any], order: str) -> Select[Any]:
+    """``statement`` ordered by ``table``'s id (``"id"``), or newest first (``"newest"``)."""
+    if order == "id":
+        return statement.order_by(table.c.id)
+    return statement.order_by(table.c.created_at.desc(), table.c.id.desc())
+
+
+def paged(
+    table: Table,
+    shape: Hashable,
+    base: Callable[[], Select[Any]],
+    page: PageRequest,
+    order: str,
+    filters: dict[str, int | None],
+) -> tuple[Executable, dict[str, Any]]:
+    """The statement and parameters of one page of ``base()`` (a SELECT from ``table``, which
+    ``shape`` names in the statement cache), in ``order`` (``"id"`` ascending, or ``"newest"``
+    by ``created_at`` then id, descending), filtered by ``table``'s column values."""
+    columns = tuple(sorted(name for name, value in filters.items() if value is not None))
+    cursor = page.after
+    position = "none" if cursor is None else "id" if cursor.created_at is None else "time"
+    with_offset = cursor is None and page.offset > 0
+
+    def build() -> Executable:
+        statement = base().where(*(table.c[name] == bindparam(f"f_{name}") for name in columns))
+        id_ = table.c.id
+        if position == "id":
+            after: BindParameter[int] = bindparam("after_id")
+            statement = statement.where(id_ > after if order == "id" else id_ < after)
+        elif position == "time":
+            # A row-value comparison, which both databases answer from the
+            # (…, created_at, id) indexes.
+            created_at = table.c.created_at
+            statement = statement.where(
+                tuple_(created_at, id_)
+                < tuple_(bindparam("after_time", type_=created_at.type), bindparam("after_id"))
+            )
+        statement = ordered(table, statement, order).limit(bindparam("limit"))
+        return statement.offset(bindparam("offset")) if with_offset else statement
+
+    key = (table.name, ("page", shape, order, columns, position, with_offset))
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS.setdefault(key, build())
+    params: dict[str, Any] = {f"f_{name}": filters[name] for name in columns}
+    params["limit"] = page.limit
+    if cursor is not None:
+        params["after_id"] = cursor.id
+        if cursor.created_at is not None:
+            params["after_time"] = cursor.created_at
+    if with_offset:
+        params["offset"] = page.offset
+    return statement, params
+
 
 _WORDS = {
     "users": "User",

@@ -38,6 +38,7 @@ from .repositories import (
     SqlUserRepository,
     raise_translated,
 )
+from .views import SqlViews
 
 if TYPE_CHECKING:
     from luminary.core.ports import (
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
         TokenRepository,
         UnitOfWork,
         UserRepository,
+        Views,
     )
 
 __all__ = ["SqlAlchemyUnitOfWork"]
@@ -66,6 +68,7 @@ class SqlAlchemyUnitOfWork:
     Attributes:
         users, constellations, attempts, sessions, posts, credentials, tokens,
             login_failures, goals: The repositories, valid inside the ``with`` block.
+        views: The read model (:class:`~luminary.sql.views.SqlViews`), valid there too.
     """
 
     # Typed as the protocols: UnitOfWork's attributes are writable, hence invariant.
@@ -78,6 +81,7 @@ class SqlAlchemyUnitOfWork:
     tokens: TokenRepository
     login_failures: LoginFailureRepository
     goals: GoalRepository
+    views: Views
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -130,6 +134,7 @@ class SqlAlchemyUnitOfWork:
         self.tokens = SqlTokenRepository(connection)
         self.login_failures = SqlLoginFailureRepository(connection)
         self.goals = SqlGoalRepository(connection)
+        self.views = SqlViews(connection)
         return self
 
     def __exit__(

@@ -17,7 +17,8 @@ loaded with a fixed number of queries whatever the amount of data.
 One module per area (:mod:`.accounts`, :mod:`.users`, :mod:`.constellations`,
 :mod:`.attempts`, :mod:`.sessions`, :mod:`.timer`, :mod:`.stats`, :mod:`.goals`,
 :mod:`.posts`);
-the details are the read side of API v1, in :mod:`.views`. Everything is
+the details are the read side of API v1, in :mod:`.views`, and the same reads
+as documents through the ``Views`` read model, in :mod:`.documents`. Everything is
 importable from here and from ``luminary.core``.
 
 Use cases that only read enter the unit of work with ``uow.reading()``, so
@@ -61,6 +62,19 @@ from .constellations import (
     list_constellations,
     seed_constellations,
     update_constellation,
+)
+from .documents import (
+    attempt_document,
+    constellation_attempt_documents,
+    constellation_post_documents,
+    current_attempt_document,
+    list_attempt_documents,
+    list_post_documents,
+    list_session_documents,
+    list_user_documents,
+    post_document,
+    session_document,
+    user_document,
 )
 from .goals import MAX_GOALS, GoalProgress, create_goal, delete_goal, get_goal, goal_progress, list_goals
 from .posts import (
@@ -148,6 +162,7 @@ __all__ = [
     "USER_FIELDS",
     "UserDetail",
     "add_star",
+    "attempt_document",
     "authenticate",
     "cancel_session",
     "change_password",
@@ -156,6 +171,8 @@ __all__ = [
     "complete_session",
     "completed_constellations",
     "completions",
+    "constellation_attempt_documents",
+    "constellation_post_documents",
     "create_account",
     "create_constellation",
     "create_goal",
@@ -164,6 +181,7 @@ __all__ = [
     "create_token",
     "create_user",
     "current_attempt",
+    "current_attempt_document",
     "delete_attempt",
     "delete_constellation",
     "delete_goal",
@@ -188,21 +206,27 @@ __all__ = [
     "goal_progress",
     "issue_token",
     "list_attempt_details",
+    "list_attempt_documents",
     "list_attempts",
     "list_constellation_details",
     "list_constellations",
     "list_goals",
     "list_post_details",
+    "list_post_documents",
     "list_posts",
     "list_session_details",
+    "list_session_documents",
     "list_sessions",
     "list_tokens",
     "list_user_details",
+    "list_user_documents",
     "list_users",
     "pause_timer",
+    "post_document",
     "resume_timer",
     "revoke_token",
     "seed_constellations",
+    "session_document",
     "sign_up",
     "start_attempt",
     "start_timer",
@@ -215,4 +239,5 @@ __all__ = [
     "update_constellation",
     "update_session",
     "update_user",
+    "user_document",
 ]

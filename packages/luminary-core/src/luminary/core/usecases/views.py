@@ -182,7 +182,7 @@ def _attempt_id(item: Session) -> int | None:
     return item.constellation_attempt_id
 
 
-def _describe_users(uow: UnitOfWork, users: Sequence[User]) -> list[UserDetail]:
+def describe_users(uow: UnitOfWork, users: Sequence[User]) -> list[UserDetail]:
     ids = [u.id for u in users]
     if not ids:
         return []
@@ -218,7 +218,7 @@ def _describe_constellations(
     return [ConstellationDetail(c, attempts.get(c.id, []), posts.get(c.id, [])) for c in constellations]
 
 
-def _describe_attempts(uow: UnitOfWork, attempts: Sequence[Attempt]) -> list[AttemptDetail]:
+def describe_attempts(uow: UnitOfWork, attempts: Sequence[Attempt]) -> list[AttemptDetail]:
     if not attempts:
         return []
     users = uow.users.get_many({a.user_id for a in attempts})
@@ -235,7 +235,7 @@ def _describe_attempts(uow: UnitOfWork, attempts: Sequence[Attempt]) -> list[Att
     ]
 
 
-def _describe_sessions(uow: UnitOfWork, sessions: Sequence[Session]) -> list[SessionDetail]:
+def describe_sessions(uow: UnitOfWork, sessions: Sequence[Session]) -> list[SessionDetail]:
     user_ids = {s.user_id for s in sessions if s.user_id is not None}
     attempt_ids = {s.constellation_attempt_id for s in sessions if s.constellation_attempt_id is not None}
     users = uow.users.get_many(user_ids) if user_ids else {}
@@ -250,7 +250,7 @@ def _describe_sessions(uow: UnitOfWork, sessions: Sequence[Session]) -> list[Ses
     ]
 
 
-def _describe_posts(uow: UnitOfWork, posts: Sequence[Post]) -> list[PostDetail]:
+def describe_posts(uow: UnitOfWork, posts: Sequence[Post]) -> list[PostDetail]:
     if not posts:
         return []
     users = uow.users.get_many({p.user_id for p in posts})
@@ -266,7 +266,7 @@ def get_user_detail(uow: UnitOfWork, user_id: int, *, actor: Actor) -> UserDetai
     """
     require(actor, Scope.READ)
     with uow.reading():
-        return _describe_users(uow, [load_user(uow, user_id, actor=actor)])[0]
+        return describe_users(uow, [load_user(uow, user_id, actor=actor)])[0]
 
 
 def list_user_details(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[UserDetail]:
@@ -274,7 +274,7 @@ def list_user_details(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Sl
     require(actor, Scope.ADMIN)
     with uow.reading():
         users = Slice.cut(uow.users.list_page(page.probe()), page, by_id)
-        return Slice(_describe_users(uow, users.items), users.next_cursor)
+        return Slice(describe_users(uow, users.items), users.next_cursor)
 
 
 def completed_constellations(uow: UnitOfWork, user_id: int, *, actor: Actor) -> CompletedConstellations:
@@ -344,7 +344,7 @@ def get_attempt_detail(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Att
     require(actor, Scope.READ)
     with uow.reading():
         attempt = load_attempt(uow, attempt_id, actor=actor)
-        return _describe_attempts(uow, [attempt])[0]
+        return describe_attempts(uow, [attempt])[0]
 
 
 def list_attempt_details(
@@ -355,7 +355,7 @@ def list_attempt_details(
     with uow.reading():
         uid = own_user_filter(uow, actor, user_id)
         found = Slice.cut(uow.attempts.list_page(page.probe(), user_id=uid), page, by_id)
-        return Slice(_describe_attempts(uow, found.items), found.next_cursor)
+        return Slice(describe_attempts(uow, found.items), found.next_cursor)
 
 
 def current_attempt(uow: UnitOfWork, user_id: int, *, actor: Actor) -> AttemptDetail:
@@ -370,7 +370,7 @@ def current_attempt(uow: UnitOfWork, user_id: int, *, actor: Actor) -> AttemptDe
         attempt = uow.attempts.get(user.current_attempt_id) if user.current_attempt_id else None
         if attempt is None:
             raise NotFound("Constellation attempt", message="No current attempt found for this user!")
-        return _describe_attempts(uow, [attempt])[0]
+        return describe_attempts(uow, [attempt])[0]
 
 
 def get_session_detail(uow: UnitOfWork, session_id: int, *, actor: Actor) -> SessionDetail:
@@ -382,7 +382,7 @@ def get_session_detail(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Ses
     require(actor, Scope.READ)
     with uow.reading():
         session = load_session(uow, session_id, actor=actor)
-        return _describe_sessions(uow, [session])[0]
+        return describe_sessions(uow, [session])[0]
 
 
 def list_session_details(
@@ -397,7 +397,7 @@ def list_session_details(
     require(actor, Scope.READ)
     with uow.reading():
         found = session_page(uow, actor, page, user_id, attempt_id)
-        return Slice(_describe_sessions(uow, found.items), found.next_cursor)
+        return Slice(describe_sessions(uow, found.items), found.next_cursor)
 
 
 def get_post_detail(uow: UnitOfWork, post_id: int, *, actor: Actor) -> PostDetail:
@@ -408,7 +408,7 @@ def get_post_detail(uow: UnitOfWork, post_id: int, *, actor: Actor) -> PostDetai
     """
     require(actor, Scope.READ)
     with uow.reading():
-        return _describe_posts(uow, [load_post(uow, post_id)])[0]
+        return describe_posts(uow, [load_post(uow, post_id)])[0]
 
 
 def list_post_details(
@@ -423,7 +423,7 @@ def list_post_details(
     require(actor, Scope.READ)
     with uow.reading():
         found = post_page(uow, page, user_id, constellation_id)
-        return Slice(_describe_posts(uow, found.items), found.next_cursor)
+        return Slice(describe_posts(uow, found.items), found.next_cursor)
 
 
 def feed_details(uow: UnitOfWork, page: PageRequest, *, actor: Actor) -> Slice[PostDetail]:

@@ -1,0 +1,255 @@
+"""Several processes serving one port: ``luminary serve --workers N``.
+
+One Python process runs the app on one core at a time (the interpreter lock);
+workers are processes, each with its own waitress threads, app and database
+engine. The parent binds the listening sockets, migrates and seeds, then forks
+the workers, which inherit the sockets: the kernel hands each new connection to
+one of them. The parent serves nothing; it supervises::
+
+    parent: bind ── migrate, seed ── fork ─┬─ worker 1: engine, app, serve ──────────── exit 0
+                                           ├─ worker 2: engine, app, serve ── killed
+                                           │     └─ worker 3 in its place: serve ────── exit 0
+                                 SIGTERM ──┴─ forwarded to every worker; the parent exits 0 after them
+
+- A worker that dies is replaced, with one log line saying how it died. One
+  that dies within :data:`QUICK_SECONDS` of starting is replaced after a pause
+  that doubles each time; after :data:`MOST_QUICK_DEATHS` such deaths in a row
+  the parent stops the others and exits with status 1.
+- SIGTERM or SIGINT to the parent closes its copies of the sockets and is sent
+  on to every worker, which stops gracefully (``--shutdown-grace``); a second
+  one is sent on too and ends the grace period. Workers still running well
+  after the grace period are killed.
+- Workers form a process group of their own, so that a terminal's Ctrl-C
+  reaches them once, through the parent; a worker whose parent is gone stops
+  gracefully on its own.
+
+Nothing crosses a fork but the sockets: no engine, connection or thread (the
+parent has none when it forks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+log = logging.getLogger("luminary.workers")
+
+#: A worker that dies sooner than this after it started died "at once": it may die again just as fast.
+QUICK_SECONDS = 5.0
+#: Deaths at once in a row after which the parent gives up.
+MOST_QUICK_DEATHS = 5
+#: The pause before replacing a worker that died at once; it doubles with each such death in a row.
+FIRST_PAUSE_SECONDS = 0.1
+#: How much longer than the grace period stopping workers get before they are killed.
+KILL_AFTER_GRACE_SECONDS = 10.0
+
+_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
+
+
+def default_count() -> int:
+    """One worker per CPU this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def how_it_ended(status: int) -> str:
+    """A wait status in words: ``was killed by SIGKILL``, ``exited with status 1``."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"was killed by {name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
+
+
+class Supervisor:
+    """Runs ``work`` in ``count`` forked processes, replacing those that die, until SIGTERM or SIGINT.
+
+    Args:
+        work: What a worker runs, in the child; its result is the worker's exit status.
+        count: How many workers run at once.
+        sockets: The listening sockets the workers inherit; the parent closes its copies when stopping.
+        shutdown_grace: The workers' grace period when stopping (they are killed well after it).
+    """
+
+    def __init__(
+        self,
+        work: Callable[[], int],
+        count: int,
+        *,
+        sockets: Sequence[socket.socket] = (),
+        shutdown_grace: float = 30.0,
+        quick_seconds: float = QUICK_SECONDS,
+        most_quick_deaths: int = MOST_QUICK_DEATHS,
+        first_pause: float = FIRST_PAUSE_SECONDS,
+    ) -> None:
+        self.work = work
+        self.count = count
+        self.sockets = list(sockets)
+        self.shutdown_grace = shutdown_grace
+        self.quick_seconds = quick_seconds
+        self.most_quick_deaths = most_quick_deaths
+        self.first_pause = first_pause
+        #: Running workers: pid → when it started (monotonic).
+        self.workers: dict[int, float] = {}
+        #: Replacements to start: (when, what the log line says of the worker replaced).
+        self.pending: list[tuple[float, str]] = []
+        self.quick_deaths = 0
+        self.stopping = False
+        self.kill_at = float("inf")
+        self._mask: set[int | signal.Signals] = set()
+
+    def run(self, started: Callable[[], None] | None = None) -> int:
+        """Start the workers, call ``started``, and supervise; the exit status for the parent."""
+        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            for _ in range(self.count):
+                self._start()
+            if started is not None:
+                started()
+            return self._supervise()
+        finally:
+            for sock in self.sockets:
+                sock.close()
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+
+    # ------------------------------------------------------------ the parent
+
+    def _supervise(self) -> int:
+        gave_up = False
+        while self.workers or (self.pending and not self.stopping):
+            now = time.monotonic()
+            wake = min([when for when, _ in self.pending] + [now + 1.0, self.kill_at])
+            info = signal.sigtimedwait(_SIGNALS, max(0.0, wake - now))
+            if info is not None and info.si_signo != signal.SIGCHLD:
+                self._stop(signal.Signals(info.si_signo))
+            now = time.monotonic()
+            for pid, status in self._reap():
+                gave_up = self._died(pid, status, now) or gave_up
+            if gave_up and not self.stopping:
+                self._stop(signal.SIGTERM, quietly=True)
+            if self.stopping:
+                if now >= self.kill_at and self.workers:
+                    log.warning(
+                        "%d worker(s) still running %g s after the grace period: killing them",
+                        len(self.workers),
+                        KILL_AFTER_GRACE_SECONDS,
+                    )
+                    self._send(signal.SIGKILL)
+                    self.kill_at = float("inf")
+                continue
+            due = [p for p in self.pending if p[0] <= now]
+            self.pending = [p for p in self.pending if p[0] > now]
+            for _, what in due:
+                pid = self._start()
+                log.warning("%s; worker %d replaces it", what, pid)
+        if gave_up:
+            print(
+                f"luminary: workers keep dying as they start ({self.most_quick_deaths} in a row within "
+                f"{self.quick_seconds:g} s of starting): giving up",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 1
+        log.info("every worker stopped")
+        return 0
+
+    def _reap(self) -> list[tuple[int, int]]:
+        ended = []
+        for pid in list(self.workers):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                ended.append((pid, status))
+        return ended
+
+    def _died(self, pid: int, status: int, now: float) -> bool:
+        """Note a worker's end and plan its replacement; True when it is time to give up."""
+        lived = now - self.workers.pop(pid)
+        if self.stopping:
+            if status:
+                log.warning("worker %d %s while stopping", pid, how_it_ended(status))
+            return False
+        what = f"worker {pid} {how_it_ended(status)} after {lived:.1f} s"
+        if lived >= self.quick_seconds:
+            self.quick_deaths = 0
+            self.pending.append((now, what))
+            return False
+        self.quick_deaths += 1
+        if self.quick_deaths >= self.most_quick_deaths:
+            log.error("%s, the %d. death at once in a row", what, self.quick_deaths)
+            return True
+        pause = self.first_pause * 2 ** (self.quick_deaths - 1)
+        self.pending.append((now + pause, f"{what} (at once: replaced after a pause of {pause:g} s)"))
+        return False
+
+    def _stop(self, signum: signal.Signals, *, quietly: bool = False) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.pending.clear()
+            self.kill_at = time.monotonic() + self.shutdown_grace + KILL_AFTER_GRACE_SECONDS
+            for sock in self.sockets:
+                sock.close()  # new connections are refused once the workers close theirs too
+            if not quietly:
+                log.info("received %s: stopping %d worker(s)", signum.name, len(self.workers))
+        self._send(signum)
+
+    def _send(self, signum: signal.Signals) -> None:
+        for pid in self.workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def _start(self) -> int:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._child()
+        self.workers[pid] = time.monotonic()
+        return pid
+
+    # ------------------------------------------------------------ a worker
+
+    def _child(self) -> NoReturn:
+        status = 1
+        try:
+            parent = os.getppid()
+            os.setpgid(0, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            _stop_when_orphaned(parent)
+            status = self.work()
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            logging.shutdown()
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(status)
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """Stop this worker gracefully (SIGTERM to itself) once its parent is gone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()

@@ -1,0 +1,409 @@
+"""The read model in SQL: API v1's documents straight from rows.
+
+:class:`SqlViews` implements core's :class:`~luminary.core.ports.Views` port.
+Where the repositories load whole rows and build frozen entities that the
+answer then takes apart again, these queries select only the columns the
+documents show (a session's twelve columns shrink to five in a user's list,
+its timestamps unread) and turn each row into its document at once. A document
+embeds what it shows with joins (a post its author and constellation) or with
+one query per embedded list for the whole page (a page of users reads every
+attempt, session and post of those users in three queries), so the number of
+queries stays fixed whatever the data.
+
+The documents equal those :class:`luminary.core.documents.EntityViews` builds
+from entities, key for key and in order: the contract tests compare their JSON
+byte for byte on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, bindparam, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+from luminary.core.entities import SessionStatus
+from luminary.core.pagination import PageRequest
+from luminary.core.ports import Document
+
+from .repositories import _STATEMENTS, paged, raise_translated
+from .tables import attempts, constellations, posts, sessions, users
+
+__all__ = ["SqlViews"]
+
+_completed = sessions.c.status == SessionStatus.COMPLETED.value
+_minutes = func.coalesce(sessions.c.minutes, 0)
+
+#: The summaries' columns, in their documents' order; a trailing extra column is not shown.
+_ATTEMPT = (attempts.c.id, attempts.c.user_id, attempts.c.constellation_id, attempts.c.stars_completed)
+_SESSION = (
+    sessions.c.id,
+    sessions.c.user_id,
+    sessions.c.constellation_attempt_id,
+    _completed.label("is_completed"),
+    _minutes.label("minutes"),
+)
+_POST = (posts.c.id, posts.c.post_type, posts.c.message, posts.c.study_duration, posts.c.created_at)
+
+
+# A document per row, written out key by key: twice as fast as dict(zip(keys, row)).
+
+
+def _attempt_summaries(rows: Iterable[tuple[Any, ...]]) -> list[Document]:
+    return [{"id": a, "user_id": u, "constellation_id": c, "stars_completed": s} for a, u, c, s, *_ in rows]
+
+
+def _session_summaries(rows: Iterable[tuple[Any, ...]]) -> list[Document]:
+    return [
+        {"id": i, "user_id": u, "constellation_attempt_id": a, "is_completed": d, "minutes": m}
+        for i, u, a, d, m, *_ in rows
+    ]
+
+
+def _post_summaries(rows: Iterable[tuple[Any, ...]]) -> list[Document]:
+    return [
+        {"id": i, "post_type": t, "message": m, "study_duration": d, "created_at": c}
+        for i, t, m, d, c, *_ in rows
+    ]
+
+
+def _grouped(
+    summaries: Callable[[Iterable[tuple[Any, ...]]], list[Document]],
+    rows: Sequence[tuple[Any, ...]],
+    owner: int,
+) -> dict[int, list[Document]]:
+    """The rows' summaries by the value of their column ``owner``; the rows hold each owner's together."""
+    return {key: summaries(group) for key, group in groupby(rows, itemgetter(owner))}
+
+
+_attempt_user = users.alias("attempt_user")
+_session_attempt = attempts.alias("session_attempt")
+
+
+class SqlViews:
+    """API v1's documents read from SQL, on the connection of a unit of work."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    # ------------------------------------------------------------ plumbing
+
+    def _run(self, statement: Executable, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
+        try:
+            # Rows are tuples; the cast tells the type checker so.
+            return cast("Sequence[tuple[Any, ...]]", self._connection.execute(statement, params).all())
+        except DBAPIError as exc:
+            raise_translated(exc)
+
+    def _statement(self, key: Hashable, build: Callable[[], Executable]) -> Executable:
+        full_key = ("views", key)
+        statement = _STATEMENTS.get(full_key)
+        if statement is None:
+            statement = _STATEMENTS.setdefault(full_key, build())
+        return statement
+
+    def _page(
+        self,
+        table: Table,
+        shape: str,
+        base: Callable[[], Select[Any]],
+        page: PageRequest,
+        order: str,
+        **filters: int | None,
+    ) -> Sequence[tuple[Any, ...]]:
+        statement, params = paged(table, ("views", shape), base, page, order, filters)
+        return self._run(statement, params)
+
+    def _one(
+        self, shape: str, base: Callable[[], Select[Any]], table: Table, entity_id: int
+    ) -> tuple[Any, ...] | None:
+        def build() -> Executable:
+            return base().where(table.c.id == bindparam("id"))
+
+        rows = self._run(self._statement(("one", shape), build), {"id": entity_id})
+        return rows[0] if rows else None
+
+    # ------------------------------------------------------------ users
+
+    def users(self, page: PageRequest) -> Sequence[Document]:
+        rows = self._page(users, "user", _user_select, page, "id")
+        return self._users(rows)
+
+    def user(self, user_id: int) -> Document | None:
+        row = self._one("user", _user_select, users, user_id)
+        return None if row is None else self._users([row])[0]
+
+    def _users(self, rows: Sequence[tuple[Any, ...]]) -> list[Document]:
+        if not rows:
+            return []
+        # A page of users by id holds every user between its first and last id:
+        # what they own is found by a range on the owner's index.
+        span = {"low": rows[0][0], "high": rows[-1][0]}
+
+        def owned(table: Table, columns: tuple[Any, ...], newest: bool) -> Callable[[], Executable]:
+            def build() -> Executable:
+                owner = table.c.user_id
+                statement = select(*columns).where(owner >= bindparam("low"), owner <= bindparam("high"))
+                if newest:
+                    # Descending throughout, so that the (user_id, created_at, id) index gives the order.
+                    return statement.order_by(owner.desc(), table.c.created_at.desc(), table.c.id.desc())
+                return statement.order_by(owner, table.c.id)
+
+            return build
+
+        attempt_rows = self._run(self._statement("user attempts", owned(attempts, _ATTEMPT, False)), span)
+        session_rows = self._run(self._statement("user sessions", owned(sessions, _SESSION, True)), span)
+        post_rows = self._run(
+            self._statement("user posts", owned(posts, (*_POST, posts.c.user_id), True)), span
+        )
+        own_attempts = _grouped(_attempt_summaries, attempt_rows, 1)
+        own_sessions = _grouped(_session_summaries, session_rows, 1)
+        own_posts = _grouped(_post_summaries, post_rows, 5)
+        documents = []
+        for user_id, display_name, total_minutes, current_attempt_id in rows:
+            mine = own_attempts.get(user_id, [])
+            current = None
+            if current_attempt_id is not None:
+                current = next((a for a in mine if a["id"] == current_attempt_id), None)
+            documents.append(
+                {
+                    "id": user_id,
+                    "display_name": display_name,
+                    "total_minutes": total_minutes,
+                    "current_attempt_id": current_attempt_id,
+                    "current_attempt": current,
+                    "constellation_attempts": mine,
+                    "sessions": own_sessions.get(user_id, []),
+                    "posts": own_posts.get(user_id, []),
+                }
+            )
+        return documents
+
+    # ------------------------------------------------------------ attempts
+
+    def attempts(self, page: PageRequest, *, user_id: int | None = None) -> Sequence[Document]:
+        return self._attempts(self._page(attempts, "attempt", _attempt_select, page, "id", user_id=user_id))
+
+    def attempt(self, attempt_id: int) -> Document | None:
+        row = self._one("attempt", _attempt_select, attempts, attempt_id)
+        return None if row is None else self._attempts([row])[0]
+
+    def _attempts(self, rows: Sequence[tuple[Any, ...]]) -> list[Document]:
+        if not rows:
+            return []
+
+        def build() -> Executable:
+            owner = sessions.c.constellation_attempt_id
+            return (
+                select(*_SESSION)
+                .where(owner.in_(bindparam("ids", expanding=True)))
+                # Grouped by attempt, newest first: the order of the (attempt, created_at, id) index.
+                .order_by(owner.desc(), sessions.c.created_at.desc(), sessions.c.id.desc())
+            )
+
+        ids = sorted({row[0] for row in rows})
+        session_rows = self._run(self._statement("attempt sessions", build), {"ids": ids})
+        own_sessions = _grouped(_session_summaries, session_rows, 2)
+        return [
+            {
+                "id": attempt_id,
+                "user_id": user_id,
+                "constellation_id": constellation_id,
+                "stars_completed": stars,
+                "user": {"id": user_id, "display_name": display_name},
+                "constellation": {"id": constellation_id, "name": name, "weight": weight},
+                "sessions": own_sessions.get(attempt_id, []),
+            }
+            for attempt_id, user_id, constellation_id, stars, display_name, name, weight in rows
+        ]
+
+    # ------------------------------------------------------------ sessions
+
+    def sessions(
+        self, page: PageRequest, *, user_id: int | None = None, attempt_id: int | None = None
+    ) -> Sequence[Document]:
+        rows = self._page(
+            sessions,
+            "session",
+            _session_select,
+            page,
+            "newest",
+            user_id=user_id,
+            constellation_attempt_id=attempt_id,
+        )
+        return [_session_document(row) for row in rows]
+
+    def session(self, session_id: int) -> Document | None:
+        row = self._one("session", _session_select, sessions, session_id)
+        return None if row is None else _session_document(row)
+
+    # ------------------------------------------------------------ posts
+
+    def posts(
+        self, page: PageRequest, *, user_id: int | None = None, constellation_id: int | None = None
+    ) -> Sequence[Document]:
+        rows = self._page(
+            posts, "post", _post_select, page, "newest", user_id=user_id, constellation_id=constellation_id
+        )
+        return [_post_document(row) for row in rows]
+
+    def post(self, post_id: int) -> Document | None:
+        row = self._one("post", _post_select, posts, post_id)
+        return None if row is None else _post_document(row)
+
+    # ------------------------------------------------------------ what a constellation carries
+
+    def constellation_attempts(
+        self, page: PageRequest, *, constellation_id: int, user_id: int | None = None
+    ) -> Sequence[Document]:
+        rows = self._page(
+            attempts,
+            "attempt summary",
+            lambda: select(*_ATTEMPT),
+            page,
+            "id",
+            constellation_id=constellation_id,
+            user_id=user_id,
+        )
+        return _attempt_summaries(rows)
+
+    def constellation_posts(self, page: PageRequest, *, constellation_id: int) -> Sequence[Document]:
+        rows = self._page(
+            posts, "post summary", lambda: select(*_POST), page, "newest", constellation_id=constellation_id
+        )
+        return _post_summaries(rows)
+
+
+# ---------------------------------------------------------------- statements and documents
+
+
+def _user_select() -> Select[Any]:
+    return select(users.c.id, users.c.display_name, users.c.total_minutes, users.c.current_attempt_id)
+
+
+def _attempt_select() -> Select[Any]:
+    return select(
+        *_ATTEMPT, users.c.display_name, constellations.c.name, constellations.c.weight
+    ).select_from(
+        attempts.join(users, users.c.id == attempts.c.user_id).join(
+            constellations, constellations.c.id == attempts.c.constellation_id
+        )
+    )
+
+
+def _session_select() -> Select[Any]:
+    return select(
+        *_SESSION,
+        _attempt_user.c.display_name,
+        _session_attempt.c.user_id,
+        _session_attempt.c.constellation_id,
+        _session_attempt.c.stars_completed,
+        sessions.c.title,
+        sessions.c.description,
+        sessions.c.status,
+        sessions.c.difficulty,
+        sessions.c.started_at,
+        sessions.c.completed_at,
+        sessions.c.created_at,
+        sessions.c.updated_at,
+    ).select_from(
+        sessions.outerjoin(_attempt_user, _attempt_user.c.id == sessions.c.user_id).outerjoin(
+            _session_attempt, _session_attempt.c.id == sessions.c.constellation_attempt_id
+        )
+    )
+
+
+def _session_document(row: tuple[Any, ...]) -> Document:
+    (
+        session_id,
+        user_id,
+        attempt_id,
+        is_completed,
+        minutes,
+        display_name,
+        attempt_user_id,
+        constellation_id,
+        stars,
+        title,
+        description,
+        status,
+        difficulty,
+        started_at,
+        completed_at,
+        created_at,
+        updated_at,
+    ) = row
+    return {
+        "id": session_id,
+        "user_id": user_id,
+        "constellation_attempt_id": attempt_id,
+        "is_completed": is_completed,
+        "minutes": minutes,
+        "user": None if display_name is None else {"id": user_id, "display_name": display_name},
+        "constellation_attempt": None
+        if attempt_user_id is None
+        else {
+            "id": attempt_id,
+            "user_id": attempt_user_id,
+            "constellation_id": constellation_id,
+            "stars_completed": stars,
+        },
+        "title": title,
+        "description": description,
+        "status": status,
+        "difficulty": difficulty,
+        "started_at": started_at,
+        "completed_at": completed_at,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }
+
+
+def _post_select() -> Select[Any]:
+    return select(
+        posts.c.id,
+        posts.c.user_id,
+        posts.c.constellation_id,
+        posts.c.post_type,
+        posts.c.message,
+        posts.c.study_duration,
+        posts.c.created_at,
+        users.c.display_name,
+        constellations.c.name,
+        constellations.c.weight,
+    ).select_from(
+        posts.join(users, users.c.id == posts.c.user_id).join(
+            constellations, constellations.c.id == posts.c.constellation_id
+        )
+    )
+
+
+def _post_document(row: tuple[Any, ...]) -> Document:
+    (
+        post_id,
+        user_id,
+        constellation_id,
+        post_type,
+        message,
+        duration,
+        created_at,
+        display_name,
+        name,
+        weight,
+    ) = row
+    return {
+        "id": post_id,
+        "user_id": user_id,
+        "constellation_id": constellation_id,
+        "post_type": post_type,
+        "message": message,
+        "study_duration": duration,
+        "created_at": created_at,
+        "user": {"id": user_id, "display_name": display_name},
+        "constellation": {"id": constellation_id, "name": name, "weight": weight},
+    }

@@ -1,0 +1,212 @@
+"""End to end: ``luminary serve --workers 2``, processes sharing one port under a supervisor."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import postgres_url
+
+pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
+pytest.importorskip("luminary.http", reason="luminary-http is not installed")
+
+from luminary.http.cli import default_workers
+from luminary.http.workers import Supervisor, default_count
+from served import Server, postgres_database, run_luminary, serve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'workers.db'}"
+        return
+    url = postgres_url()
+    if not url:
+        pytest.skip("LUMINARY_TEST_POSTGRES_URL is not set")
+    with postgres_database(url) as database:
+        yield database
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid …; comm may hold spaces and parentheses.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def answering_pids(server: Server) -> set[int]:
+    """The workers whose lines the access log holds."""
+    return {int(pid) for pid in re.findall(r"\[(\d+)\] luminary\.access", "".join(server.output))}
+
+
+def get(port: int, path: str) -> int:
+    """One GET on a connection of its own (each new connection goes to whichever worker takes it)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def post(port: int, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def until(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_both_workers_answer_and_one_killed_is_replaced(database_url):
+    with serve(database_url, threads=2, workers=2) as server:
+        assert "with 2 workers of 2 threads" in "".join(server.output)
+        parent = server.process.pid
+        workers = children(parent)
+        assert len(workers) == 2
+
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(10):  # which worker takes a connection is the kernel's choice
+                assert set(pool.map(lambda _: get(server.port, "/api/constellations/"), range(16))) == {200}
+                if until(lambda: answering_pids(server) == workers, seconds=0.5):
+                    break
+        assert answering_pids(server) == workers
+
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        assert until(lambda: len(children(parent) - {victim}) == 2), "no worker took its place"
+        replacement = (children(parent) - workers).pop()
+        assert until(lambda: f"worker {victim} was killed by SIGKILL" in "".join(server.output))
+        line = next(line for line in server.output if f"worker {victim} was killed" in line)
+        assert f"worker {replacement} replaces it" in line
+
+        with ThreadPoolExecutor(8) as pool:
+            created = list(
+                pool.map(lambda i: post(server.port, "/api/users/", {"display_name": f"U{i}"}), range(24))
+            )
+        assert {status for status, _ in created} == {201}
+        assert len({user["id"] for _, user in created}) == 24
+        assert get(server.port, "/api/users/") == 200
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == 0
+    assert "Traceback" not in "".join(server.output)
+
+
+def test_sigterm_answers_every_request_in_flight_then_every_process_exits(database_url):
+    results: dict[int, Any] = {}
+    sent = [threading.Event() for _ in range(6)]
+
+    def sign_up(port: int, i: int) -> None:
+        # Signing up hashes a password (scrypt, a quarter of a second): slow enough to be in flight.
+        body = json.dumps(
+            {"display_name": f"S{i}", "login": f"student{i}", "password": "correct horse battery"}
+        )
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("POST", "/api/v2/accounts", body, {"Content-Type": "application/json"})
+            sent[i].set()
+            response = connection.getresponse()
+            results[i] = (response.status, json.loads(response.read()))
+        except Exception as exc:  # recorded, and reported by the assertion below
+            results[i] = exc
+        finally:
+            sent[i].set()
+            connection.close()
+
+    with serve(database_url, "--shutdown-grace", "20", threads=2, workers=2) as server:
+        workers = children(server.process.pid)
+        assert len(workers) == 2
+        clients = [threading.Thread(target=sign_up, args=(server.port, i)) for i in range(len(sent))]
+        for client in clients:
+            client.start()
+        for event in sent:
+            assert event.wait(10)
+        time.sleep(0.05)
+        server.process.send_signal(signal.SIGTERM)
+        for client in clients:
+            client.join(timeout=20)
+        assert server.process.wait(timeout=20) == 0
+        assert until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), seconds=5)
+
+    for i in range(len(sent)):
+        assert not isinstance(results[i], Exception), results[i]
+        status, body = results[i]
+        assert (status, body["data"]["display_name"]) == (201, f"S{i}")
+    log = "".join(server.output)
+    assert "received SIGTERM: stopping 2 worker(s)" in log
+    assert log.count('"POST /api/v2/accounts" 201') == len(sent)
+    assert "every worker stopped" in log
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (
+            ["--workers", "0"],
+            {},
+            "'0' is not a whole number of at least 1 (from --workers or LUMINARY_WORKERS)",
+        ),
+        (["--workers", "-2"], {}, "'-2' is not a whole number of at least 1"),
+        ([], {"LUMINARY_WORKERS": "many"}, "'many' is not a whole number of at least 1"),
+    ],
+)
+def test_a_count_of_workers_below_one_is_refused(tmp_path, args, env, said):
+    ran = run_luminary(
+        "serve", "--database-url", f"sqlite:///{tmp_path / 'x.db'}", *args, cwd=tmp_path, env=env
+    )
+    assert ran.returncode == 2
+    assert said in ran.stderr
+    assert ran.stderr.strip().splitlines()[-1].startswith("luminary serve: error: argument --workers")
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_workers_by_default_one_per_cpu_on_postgresql_one_on_sqlite():
+    assert default_workers("sqlite:///luminary.db") == 1
+    assert default_workers("postgresql+psycopg://u@db/luminary") == default_count()
+    assert default_workers("postgres://u@db/luminary") == default_count()
+    assert default_count() == len(os.sched_getaffinity(0))
+
+
+def test_the_supervisor_gives_up_on_workers_that_die_as_they_start(capfd):
+    supervisor = Supervisor(lambda: 3, 2, quick_seconds=5, most_quick_deaths=4, first_pause=0.01)
+    began = time.monotonic()
+    assert supervisor.run() == 1
+    assert time.monotonic() - began < 5
+    assert supervisor.workers == {}
+    err = capfd.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        "luminary: workers keep dying as they start (4 in a row within 5 s of starting): giving up"
+    )
