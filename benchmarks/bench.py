@@ -436,8 +436,8 @@ def luminary(url: str, threads: int, workers: int, log: IO[str]) -> contextlib.A
             "0",
             "--threads",
             str(threads),
-            "--workers",
-            str(workers),
+            # Only when asked for: a server from before --workers existed can be measured too.
+            *(["--workers", str(workers)] if workers != 1 else []),
             "--database-url",
             url,
         ],

@@ -15,8 +15,7 @@ import logging
 
 import falcon
 
-from luminary.http.server import Limits, Service, listen, serve
-from luminary.http.workers import Supervisor
+from luminary.http.server import serve
 
 
 class Constant:
@@ -36,6 +35,10 @@ def main() -> None:
     if args.workers == 1:
         serve(app, host="127.0.0.1", port=args.port, threads=args.threads)
         return
+    # Imported here, so that one worker can be served by a luminary-http from before workers existed.
+    from luminary.http.server import Limits, Service, listen
+    from luminary.http.workers import Supervisor
+
     sockets = listen("127.0.0.1", args.port)
     port = sockets[0].getsockname()[1]
 

@@ -27,7 +27,7 @@ from bench import PIDS, Connection, Result, Step, get, measure, percentile, proc
 # The server without the lock file: WriterLock.acquire finds no lock, as when the file cannot be opened.
 WITHOUT_LOCK_FILE = (
     "import sys; from luminary.sql.writelock import WriterLock; "
-    "WriterLock.acquire = lambda self: None; "
+    "WriterLock.acquire = lambda self, timeout: None; "
     "from luminary.http.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 WITH_LOCK_FILE = "import sys; from luminary.http.cli import main; sys.exit(main(sys.argv[1:]))"

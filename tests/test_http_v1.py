@@ -551,6 +551,8 @@ def test_a_constellation_is_sent_with_every_attempt_and_post_byte_for_byte(world
 
 V1_WRITES = [
     ("POST", "/api/users", {"display_name": "Lin"}, 201),
+    ("POST", "/api/constellations", {"name": "Lyra", "weight": 5}, 201),
+    ("PUT", "/api/constellations/{triangulum}", {"name": "Triangulum Australe"}, 200),
     ("POST", "/api/users/{ada}/constellation_attempts", {"constellation_id": "{big_dipper}"}, 201),
     ("PUT", "/api/constellation_attempts/{a1}", None, 200),
     ("PUT", "/api/constellation_attempts/{a1}/complete", None, 200),

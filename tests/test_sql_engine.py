@@ -9,8 +9,9 @@ from functools import partial
 
 import attrs
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.pool import NullPool
 
 from luminary.core import (
     Attempt,
@@ -236,3 +237,71 @@ def test_statuses_are_stored_as_their_wire_names(uow_factory, engine):
         assert connection.execute(select(sessions.c.status)).scalar() == "in_progress"
         with pytest.raises(IntegrityError, match=r"(?i)check"):
             connection.execute(text("UPDATE sessions SET status = 'paused'"))
+
+
+@pytest.mark.postgres
+def test_postgres_reads_run_without_a_transaction_and_writes_within_one(postgres_engine):
+    """At READ COMMITTED a read needs no BEGIN and ROLLBACK; the connection goes back to the pool
+    as it was, and the next write on it is a transaction again."""
+    seed(partial(SqlAlchemyUnitOfWork, postgres_engine))
+    for _ in range(2):
+        uow = SqlAlchemyUnitOfWork(postgres_engine)
+        with uow.reading():
+            assert uow.users.get(1) is not None
+            raw = uow._connection.connection.dbapi_connection  # the psycopg connection
+            assert raw.autocommit
+            assert raw.info.transaction_status == 0  # IDLE: no transaction was begun
+        with uow:
+            assert uow.users.get(1, for_update=True) is not None
+            raw = uow._connection.connection.dbapi_connection
+            assert not raw.autocommit
+            assert raw.info.transaction_status == 2  # INTRANS: the row is locked until the end
+
+
+@pytest.mark.postgres
+def test_postgres_reads_stay_in_a_transaction_at_a_stricter_isolation_level(postgres_engine):
+    strict = make_engine(postgres_engine.url, isolation_level="REPEATABLE READ")
+    try:
+        uow = SqlAlchemyUnitOfWork(strict)
+        with uow.reading():
+            uow.users.get(1)
+            assert not uow._connection.connection.dbapi_connection.autocommit
+    finally:
+        strict.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_pings_a_pooled_connection_only_after_it_sat_idle(postgres_engine, monkeypatch):
+    """A connection in steady use is not pinged; one idle past the threshold is, and one the server
+    closed meanwhile is replaced before use instead of failing the request."""
+    from luminary.core import Unavailable
+    from luminary.sql import engine as engine_module
+
+    def backend_pid() -> int:
+        uow = SqlAlchemyUnitOfWork(postgres_engine)
+        with uow.reading():
+            return int(uow._connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    def terminate(pid: int) -> None:
+        admin = create_engine(postgres_engine.url, poolclass=NullPool)
+        try:
+            with admin.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        finally:
+            admin.dispose()
+
+    seed(partial(SqlAlchemyUnitOfWork, postgres_engine))
+    # Not idle long enough: the closed connection is used as it is, and the read fails.
+    monkeypatch.setattr(engine_module, "POSTGRES_PING_AFTER_IDLE_SECONDS", 3600.0)
+    pid = backend_pid()
+    terminate(pid)
+    with pytest.raises(Unavailable):
+        # LIFO: the most recently used connection is handed out first, the one terminated above.
+        uow = SqlAlchemyUnitOfWork(postgres_engine)
+        with uow.reading():
+            uow.users.get(1)
+    # Idle past the threshold: pinged first, found closed, replaced.
+    monkeypatch.setattr(engine_module, "POSTGRES_PING_AFTER_IDLE_SECONDS", 0.0)
+    pid = backend_pid()
+    terminate(pid)
+    assert backend_pid() != pid

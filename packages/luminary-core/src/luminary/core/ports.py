@@ -515,8 +515,10 @@ class UnitOfWork(Protocol):
 
         Use it as ``with uow.reading():`` instead of ``with uow:`` for use
         cases that change nothing. Implementations may then skip write locks
-        (SQLite lets readers run side by side and only writers queue); the
-        transaction still sees one consistent state and is never committed.
+        (SQLite lets readers run side by side and only writers queue) and
+        transactions where they add nothing (PostgreSQL at READ COMMITTED gives
+        each statement its own snapshot either way); what is read is never
+        committed. Each statement sees only committed data, as in any transaction.
         """
         ...
 

@@ -61,6 +61,12 @@ def batches(
     return _following(read, found, window.limit, size)
 
 
+def continued(read: Callable[[PageRequest], Slice[T]], first: Slice[T], size: int) -> Iterator[Sequence[T]]:
+    """``first``, a page already read (of every item, ``size`` at most), then the items after it,
+    ``size`` at a time, as :func:`batches` reads them."""
+    return _following(read, first, None, size)
+
+
 def _following(
     read: Callable[[PageRequest], Slice[T]], found: Slice[T], remaining: int | None, size: int
 ) -> Iterator[Sequence[T]]:

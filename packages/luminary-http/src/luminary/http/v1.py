@@ -40,8 +40,8 @@ from luminary.core.ports import Document
 from .auth import Services, V1Mode
 from .commands import V1_BODIES
 from .media import dumps
-from .requests import Window, body_of, window_of
-from .streaming import batches, documents_array, respond
+from .requests import body_of, window_of
+from .streaming import batches, continued, documents_array, respond
 from .v2 import unstructure
 
 PREFIXES = ("/api", "/api/v1")
@@ -95,8 +95,8 @@ class Resource:
         actor: Actor,
         uow: Callable[[], UnitOfWork] | None = None,
     ) -> Iterator[bytes]:
-        """The full constellation, its attempts and posts read in batches (each in a unit of work
-        of its own, unless ``uow`` gives the one to read in)."""
+        """The full constellation: the first batches of its attempts and posts read together, in
+        one transaction, the batches after them each in its own (or all in ``uow``'s, if given)."""
         cid = constellation.id
         unit = uow or self.uow
 
@@ -106,10 +106,17 @@ class Resource:
         def posts(page: PageRequest) -> Slice[Document]:
             return core.constellation_post_documents(unit(), page, constellation_id=cid, actor=actor)
 
+        try:
+            first_attempts, first_posts = core.constellation_contents(
+                unit(), cid, PageRequest(limit=BATCH), actor=actor
+            )
+        except NotFound:
+            # Deleted since it was listed: it is answered as it was, carrying nothing.
+            first_attempts = first_posts = Slice([])
         yield dumps(documents.constellation_summary(constellation))[:-1] + b',"user_attempts":'
-        yield from documents_array(batches(attempts, Window(), BATCH, owned=True))
+        yield from documents_array(continued(attempts, first_attempts, BATCH))
         yield b',"posts":'
-        yield from documents_array(batches(posts, Window(), BATCH, owned=True))
+        yield from documents_array(continued(posts, first_posts, BATCH))
         yield b"}"
 
     def constellations(self, items: Iterable[Constellation], actor: Actor) -> Iterator[bytes]:

@@ -19,7 +19,9 @@ The journal is WAL (readers outside Luminary's transactions are not blocked by
 a writer) and foreign keys are enforced, which SQLite does not do by default.
 
 **PostgreSQL** runs on psycopg 3 at READ COMMITTED; repositories lock the rows
-they are about to change (``SELECT … FOR NO KEY UPDATE``). The pool pings a
+they are about to change (``SELECT … FOR NO KEY UPDATE``). Read-only units of
+work run in autocommit: at READ COMMITTED each statement reads its own snapshot
+anyway, and BEGIN and ROLLBACK would cost two round trips. The pool pings a
 connection before use only when it has been idle for a while (a server restart
 then costs a failed ping, not a failed request) and hands out the most recently
 used connection first, so that a busy server makes no round trip per request

@@ -109,6 +109,11 @@ class SqlAlchemyUnitOfWork:
             try:
                 if read_only:
                     connection.execution_options(**{READ_ONLY: True})
+                    if _snapshot_per_statement(connection):
+                        # Each statement reads its own snapshot, in a transaction or not:
+                        # one around reads would only add two round trips (BEGIN,
+                        # ROLLBACK). The pool restores the isolation level.
+                        connection.execution_options(isolation_level="AUTOCOMMIT")
                 connection.begin()
             except BaseException:
                 connection.close()
@@ -188,6 +193,14 @@ class SqlAlchemyUnitOfWork:
     def rollback(self) -> None:
         """Discard the changes of this transaction."""
         self._active().rollback()
+
+
+def _snapshot_per_statement(connection: Connection) -> bool:
+    """Whether ``connection`` is PostgreSQL at READ COMMITTED (its default, and Luminary's),
+    known without asking the server."""
+    chosen = connection.get_execution_options().get("isolation_level")
+    level = chosen or connection.default_isolation_level
+    return connection.dialect.name == "postgresql" and level == "READ COMMITTED"
 
 
 if TYPE_CHECKING:

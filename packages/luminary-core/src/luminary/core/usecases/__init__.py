@@ -66,6 +66,7 @@ from .constellations import (
 from .documents import (
     attempt_document,
     constellation_attempt_documents,
+    constellation_contents,
     constellation_post_documents,
     current_attempt_document,
     list_attempt_documents,
@@ -172,6 +173,7 @@ __all__ = [
     "completed_constellations",
     "completions",
     "constellation_attempt_documents",
+    "constellation_contents",
     "constellation_post_documents",
     "create_account",
     "create_constellation",

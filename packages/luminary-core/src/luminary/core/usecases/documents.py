@@ -19,6 +19,7 @@ from ._loading import load_constellation, load_user, lookup_id, own_user_filter
 __all__ = [
     "attempt_document",
     "constellation_attempt_documents",
+    "constellation_contents",
     "constellation_post_documents",
     "current_attempt_document",
     "list_attempt_documents",
@@ -223,3 +224,25 @@ def constellation_post_documents(
         cid = load_constellation(uow, constellation_id).id
         found = uow.views.constellation_posts(page.probe(), constellation_id=cid)
         return Slice.cut(found, page, _newest)
+
+
+def constellation_contents(
+    uow: UnitOfWork, constellation_id: int, page: PageRequest, *, actor: Actor
+) -> tuple[Slice[Document], Slice[Document]]:
+    """The first pages of what a constellation carries, read together: its attempts (by id; a
+    student sees their own among them) and its posts (newest first), without what they embed.
+
+    One transaction and one look-up of the constellation for both; the pages
+    that follow are read with :func:`constellation_attempt_documents` and
+    :func:`constellation_post_documents`.
+
+    Raises:
+        NotFound: No such constellation.
+    """
+    require(actor, Scope.READ)
+    with uow.reading():
+        cid = load_constellation(uow, constellation_id).id
+        uid = None if actor.is_admin else (actor.user_id or 0)
+        attempts = uow.views.constellation_attempts(page.probe(), constellation_id=cid, user_id=uid)
+        posts = uow.views.constellation_posts(page.probe(), constellation_id=cid)
+        return Slice.cut(attempts, page, _by_id), Slice.cut(posts, page, _newest)
