@@ -91,6 +91,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -436,13 +437,21 @@ def luminary(url: str, threads: int, workers: int, log: IO[str]) -> contextlib.A
             "0",
             "--threads",
             str(threads),
-            # Only when asked for: a server from before --workers existed can be measured too.
-            *(["--workers", str(workers)] if workers != 1 else []),
+            # Always said (the server's own default depends on the database), unless the server is
+            # from before --workers existed and serves one process anyway.
+            *(["--workers", str(workers)] if workers != 1 or knows_workers(script) else []),
             "--database-url",
             url,
         ],
         log,
     )
+
+
+@functools.cache
+def knows_workers(script: Path) -> bool:
+    """Whether this ``luminary serve`` has ``--workers``."""
+    found = subprocess.run([str(script), "serve", "--help"], capture_output=True, text=True, check=False)
+    return "--workers" in found.stdout
 
 
 def ceiling(threads: int, workers: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
