@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,19 @@ def v1_mode(request: pytest.FixtureRequest) -> str:
 def clock() -> ManualClock:
     """A clock that moves one millisecond at each reading, so timestamps differ."""
     return ManualClock(datetime(2025, 12, 1, 10, 30, tzinfo=UTC), step=timedelta(milliseconds=1))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database for a real ``luminary serve``: a SQLite file, or a throwaway
+    PostgreSQL database when ``LUMINARY_TEST_POSTGRES_URL`` names a server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'served.db'}"
+        return
+    url = postgres_url()
+    if not url:
+        pytest.skip("LUMINARY_TEST_POSTGRES_URL is not set")
+    from served import postgres_database
+
+    with postgres_database(url) as database:
+        yield database

@@ -8,26 +8,12 @@ import threading
 
 import pytest
 
-from conftest import postgres_url
-
 pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
-from served import postgres_database, serve
+from served import serve
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'e2e.db'}"
-        return
-    url = postgres_url()
-    if not url:
-        pytest.skip("LUMINARY_TEST_POSTGRES_URL is not set")
-    with postgres_database(url) as database:
-        yield database
 
 
 def test_the_ios_app_flow(database_url):

@@ -15,28 +15,14 @@ from typing import Any
 
 import pytest
 
-from conftest import postgres_url
-
 pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
 from luminary.http.cli import default_workers
 from luminary.http.workers import Supervisor, default_count
-from served import Server, postgres_database, run_luminary, serve
+from served import Server, run_luminary, serve
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'workers.db'}"
-        return
-    url = postgres_url()
-    if not url:
-        pytest.skip("LUMINARY_TEST_POSTGRES_URL is not set")
-    with postgres_database(url) as database:
-        yield database
 
 
 def children(pid: int) -> set[int]:

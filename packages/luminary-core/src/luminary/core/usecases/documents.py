@@ -10,6 +10,8 @@ data. Lists are cut with :meth:`Slice.cut` like every list: by id, or newest fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..access import Actor, Scope, require, see
 from ..errors import NotFound
 from ..pagination import Cursor, PageRequest, Slice
@@ -69,14 +71,9 @@ def attempt_document(uow: UnitOfWork, attempt_id: int, *, actor: Actor) -> Docum
     Raises:
         NotFound: No such attempt, or one ``actor`` may not see.
     """
-    require(actor, Scope.READ)
-    aid = lookup_id(attempt_id, "attempt_id")
-    with uow.reading():
-        document = uow.views.attempt(aid)
-    if document is None:
-        raise NotFound("Constellation attempt", aid)
-    see(actor, document["user_id"], "Constellation attempt", aid)
-    return document
+    return _owned(
+        uow, attempt_id, "attempt_id", "Constellation attempt", lambda aid: uow.views.attempt(aid), actor
+    )
 
 
 def current_attempt_document(uow: UnitOfWork, user_id: int, *, actor: Actor) -> Document:
@@ -116,13 +113,25 @@ def session_document(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Docum
     Raises:
         NotFound: No such session, or one ``actor`` may not see.
     """
+    return _owned(uow, session_id, "session_id", "Session", lambda sid: uow.views.session(sid), actor)
+
+
+def _owned(
+    uow: UnitOfWork,
+    raw_id: object,
+    field: str,
+    entity: str,
+    read: Callable[[int], Document | None],
+    actor: Actor,
+) -> Document:
+    """The document ``read`` finds for the id, if ``actor`` may see its owner's (else :class:`NotFound`)."""
     require(actor, Scope.READ)
-    sid = lookup_id(session_id, "session_id")
+    found_id = lookup_id(raw_id, field)
     with uow.reading():
-        document = uow.views.session(sid)
+        document = read(found_id)
     if document is None:
-        raise NotFound("Session", sid)
-    see(actor, document["user_id"], "Session", sid)
+        raise NotFound(entity, found_id)
+    see(actor, document["user_id"], entity, found_id)
     return document
 
 
