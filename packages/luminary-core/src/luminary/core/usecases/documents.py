@@ -16,7 +16,7 @@ from ..access import Actor, Scope, require, see
 from ..errors import NotFound
 from ..pagination import Cursor, PageRequest, Slice
 from ..ports import Document, UnitOfWork
-from ._loading import load_constellation, load_user, lookup_id, own_user_filter
+from ._loading import load_attempt, load_constellation, load_user, lookup_id, own_user_filter
 
 __all__ = [
     "attempt_document",
@@ -154,13 +154,7 @@ def list_session_documents(
     require(actor, Scope.READ)
     with uow.reading():
         uid = own_user_filter(uow, actor, user_id)
-        aid = None
-        if attempt_id is not None:
-            aid = lookup_id(attempt_id, "attempt_id")
-            attempt = uow.attempts.get(aid)
-            if attempt is None:
-                raise NotFound("Constellation attempt", aid)
-            see(actor, attempt.user_id, "Constellation attempt", aid)
+        aid = None if attempt_id is None else load_attempt(uow, attempt_id, actor=actor).id
         found = uow.views.sessions(page.probe(), user_id=uid, attempt_id=aid)
         return Slice.cut(found, page, _newest)
 
