@@ -125,7 +125,7 @@ from luminary.core import (
     issue_token,
 )
 from luminary.core.study import study_day
-from luminary.http.cli import DEFAULT_THREADS
+from luminary.http.cli import default_threads
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
 HERE = Path(__file__).parent
@@ -452,6 +452,13 @@ def knows_workers(script: Path) -> bool:
     """Whether this ``luminary serve`` has ``--workers``."""
     found = subprocess.run([str(script), "serve", "--help"], capture_output=True, text=True, check=False)
     return "--workers" in found.stdout
+
+
+def threads_for(chosen: int | None, db: Database) -> int:
+    """The waitress threads per worker: as chosen, else what ``luminary serve`` takes on that database."""
+    if chosen is not None:
+        return chosen
+    return default_threads(next(iter(db.urls.values())))
 
 
 def ceiling(threads: int, workers: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
@@ -991,8 +998,10 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        default=DEFAULT_THREADS,
-        help=f"waitress threads per worker (default {DEFAULT_THREADS}, as luminary serve)",
+        default=None,
+        help="waitress threads per worker (default: luminary serve's for each database, "
+        f"{default_threads('sqlite:///x.db')} on SQLite and {default_threads('postgresql://x/y')} on "
+        "PostgreSQL; the ceiling is served with each count used)",
     )
     parser.add_argument(
         "--workers",
@@ -1108,15 +1117,21 @@ def main() -> None:
                 logs[name] = Path(tmp) / f"{name}.log"
                 return stack.enter_context(logs[name].open("w"))
 
-            tops = {w: stack.enter_context(ceiling(args.threads, w, log(f"ceiling {w}w"))) for w in variants}
+            threads = {db.name: threads_for(args.threads, db) for db in databases}
+            tops = {
+                (t, w): stack.enter_context(ceiling(t, w, log(f"ceiling {w}w {t}t")))
+                for t in sorted(set(threads.values()))
+                for w in variants
+            }
             targets = [(named(db.name, w), db, w) for db in databases for w in variants]
             ports = {
                 (name, scale): stack.enter_context(
-                    luminary(url, args.threads, w, log(f"{name} {SCALES[scale]}"))
+                    luminary(url, threads[db.name], w, log(f"{name} {SCALES[scale]}"))
                 )
                 for name, db, w in targets
                 for scale, url in db.urls.items()
             }
+            top_of = {name: tops[threads[db.name], w] for name, db, w in targets}
             # The attempts at the big constellation, one per connection, as seed() made them.
             attempts = [(1 + c % args.users, args.users + 1 + c) for c in range(CONNECTIONS)]
             steps = {(name, s.label): s.step(db, attempts) for name, db, _ in targets for s in scenarios}
@@ -1146,13 +1161,13 @@ def main() -> None:
             for r in range(args.rounds):
                 t0 = time.perf_counter()
                 for s in scenarios:
-                    for name, _, w in targets:
+                    for name, _, _ in targets:
                         key = (name, s.label)
-                        port, step = ports[name, s.scale], steps[key]
-                        before = measure(tops[w], get("/"), stretch / 2, connections=args.connections)
+                        port, step, top = ports[name, s.scale], steps[key], top_of[name]
+                        before = measure(top, get("/"), stretch / 2, connections=args.connections)
                         measure(port, step, min(0.1, stretch / 5), args.timeout, args.connections)
                         samples[key].append(measure(port, step, stretch, args.timeout, args.connections))
-                        after = measure(tops[w], get("/"), stretch / 2, connections=args.connections)
+                        after = measure(top, get("/"), stretch / 2, connections=args.connections)
                         ceilings[key].append(joined(before, after))
                 print(f"round {r + 1}/{args.rounds} in {time.perf_counter() - t0:.0f}s", flush=True)
             peaks = {
@@ -1281,7 +1296,9 @@ def main() -> None:
         print_table(["database", "scenario", "data", f"{n}w / 1w"], lines, markdown=True)
     workers = f"{args.compare_workers} and 1" if args.compare_workers else str(args.workers)
     setup = (
-        f"{args.connections} keep-alive connections, {workers} worker(s) of {args.threads} waitress threads, "
+        f"{args.connections} keep-alive connections, {workers} worker(s) of "
+        + ", ".join(f"{n} waitress thread(s) on {name}" for name, n in threads.items())
+        + ", "
         f"{args.rounds} round(s) of {stretch:g}s per scenario (with {stretch:g}s of the ceiling around it), "
         f"Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before and {load_after[0]:.2f} after; "

@@ -137,12 +137,15 @@ def test_db_upgrade_says_what_it_did(tmp_path):
 
     first = run_luminary("db", "upgrade", "--database-url", url, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert first.stdout == f"Upgraded an empty database to revision {head}.\n"
+    # Never "up to date" right after migrating a new file.
+    assert first.stdout == (
+        f"Upgraded {url} (--database-url) from no revision (an empty database) to revision {head}.\n"
+    )
     assert "Traceback" not in first.stderr
 
     again = run_luminary("db", "upgrade", "--database-url", url, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert again.stdout == f"The database is already at the latest revision, {head}.\n"
+    assert again.stdout == f"{url} (--database-url) is at revision {head}, up to date.\n"
 
 
 def test_db_upgrade_names_the_revisions_it_went_between(tmp_path, capsys):
@@ -150,5 +153,7 @@ def test_db_upgrade_names_the_revisions_it_went_between(tmp_path, capsys):
     sql.upgrade(url, "0002")
     capsys.readouterr()
     assert cli.main(["db", "upgrade", "--database-url", url]) == 0
-    assert capsys.readouterr().out == f"Upgraded the database from revision 0002 to {sql.head_revision()}.\n"
+    assert capsys.readouterr().out == (
+        f"Upgraded {url} (--database-url) from revision 0002 to revision {sql.head_revision()}.\n"
+    )
     assert revision(url) == sql.head_revision()

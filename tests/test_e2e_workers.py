@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
-from luminary.http.cli import default_workers
+from luminary.http.cli import POSTGRES_THREADS, SQLITE_THREADS, default_threads, default_workers
 from luminary.http.workers import Supervisor, default_count
 from served import Server, run_luminary, serve
 
@@ -167,23 +167,44 @@ def test_sigterm_answers_every_request_in_flight_then_every_process_exits(databa
         ),
         (["--workers", "-2"], {}, "'-2' is not a whole number of at least 1"),
         ([], {"LUMINARY_WORKERS": "many"}, "'many' is not a whole number of at least 1"),
+        (
+            ["--threads", "0"],
+            {},
+            "'0' is not a whole number of at least 1 (from --threads or LUMINARY_THREADS)",
+        ),
+        ([], {"LUMINARY_THREADS": "0"}, "'0' is not a whole number of at least 1"),
     ],
 )
-def test_a_count_of_workers_below_one_is_refused(tmp_path, args, env, said):
+def test_a_count_of_workers_or_threads_below_one_is_refused(tmp_path, args, env, said):
     ran = run_luminary(
         "serve", "--database-url", f"sqlite:///{tmp_path / 'x.db'}", *args, cwd=tmp_path, env=env
     )
     assert ran.returncode == 2
     assert said in ran.stderr
-    assert ran.stderr.strip().splitlines()[-1].startswith("luminary serve: error: argument --workers")
+    option = "--threads" if "LUMINARY_THREADS" in env or "--threads" in args else "--workers"
+    assert ran.stderr.strip().splitlines()[-1].startswith(f"luminary serve: error: argument {option}")
     assert not (tmp_path / "x.db").exists()
 
 
-def test_workers_by_default_one_per_cpu_on_postgresql_one_on_sqlite():
-    assert default_workers("sqlite:///luminary.db") == 1
+def test_by_default_one_worker_per_cpu_with_threads_by_database():
+    assert default_workers("sqlite:///luminary.db") == default_count()
     assert default_workers("postgresql+psycopg://u@db/luminary") == default_count()
     assert default_workers("postgres://u@db/luminary") == default_count()
     assert default_count() == len(os.sched_getaffinity(0))
+    # A database in memory lives in its process: one worker.
+    assert default_workers("sqlite://") == 1
+    assert default_workers("sqlite:///:memory:") == 1
+    assert default_workers("sqlite:///file:x?mode=memory&uri=true") == 1
+    assert default_threads("sqlite:///luminary.db") == SQLITE_THREADS == 1
+    assert default_threads("postgresql+psycopg://u@db/luminary") == POSTGRES_THREADS == 4
+
+
+def test_a_database_in_memory_is_not_served_by_several_workers(tmp_path):
+    ran = run_luminary("serve", "--port", "0", "--workers", "2", "--database-url", "sqlite://", cwd=tmp_path)
+    assert ran.returncode == 2
+    assert ran.stderr.strip().splitlines() == [
+        "luminary: a SQLite database in memory is served by 1 worker only"
+    ]
 
 
 def test_the_supervisor_gives_up_on_workers_that_die_as_they_start(capfd):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock,
 
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
+from .cors import Cors
 from .logs import printable
 from .requests import MAX_BODY, IdConverter
 
@@ -134,6 +135,7 @@ def create_app(
     passwords: PasswordHasher | None = None,
     timer_cap: timedelta = DEFAULT_TIMER_CAP,
     readiness: Callable[[], None] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
 
@@ -147,6 +149,12 @@ def create_app(
         readiness: What ``/readyz`` runs: raises :class:`~luminary.core.errors.Unavailable`
             (answered 503 with its reason) unless the store can be used, reads
             *and* writes; by default ``/readyz`` reads from the store.
+        cors_origins: The origins (``scheme://host[:port]``, ``*`` for any) whose
+            pages may call the API from a browser (see :mod:`luminary.http.cors`);
+            none by default, and then answers carry no CORS header.
+
+    Raises:
+        ValueError: An origin of ``cors_origins`` is not ``scheme://host[:port]``.
     """
     clock = clock or SystemClock()
     services = Services(
@@ -158,6 +166,12 @@ def create_app(
         timer_cap=timer_cap,
     )
     middleware: list[Any] = [AccessLog(), SecurityHeaders(), BodyLimit()]
+    if cors_origins:
+        # CORS only answers (process_response), so errors raised by BodyLimit or a
+        # resource get its headers too; preflights meet Falcon's default OPTIONS
+        # responder, which asks for no token. AccessLog stays first: it sees the final answer.
+        origins = [cors_origins] if isinstance(cors_origins, str) else cors_origins
+        middleware.insert(1, Cors(origins))
     app = App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter

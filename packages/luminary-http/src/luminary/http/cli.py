@@ -7,11 +7,13 @@ import getpass
 import ipaddress
 import logging
 import math
+import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from luminary import core
 
@@ -19,11 +21,21 @@ from .auth import V1Mode
 from .server import Limits
 from .settings import setting
 
+if TYPE_CHECKING:
+    from luminary.sql import Migration
+
+    from .settings import DatabaseChoice
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-# waitress's own default; more threads only contend for the interpreter lock
-# on CPU-bound requests (measured with nox -s bench), fewer leave I/O waits idle.
-DEFAULT_THREADS = 4
+#: Threads per worker on PostgreSQL (waitress's own default): a thread waiting on the
+#: database leaves the interpreter to the others.
+POSTGRES_THREADS = 4
+#: Threads per worker on SQLite. Its module lets go of the interpreter lock at every
+#: row it steps through, so threads of one process hand the lock to each other
+#: thousands of times a request; one thread per worker served the heavy reads with
+#: half to a third of the CPU (measured with nox -s bench; see the README).
+SQLITE_THREADS = 1
 
 
 def _database(url: str | None) -> tuple[str, Any]:
@@ -47,37 +59,106 @@ def _uow_factory(engine: Any) -> Callable[[], core.UnitOfWork]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .settings import resolve_database_url
+    """Bind first (a bad address fails before the database is touched), migrate, seed, explain, serve."""
+    from .server import ServeError, listen
+    from .settings import choose_database
 
-    url = resolve_database_url(args.database_url)
+    choice = choose_database(args.database_url)
+    url = choice.url
+    defaulted = frozenset(name for name in ("workers", "threads") if getattr(args, name) is None)
     workers = args.workers if args.workers is not None else default_workers(url)
-    if workers == 1:
-        return _serve_in_this_process(args)
-    return _serve_in_workers(args, url, workers)
+    if workers > 1 and _in_memory(url):
+        print("luminary: a SQLite database in memory is served by 1 worker only", file=sys.stderr)
+        return 2
+    if args.threads is None:
+        args.threads = default_threads(url)
+    try:
+        sockets = listen(args.host, args.port)
+    except ServeError as exc:
+        print(f"luminary: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        start = partial(_startup, args, choice, workers=workers, defaulted=defaulted)
+        if workers == 1:
+            return _serve_in_this_process(args, url, sockets, start)
+        return _serve_in_workers(args, url, workers, sockets, start)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def default_workers(url: str) -> int:
-    """PostgreSQL: one worker per CPU. SQLite: one, since its writers take turns whatever the processes."""
+    """One worker per CPU, but for a SQLite database in memory, which only its own process sees."""
+    from .workers import default_count
+
+    return 1 if _in_memory(url) else default_count()
+
+
+def _in_memory(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    from luminary.sql.config import normalize_url
+    from luminary.sql.engine import sqlite_path
+
+    found = make_url(normalize_url(url))
+    return found.get_backend_name() == "sqlite" and sqlite_path(found) is None
+
+
+def default_threads(url: str) -> int:
+    """Threads per worker: :data:`POSTGRES_THREADS` on PostgreSQL, :data:`SQLITE_THREADS` on SQLite."""
+    return POSTGRES_THREADS if _is_postgres(url) else SQLITE_THREADS
+
+
+def _is_postgres(url: str) -> bool:
     from sqlalchemy.engine import make_url
 
     from luminary.sql.config import normalize_url
 
-    from .workers import default_count
+    return make_url(normalize_url(url)).get_backend_name() == "postgresql"
 
-    return default_count() if make_url(normalize_url(url)).get_backend_name() == "postgresql" else 1
+
+def _seed(args: argparse.Namespace, engine: Any, clock: core.Clock) -> int | None:
+    """The default constellations, into an empty database: how many were added, ``None`` if seeding is off."""
+    if args.no_seed:
+        return None
+    return len(core.seed_constellations(_uow_factory(engine)(), actor=core.SYSTEM, clock=clock))
 
 
 def _seeder(args: argparse.Namespace, engine: Any, clock: core.Clock) -> Callable[[], None]:
     def seed() -> None:
-        if not args.no_seed:
-            seeded = core.seed_constellations(_uow_factory(engine)(), actor=core.SYSTEM, clock=clock)
-            if seeded:
-                print(f"Seeded {len(seeded)} constellations.", flush=True)
+        if seeded := _seed(args, engine, clock):
+            print(f"Seeded {seeded} constellations.", flush=True)
 
     return seed
 
 
+def _startup(
+    args: argparse.Namespace,
+    choice: DatabaseChoice,
+    migration: Migration,
+    seeded: int | None,
+    v1_mode: V1Mode,
+    *,
+    workers: int,
+    defaulted: frozenset[str],
+) -> None:
+    """Print the banner (see :mod:`.banner`), all but the line of the port and the way to stop."""
+    from .banner import Startup
+
+    startup = Startup(
+        choice=choice,
+        migration=migration,
+        seeded=seeded,
+        v1_mode=v1_mode,
+        workers=workers,
+        threads=args.threads,
+        defaulted=defaulted,
+    )
+    print("\n".join(startup.lines()), flush=True)
+
+
 def _announce_v1(args: argparse.Namespace) -> V1Mode:
+    """The v1 mode, with a warning when it is open beyond loopback (the banner says the mode)."""
     v1_mode = V1Mode(args.v1)
     if v1_mode is V1Mode.OPEN and not _is_loopback(args.host):
         print(
@@ -87,12 +168,6 @@ def _announce_v1(args: argparse.Namespace) -> V1Mode:
             file=sys.stderr,
             flush=True,
         )
-    meaning = {
-        V1Mode.OPEN: "no token needed",
-        V1Mode.TOKEN: "a bearer token needed",
-        V1Mode.OFF: "not served",
-    }
-    print(f"API v1 is {v1_mode.value}: {meaning[v1_mode]}; API v2 needs a bearer token.", flush=True)
     return v1_mode
 
 
@@ -109,6 +184,7 @@ def _app(args: argparse.Namespace, engine: Any, clock: core.Clock, v1_mode: V1Mo
         v1_mode=v1_mode,
         timer_cap=timedelta(hours=args.timer_cap_hours),
         readiness=partial(sql.check_ready, engine),
+        cors_origins=args.cors_origins,
     )
 
 
@@ -121,47 +197,67 @@ def _limits(args: argparse.Namespace) -> Limits:
     )
 
 
-def _serve_in_this_process(args: argparse.Namespace) -> int:
-    from .server import ServeError, serve
+#: Prints the banner, given what the migrations did, the constellations seeded and the v1 mode.
+_Announce = Callable[["Migration", "int | None", V1Mode], None]
 
-    _, engine = _database(args.database_url)
-    clock = core.SystemClock()
-    _seeder(args, engine, clock)()
-    app = _app(args, engine, clock, _announce_v1(args))
+
+def _serve_in_this_process(
+    args: argparse.Namespace, url: str, sockets: list[socket.socket], announce: _Announce
+) -> int:
+    from luminary import sql
+
+    from . import banner
+    from .server import ServeError, Service
+
+    migration = sql.upgrade(url)
+    engine = sql.make_engine(url)
     try:
-        serve(app, host=args.host, port=args.port, threads=args.threads, limits=_limits(args))
-    except ServeError as exc:
-        print(f"luminary: {exc}", file=sys.stderr, flush=True)
-        return 1
+        clock = core.SystemClock()
+        seeded = _seed(args, engine, clock)
+        v1_mode = _announce_v1(args)
+        app = _app(args, engine, clock, v1_mode)
+        port = sockets[0].getsockname()[1]
+        limits = _limits(args)
+        try:
+            service = Service(
+                app, host=args.host, port=port, threads=args.threads, limits=limits, sockets=sockets
+            )
+        except ServeError as exc:
+            print(f"luminary: {exc}", file=sys.stderr, flush=True)
+            return 1
+        announce(migration, seeded, v1_mode)
+        with service.signals_handled():
+            print(banner.serving(args.host, service.port, 1, args.threads), flush=True)
+            print(banner.stopping(1, limits.shutdown_grace, os.getpid()), flush=True)
+            service.run()
     finally:
         engine.dispose()
     return 0
 
 
-def _serve_in_workers(args: argparse.Namespace, url: str, count: int) -> int:
-    """Migrate and seed here, bind here, then serve in ``count`` forked workers (see :mod:`.workers`)."""
+def _serve_in_workers(
+    args: argparse.Namespace, url: str, count: int, sockets: list[socket.socket], announce: _Announce
+) -> int:
+    """Migrate and seed here, then serve ``sockets`` in ``count`` forked workers (see :mod:`.workers`)."""
     from luminary import sql
 
-    from .server import ServeError, Service, listen
+    from . import banner
+    from .server import Service
     from .workers import Supervisor
 
     # Whose line it is, among the workers.
     tagged = logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(tagged)
-    _, engine = _database(url)
+    migration = sql.upgrade(url)
+    engine = sql.make_engine(url)
     try:
-        _seeder(args, engine, core.SystemClock())()
+        seeded = _seed(args, engine, core.SystemClock())
     finally:
         engine.dispose()  # no engine and no connection may cross the fork
     del engine
     v1_mode = _announce_v1(args)
     limits = _limits(args)
-    try:
-        sockets = listen(args.host, args.port)
-    except ServeError as exc:
-        print(f"luminary: {exc}", file=sys.stderr, flush=True)
-        return 1
     port = sockets[0].getsockname()[1]
 
     def work() -> int:
@@ -178,11 +274,10 @@ def _serve_in_workers(args: argparse.Namespace, url: str, count: int) -> int:
         return 0
 
     def started() -> None:
-        print(
-            f"Serving Luminary on http://{args.host}:{port} with {count} workers of {args.threads} threads",
-            flush=True,
-        )
+        print(banner.serving(args.host, port, count, args.threads), flush=True)
+        print(banner.stopping(count, limits.shutdown_grace, os.getpid()), flush=True)
 
+    announce(migration, seeded, v1_mode)
     supervisor = Supervisor(work, count, sockets=sockets, shutdown_grace=limits.shutdown_grace)
     return supervisor.run(started)
 
@@ -190,16 +285,49 @@ def _serve_in_workers(args: argparse.Namespace, url: str, count: int) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from luminary import sql
 
+    from .banner import upgraded
+    from .settings import choose_database
+
+    choice = choose_database(args.database_url)
+    print(upgraded(choice, sql.upgrade(choice.url)))
+    return 0
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from luminary import sql
+
     from .settings import resolve_database_url
 
-    migration = sql.upgrade(resolve_database_url(args.database_url))
-    if not migration.changed:
-        print(f"The database is already at the latest revision, {migration.to_revision}.")
-    elif migration.from_revision is None:
-        print(f"Upgraded an empty database to revision {migration.to_revision}.")
-    else:
-        print(f"Upgraded the database from revision {migration.from_revision} to {migration.to_revision}.")
+    url = resolve_database_url(args.database_url)
+    try:
+        backup = sql.backup_database(url, args.file, force=args.force)
+    except sql.DestinationExists as exc:
+        print(f"luminary: {exc}; --force replaces it.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"luminary: interrupted; nothing was written to {args.file}.", file=sys.stderr)
+        return 130
+    print(
+        f"Copied {backup.source} to {backup.destination}: {backup.size:,} bytes "
+        f"({backup.pages} pages of {backup.page_size:,} bytes)."
+    )
     return 0
+
+
+def cmd_db_check(args: argparse.Namespace) -> int:
+    from luminary import sql
+
+    from .settings import resolve_database_url
+
+    report = sql.check_database(resolve_database_url(args.database_url))
+    checks = " and ".join(report.checks)
+    if report.ok:
+        print(f"ok: {report.path}: {checks} found no problem in {report.pages} pages.")
+        return 0
+    print(f"{report.path}: {checks} found problems:")
+    for problem in report.problems:
+        print(f"  {problem}")
+    return 1
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -271,6 +399,87 @@ def _whole_number(
     return convert
 
 
+def _port(value: str) -> int:
+    """An argparse type: a TCP port, or 0 for any free one (which tests and benchmarks use)."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a port: a whole number from 1 to 65535, or 0 for any free port "
+            "(from --port or LUMINARY_PORT)"
+        )
+    return port
+
+
+def _yes_or_no(variable: str) -> Callable[[str], bool]:
+    """An argparse type for a switch's variable: 1, true, yes or 0, false, no, in any case."""
+
+    def convert(value: str) -> bool:
+        word = value.strip().lower()
+        if word in ("1", "true", "yes"):
+            return True
+        if word in ("0", "false", "no"):
+            return False
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not true or false (from {variable}): use 1, true or yes, or 0, false or no"
+        )
+
+    return convert
+
+
+class _Switch(argparse.Action):
+    """``--no-X`` and ``--X`` in one: either wins over the variable that gives the default.
+
+    The default is the variable's text, which argparse converts with ``type`` when
+    neither option is given, so a bad value is refused as a bad option would be.
+    """
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, option_string == self.option_strings[0])
+
+
+class _Parser(argparse.ArgumentParser):
+    """Refuses a bad value in one line, ``luminary serve: error: argument --port: …``, exit status 2.
+
+    Other mistakes (no command, an unknown option) get argparse's usage too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("argument "):
+            self.exit(2, f"{self.prog}: error: {message}\n")
+        super().error(message)
+
+
+class _Version(argparse.Action):
+    """``luminary --version``: the three packages' versions."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from .banner import versions
+
+        print(versions())
+        parser.exit()
+
+
 def _seconds(option: str, variable: str, *, zero: bool) -> Callable[[str], float]:
     """An argparse type: a finite number of seconds, above 0 (or at least 0 with ``zero``)."""
 
@@ -287,6 +496,32 @@ def _seconds(option: str, variable: str, *, zero: bool) -> Callable[[str], float
         return seconds
 
     return convert
+
+
+def _cors_origins(value: str) -> tuple[str, ...]:
+    """An argparse type: origins separated by commas or spaces, each checked."""
+    from .cors import check_origins, split_origins
+
+    try:
+        return check_origins(split_origins(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (from --cors-origin or LUMINARY_CORS_ORIGINS)") from None
+
+
+class _CorsOrigins(argparse.Action):
+    """Repeatable: the first --cors-origin replaces LUMINARY_CORS_ORIGINS's origins, the next add to it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        # Before the first option the value is the default, the variable's text (converted if no option came).
+        given = getattr(namespace, self.dest)
+        previous: tuple[str, ...] = () if isinstance(given, str) else given
+        setattr(namespace, self.dest, tuple(dict.fromkeys((*previous, *(values or ())))))
 
 
 def _is_loopback(host: str) -> bool:
@@ -404,24 +639,36 @@ def _add_database_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="luminary", description="Luminary, the study-tracking backend.")
+    parser = _Parser(prog="luminary", description="Luminary, the study-tracking backend.")
+    parser.add_argument("--version", action=_Version, help="print the versions of the three packages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="apply migrations, seed, and serve the API with waitress")
+    # Every option of serve has a variable (README, "Serve options"); the option wins over it.
+    serve = commands.add_parser(
+        "serve",
+        help="apply migrations, seed, and serve the API with waitress",
+        description="Apply the migrations, seed, and serve the API. Every option has a LUMINARY_* "
+        "variable (from the environment or .env); the option wins over it.",
+    )
     serve.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"interface to listen on (default: {DEFAULT_HOST})"
+        "--host",
+        default=setting("LUMINARY_HOST") or DEFAULT_HOST,
+        help=f"interface to listen on (default: $LUMINARY_HOST, else {DEFAULT_HOST})",
     )
     serve.add_argument(
         "--port",
-        type=_whole_number("--port", 0, 65535),
-        default=DEFAULT_PORT,
-        help=f"port to listen on, 0 for any free one (default: {DEFAULT_PORT})",
+        type=_port,
+        default=setting("LUMINARY_PORT") or str(DEFAULT_PORT),
+        help="port to listen on, 1 to 65535, or 0 for any free one "
+        f"(default: $LUMINARY_PORT, else {DEFAULT_PORT})",
     )
     serve.add_argument(
         "--threads",
-        type=_whole_number("--threads", 1),
-        default=DEFAULT_THREADS,
-        help=f"worker threads (default: {DEFAULT_THREADS})",
+        type=_whole_number("--threads", 1, variable="LUMINARY_THREADS"),
+        default=setting("LUMINARY_THREADS"),
+        metavar="N",
+        help="threads per worker (default: $LUMINARY_THREADS, else "
+        f"{POSTGRES_THREADS} on PostgreSQL and {SQLITE_THREADS} on SQLite)",
     )
     serve.add_argument(
         "--workers",
@@ -429,9 +676,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=setting("LUMINARY_WORKERS"),
         metavar="N",
         help="processes serving the port, each with its own threads, supervised: one that dies is "
-        "replaced (default: $LUMINARY_WORKERS, else one per CPU on PostgreSQL and 1 on SQLite)",
+        "replaced (default: $LUMINARY_WORKERS, else one per CPU)",
     )
-    serve.add_argument("--no-seed", action="store_true", help="do not seed the default constellations")
+    serve.add_argument(
+        "--no-seed",
+        "--seed",
+        dest="no_seed",
+        action=_Switch,
+        type=_yes_or_no("LUMINARY_NO_SEED"),
+        default=setting("LUMINARY_NO_SEED") or False,
+        help="do not add the default constellations to an empty database, or (--seed) do "
+        "(default: $LUMINARY_NO_SEED, 1/true/yes or 0/false/no, else seed)",
+    )
     serve.add_argument(
         "--v1",
         type=_v1_mode,
@@ -484,6 +740,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="on SIGTERM or SIGINT, requests in flight get this long to finish before the server exits "
         f"(default: $LUMINARY_SHUTDOWN_GRACE, else {limits.shutdown_grace:g})",
     )
+    serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        type=_cors_origins,
+        action=_CorsOrigins,
+        default=setting("LUMINARY_CORS_ORIGINS") or "",
+        metavar="ORIGIN",
+        help="let pages of this origin (scheme://host[:port], or * for any) call the API from a browser; "
+        "repeat for several (default: $LUMINARY_CORS_ORIGINS, separated by commas or spaces, else none)",
+    )
     _add_database_option(serve)
     serve.set_defaults(run=cmd_serve)
 
@@ -492,6 +758,19 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_commands.add_parser("upgrade", help="apply every pending migration")
     _add_database_option(upgrade)
     upgrade.set_defaults(run=cmd_db_upgrade)
+    backup = db_commands.add_parser(
+        "backup", help="copy a SQLite database to FILE while it is in use (PostgreSQL: use pg_dump)"
+    )
+    backup.add_argument("file", metavar="FILE", help="the copy to write; its directory must exist")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    _add_database_option(backup)
+    backup.set_defaults(run=cmd_db_backup)
+    check = db_commands.add_parser(
+        "check",
+        help="check a SQLite database's integrity and foreign keys; exit 1 listing any problem",
+    )
+    _add_database_option(check)
+    check.set_defaults(run=cmd_db_check)
 
     seed = commands.add_parser("seed", help="add the default constellations to an empty database")
     _add_database_option(seed)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import math
@@ -696,7 +697,27 @@ def _adjustments(host: str, port: int, threads: int, limits: Limits) -> Adjustme
             host=host, port=port, threads=threads, connection_limit=limits.connection_limit, **SETTINGS
         )
     except (OSError, ValueError) as exc:
-        raise ServeError(f"cannot listen on {host}:{port}: {exc}") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {_unresolved(host, port) or exc}") from None
+
+
+def _bind_failure(exc: OSError) -> str:
+    """The reason a bind failed, with what it means when the system's words do not say it."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{reason}: no interface of this machine has that address"
+    if exc.errno == errno.EACCES:
+        return f"{reason}: ports below 1024 need privileges"
+    return reason
+
+
+def _unresolved(host: str, port: int) -> str | None:
+    """Why ``host`` names no address to listen on, if that is why (waitress only says "Invalid host/port")."""
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        return f"{host!r} is neither an IP address nor a host name that resolves ({reason})"
+    return None
 
 
 def listen(host: str, port: int) -> list[socket.socket]:
@@ -724,7 +745,7 @@ def listen(host: str, port: int) -> list[socket.socket]:
     except OSError as exc:
         for sock in sockets:
             sock.close()
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {_bind_failure(exc)}") from None
     return sockets
 
 

@@ -15,25 +15,40 @@ Modules: :mod:`~luminary.sql.tables` (schema and row↔entity mapping),
 :mod:`~luminary.sql.repositories`, :mod:`~luminary.sql.unit_of_work`,
 :mod:`~luminary.sql.engine`, :mod:`~luminary.sql.config`,
 :mod:`~luminary.sql.migrate`, :mod:`~luminary.sql.availability` (a database that
-cannot be used: 503s, one log line a minute, SQLite files replaced under the server).
+cannot be used: 503s, one log line a minute, SQLite files replaced under the server),
+:mod:`~luminary.sql.maintenance` (online backups and integrity checks of SQLite files).
 """
 
 from .__about__ import __version__
 from .availability import SchemaMissing, check_ready, migrate_when_missing
 from .engine import check_connection, make_engine
 from .errors import DatabaseError, DataLossRefused
+from .maintenance import (
+    Backup,
+    CheckReport,
+    DestinationExists,
+    MaintenanceError,
+    backup_database,
+    check_database,
+)
 from .migrate import Migration, current_revision, downgrade, head_revision, upgrade
 from .tables import metadata
 from .unit_of_work import SqlAlchemyUnitOfWork
 
 __all__ = [
+    "Backup",
+    "CheckReport",
     "DataLossRefused",
     "DatabaseError",
+    "DestinationExists",
+    "MaintenanceError",
     "Migration",
     "SchemaMissing",
     "SqlAlchemyUnitOfWork",
     "__version__",
+    "backup_database",
     "check_connection",
+    "check_database",
     "check_ready",
     "current_revision",
     "downgrade",

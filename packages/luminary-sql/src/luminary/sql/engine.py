@@ -51,6 +51,7 @@ __all__ = [
     "check_connection",
     "describe",
     "make_engine",
+    "sqlite_path",
     "write_lock",
 ]
 
@@ -110,7 +111,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    path = _sqlite_path(engine.url)
+    path = sqlite_path(engine.url)
     watched = watch_sqlite_file(engine, path) if path is not None else None
 
     @event.listens_for(engine, "connect")
@@ -192,7 +193,7 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"the pooled connection did not answer a ping: {exc}") from exc
 
 
-def _sqlite_path(url: URL) -> str | None:
+def sqlite_path(url: URL) -> str | None:
     """The file a SQLite URL opens, or ``None`` for a database in memory."""
     database = url.database or ""
     if database.startswith("file:"):

@@ -17,12 +17,29 @@ byte for byte on every backend.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from datetime import UTC, datetime
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
@@ -135,8 +152,30 @@ class SqlViews:
         return self._users(rows)
 
     def user(self, user_id: int) -> Document | None:
-        row = self._one("user", _user_select, users, user_id)
-        return None if row is None else self._users([row])[0]
+        # One statement: the user's attempts, sessions and posts come as JSON arrays built by the
+        # database, in place of three more round trips (and statements) for one document.
+        dialect = self._connection.dialect.name
+        statement = self._statement(("user whole", dialect), partial(_whole_user_select, dialect))
+        rows = self._run(statement, {"id": user_id})
+        if not rows:
+            return None
+        user_id, display_name, total_minutes, current_attempt_id, *arrays = rows[0]
+        mine, own_sessions, own_posts = (_json_value(value) for value in arrays)
+        for post in own_posts:
+            post["created_at"] = _utc(post["created_at"])
+        current = None
+        if current_attempt_id is not None:
+            current = next((a for a in mine if a["id"] == current_attempt_id), None)
+        return {
+            "id": user_id,
+            "display_name": display_name,
+            "total_minutes": total_minutes,
+            "current_attempt_id": current_attempt_id,
+            "current_attempt": current,
+            "constellation_attempts": mine,
+            "sessions": own_sessions,
+            "posts": own_posts,
+        }
 
     def _users(self, rows: Sequence[tuple[Any, ...]]) -> list[Document]:
         if not rows:
@@ -190,8 +229,19 @@ class SqlViews:
         return self._attempts(self._page(attempts, "attempt", _attempt_select, page, "id", user_id=user_id))
 
     def attempt(self, attempt_id: int) -> Document | None:
-        row = self._one("attempt", _attempt_select, attempts, attempt_id)
-        return None if row is None else self._attempts([row])[0]
+        # One statement, the sessions as a JSON array (as for one user).
+        dialect = self._connection.dialect.name
+        rows = self._run(
+            self._statement(("attempt whole", dialect), partial(_whole_attempt_select, dialect)),
+            {"id": attempt_id},
+        )
+        if not rows:
+            return None
+        attempt_id, user_id, constellation_id, stars, display_name, name, weight, own_sessions = rows[0]
+        return _attempt_document(
+            (attempt_id, user_id, constellation_id, stars, display_name, name, weight),
+            _json_value(own_sessions),
+        )
 
     def _attempts(self, rows: Sequence[tuple[Any, ...]]) -> list[Document]:
         if not rows:
@@ -209,18 +259,7 @@ class SqlViews:
         ids = sorted({row[0] for row in rows})
         session_rows = self._run(self._statement("attempt sessions", build), {"ids": ids})
         own_sessions = _grouped(_session_summaries, session_rows, 2)
-        return [
-            {
-                "id": attempt_id,
-                "user_id": user_id,
-                "constellation_id": constellation_id,
-                "stars_completed": stars,
-                "user": {"id": user_id, "display_name": display_name},
-                "constellation": {"id": constellation_id, "name": name, "weight": weight},
-                "sessions": own_sessions.get(attempt_id, []),
-            }
-            for attempt_id, user_id, constellation_id, stars, display_name, name, weight in rows
-        ]
+        return [_attempt_document(row, own_sessions.get(row[0], [])) for row in rows]
 
     # ------------------------------------------------------------ sessions
 
@@ -284,6 +323,124 @@ class SqlViews:
 
 def _user_select() -> Select[Any]:
     return select(users.c.id, users.c.display_name, users.c.total_minutes, users.c.current_attempt_id)
+
+
+def _whole_user_select(dialect: str) -> Select[Any]:
+    """The user by id, with their attempts, sessions and posts as three JSON arrays of summaries."""
+    owner = users.c.id
+    return select(
+        *_user_select().selected_columns,
+        _json_array(
+            dialect,
+            [(c.name, c) for c in _ATTEMPT],
+            attempts.c.user_id == owner,
+            (attempts.c.id,),
+        ),
+        _json_array(
+            dialect,
+            _session_summary_fields(dialect),
+            sessions.c.user_id == owner,
+            (sessions.c.created_at.desc(), sessions.c.id.desc()),
+        ),
+        _json_array(
+            dialect,
+            [
+                *((c.name, c) for c in _POST[:-1]),
+                # As text in UTC, the same on both databases; the document turns it back into a datetime.
+                ("created_at", _utc_text(dialect, posts.c.created_at)),
+            ],
+            posts.c.user_id == owner,
+            (posts.c.created_at.desc(), posts.c.id.desc()),
+        ),
+    ).where(owner == bindparam("id"))
+
+
+def _attempt_document(row: tuple[Any, ...], own_sessions: list[Document]) -> Document:
+    attempt_id, user_id, constellation_id, stars, display_name, name, weight = row
+    return {
+        "id": attempt_id,
+        "user_id": user_id,
+        "constellation_id": constellation_id,
+        "stars_completed": stars,
+        "user": {"id": user_id, "display_name": display_name},
+        "constellation": {"id": constellation_id, "name": name, "weight": weight},
+        "sessions": own_sessions,
+    }
+
+
+def _session_summary_fields(dialect: str) -> list[tuple[str, ColumnElement[Any]]]:
+    """A session summary's keys and columns, as ``_SESSION`` selects them, for a JSON object."""
+    return [
+        ("id", sessions.c.id),
+        ("user_id", sessions.c.user_id),
+        ("constellation_attempt_id", sessions.c.constellation_attempt_id),
+        ("is_completed", _json_boolean(dialect, _completed)),
+        ("minutes", _minutes),
+    ]
+
+
+def _whole_attempt_select(dialect: str) -> Select[Any]:
+    """The attempt by id, as ``_attempt_select`` reads it, with its sessions as a JSON array."""
+    owner = attempts.c.id
+    base = _attempt_select()
+    return base.add_columns(
+        _json_array(
+            dialect,
+            _session_summary_fields(dialect),
+            sessions.c.constellation_attempt_id == owner,
+            (sessions.c.created_at.desc(), sessions.c.id.desc()),
+        )
+    ).where(owner == bindparam("id"))
+
+
+def _json_array(
+    dialect: str,
+    fields: Sequence[tuple[str, ColumnElement[Any]]],
+    where: ColumnElement[bool],
+    order: Sequence[ColumnElement[Any]],
+) -> ScalarSelect[Any]:
+    """A JSON array of one object per row where ``where`` holds, in ``order``: ``[]`` for none.
+
+    PostgreSQL orders inside the aggregate. SQLite before 3.44 cannot, so it aggregates an ordered
+    subquery, which it never flattens into an aggregate query (and so reads in its order).
+    """
+    pairs = [part for key, value in fields for part in (literal_column(f"'{key}'"), value)]
+    if dialect == "postgresql":
+        aggregated = func.json_agg(aggregate_order_by(func.json_build_object(*pairs), *order))
+        return select(func.coalesce(aggregated, literal_column("'[]'::json"))).where(where).scalar_subquery()
+    tables = {column.table for _, column in fields if isinstance(column, Column)}
+    rows = (
+        select(func.json_object(*pairs).label("document"))
+        .where(where)
+        .order_by(*order)
+        .correlate_except(*tables)
+        .subquery()
+    )
+    return select(func.json_group_array(func.json(rows.c.document))).scalar_subquery()
+
+
+def _json_boolean(dialect: str, condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    """``condition`` as a JSON ``true`` or ``false``: SQLite has no booleans, only 1 and 0."""
+    if dialect == "postgresql":
+        return condition
+    return func.json(case((condition, literal_column("'true'")), else_=literal_column("'false'")))
+
+
+def _utc_text(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamp column as ISO 8601 text in UTC (SQLite stores it so already)."""
+    if dialect == "postgresql":
+        return func.timezone(literal_column("'UTC'"), column)
+    return type_coerce(column, String)
+
+
+def _json_value(value: Any) -> Any:
+    # SQLite answers JSON as text; psycopg decodes PostgreSQL's json itself.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _attempt_select() -> Select[Any]:
