@@ -11,7 +11,7 @@ many workers and threads, and how to stop it::
       seed      added 3 constellations
       API v1    open: no token needed; API v2 needs a bearer token
       workers   2 (the default), each with 1 thread (the default)
-    Serving Luminary on http://127.0.0.1:8000 with 2 workers of 1 threads
+    Serving Luminary on http://127.0.0.1:8000 with 2 workers of 1 thread
     Stop with Ctrl-C or SIGTERM to this process, 4242, which stops its workers (requests in flight get 30 s).
 
 Scripts (the tests, the benchmarks) find the port in the line ``Serving
@@ -139,9 +139,10 @@ class Startup:
 
 def serving(host: str, port: int, workers: int, threads: int) -> str:
     """The line scripts read the port from: ``Serving Luminary on http://HOST:PORT with …``."""
+    each = f"{threads} thread{'s' if threads != 1 else ''}"
     if workers == 1:
-        return f"Serving Luminary on http://{host}:{port} with {threads} threads"
-    return f"Serving Luminary on http://{host}:{port} with {workers} workers of {threads} threads"
+        return f"Serving Luminary on http://{host}:{port} with {each}"
+    return f"Serving Luminary on http://{host}:{port} with {workers} workers of {each}"
 
 
 def stopping(workers: int, grace: float, pid: int) -> str:
