@@ -305,3 +305,20 @@ def test_postgres_pings_a_pooled_connection_only_after_it_sat_idle(postgres_engi
     pid = backend_pid()
     terminate(pid)
     assert backend_pid() != pid
+
+
+@pytest.mark.postgres
+def test_postgres_sessions_speak_utc_whatever_the_server_zone(postgres_engine):
+    """Times come back in ``datetime.UTC`` as psycopg reads them: no conversion per value."""
+    # A server whose zone is set elsewhere, through the URL's options (which stay in effect otherwise).
+    options = "-c timezone=America/Sao_Paulo -c application_name=elsewhere"
+    engine = make_engine(postgres_engine.url.update_query_dict({"options": options}))
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW TIME ZONE").scalar() == "UTC"
+            assert connection.exec_driver_sql("SHOW application_name").scalar() == "elsewhere"
+            moment = connection.exec_driver_sql("SELECT timestamptz '2025-11-01 12:00:00.5+02'").scalar()
+    finally:
+        engine.dispose()
+    assert moment.tzinfo is UTC
+    assert moment == datetime(2025, 11, 1, 10, 0, 0, 500000, tzinfo=UTC)

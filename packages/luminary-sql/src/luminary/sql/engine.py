@@ -107,7 +107,28 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
     elif backend == "postgresql":
         _ping_when_idle(engine)
+        _times_in_utc(engine)
     return engine
+
+
+def _times_in_utc(engine: Engine) -> None:
+    """Each PostgreSQL connection's session time zone is UTC.
+
+    psycopg then reads ``timestamptz`` values as datetimes in ``datetime.UTC``
+    already, and ``UtcDateTime`` hands them on as they are, where a server in
+    another zone (even ``Etc/UTC``) costs a conversion per value: a sixth of a
+    feed page's time. Set at connect, not through ``options`` in the connection
+    arguments, which would replace any ``options`` of the URL.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        finally:
+            dbapi_connection.autocommit = autocommit
 
 
 def _configure_sqlite(engine: Engine) -> None:
