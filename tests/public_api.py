@@ -1,0 +1,54 @@
+"""``luminary.core``'s public API as text: one line per public name, or per member of a public class.
+
+    python tests/public_api.py > packages/luminary-core/api/<version>.txt
+
+writes the record of a release (see docs/versioning.md); ``tests/test_public_api.py``
+compares the API of the code with the record of the last release.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+from typing import Any
+
+import luminary.core
+
+
+def describe(name: str, value: Any) -> list[str]:
+    """The lines that pin ``value``, public as ``name``: kinds, signatures, members."""
+    if inspect.isclass(value):
+        if issubclass(value, enum.Enum):
+            return [f"{name}: enum"] + [f"{name}.{m.name} = {m.value!r}" for m in value]
+        lines = [f"{name}: class{_signature(value)}"]
+        for member, attribute in sorted(vars(value).items()):
+            if member.startswith("_"):
+                continue
+            if isinstance(attribute, (staticmethod, classmethod)):
+                attribute = attribute.__func__
+            if isinstance(attribute, property):
+                lines.append(f"{name}.{member}: property")
+            elif inspect.isfunction(attribute):
+                lines.append(f"{name}.{member}{_signature(attribute)}")
+        return lines
+    if inspect.isfunction(value) or inspect.isbuiltin(value):
+        return [f"{name}{_signature(value)}"]
+    return [f"{name}: {type(value).__name__}"]
+
+
+def _signature(value: Any) -> str:
+    try:
+        text = str(inspect.signature(value))
+    except (TypeError, ValueError):
+        return "(…)"
+    # A set's order changes from run to run (string hashes are salted): sorted, it does not.
+    return re.sub(r"frozenset\(\{(.*?)\}\)", lambda m: f"frozenset({{{', '.join(sorted(m[1].split(', ')))}}})", text)
+
+
+def public_api() -> list[str]:
+    return [line for name in sorted(luminary.core.__all__) for line in describe(name, getattr(luminary.core, name))]
+
+
+if __name__ == "__main__":
+    print("\n".join(public_api()))
