@@ -42,12 +42,17 @@ def _signature(value: Any) -> str:
         text = str(inspect.signature(value))
     except (TypeError, ValueError):
         return "(…)"
+
     # A set's order changes from run to run (string hashes are salted): sorted, it does not.
-    return re.sub(r"frozenset\(\{(.*?)\}\)", lambda m: f"frozenset({{{', '.join(sorted(m[1].split(', ')))}}})", text)
+    def in_order(found: re.Match[str]) -> str:
+        return "frozenset({" + ", ".join(sorted(found[1].split(", "))) + "})"
+
+    return re.sub(r"frozenset\(\{(.*?)\}\)", in_order, text)
 
 
 def public_api() -> list[str]:
-    return [line for name in sorted(luminary.core.__all__) for line in describe(name, getattr(luminary.core, name))]
+    core = luminary.core
+    return [line for name in sorted(core.__all__) for line in describe(name, getattr(core, name))]
 
 
 if __name__ == "__main__":

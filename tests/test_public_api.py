@@ -31,7 +31,8 @@ def announced(changelog: str) -> str:
     """The text of the *Changed*, *Deprecated* and *Removed* sections of *Unreleased*."""
     unreleased = changelog.split("\n## [Unreleased]\n", 1)[1].split("\n## ", 1)[0]
     sections = re.split(r"(?m)^### ", unreleased)[1:]
-    return "\n".join(s for s in sections if s.split("\n", 1)[0].strip() in {"Changed", "Deprecated", "Removed"})
+    kinds = {"Changed", "Deprecated", "Removed"}
+    return "\n".join(s for s in sections if s.split("\n", 1)[0].strip() in kinds)
 
 
 def unannounced(recorded: list[str], current: list[str], changelog: str) -> list[str]:
