@@ -51,7 +51,7 @@ SESSION = {
 STUDY = {"study_day", "running_since", "elapsed_seconds", "auto_stopped"}
 POST = {"id", "user_id", "constellation_id", "post_type", "message", "study_duration", "created_at"}
 MINUTES_SUMMARY = {"user_id", "display_name", "total_minutes"}
-PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
+PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "request_id"}
 PROBLEM = "application/problem+json"
 STATUSES = {"planned", "in_progress", "completed", "cancelled"}
 
@@ -179,6 +179,7 @@ def problem_of(result: falcon.testing.Result, status: int) -> Json:
     assert {"type", "title", "status", "detail"} <= set(problem) <= PROBLEM_KEYS, problem
     assert problem["type"] == "about:blank"
     assert problem["status"] == status
+    assert problem["request_id"] == result.headers["x-request-id"], problem
     assert isinstance(problem["title"], str)
     assert problem["title"]
     assert isinstance(problem["detail"], str)

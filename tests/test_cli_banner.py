@@ -24,6 +24,7 @@ from luminary import core, sql
 from luminary.http import __version__, cli
 from luminary.http.auth import V1Mode
 from luminary.http.banner import Startup, versions
+from luminary.http.ratelimits import Limit
 from luminary.http.server import Service
 from luminary.http.settings import choose_database
 from served import serve
@@ -54,6 +55,15 @@ OPTIONS = [
         ("https://a.example", "https://b.example"),
         "https://c.example",
         ("https://c.example",),
+    ),
+    ("--log-format", "LUMINARY_LOG_FORMAT", "json", "json", "text", "text"),
+    (
+        "--rate-limit",
+        "LUMINARY_RATE_LIMITS",
+        "signin=10/60, read=600/60",
+        (("signin", Limit(10, 60)), ("read", Limit(600, 60))),
+        "write=120/60",
+        (("write", Limit(120, 60)),),
     ),
 ]
 #: Options whose variable is read elsewhere: --database-url's by luminary.http.settings.
@@ -118,7 +128,7 @@ def test_a_fresh_sqlite_start_then_a_second_one(one_shot, capsys, tmp_path):
     assert row(first, "workers") == f"1, with {threads} thread{'s' * (threads != 1)} (the default)"
     serving, stopping = first[-2:]
     assert serving.startswith("Serving Luminary on http://127.0.0.1:")
-    assert serving.endswith(" with 1 threads")
+    assert serving.endswith(f" with {threads} thread{'s' * (threads != 1)}")
     assert stopping == "Stop with Ctrl-C or SIGTERM (requests in flight get 30 s)."
 
     again = start(capsys, "--threads", "2", "--shutdown-grace", "5", "--v1", "token")

@@ -60,7 +60,10 @@ def preflight(
 
 def assert_allowed(result: falcon.testing.Result, origin: str = APP) -> None:
     assert result.headers["access-control-allow-origin"] == origin
-    assert result.headers["access-control-expose-headers"] == "Location, Retry-After, WWW-Authenticate"
+    assert (
+        result.headers["access-control-expose-headers"]
+        == "Location, Retry-After, WWW-Authenticate, X-Request-ID, RateLimit, RateLimit-Policy"
+    )
     assert "access-control-allow-credentials" not in result.headers
     assert result.headers["vary"] == "Origin"
 
@@ -84,9 +87,12 @@ def test_no_cors_header_by_default_not_even_on_a_preflight():
         assert asked.status_code == 200
         assert cors_headers(asked) == {}
         assert asked.headers["allow"] == "POST"
-    # Byte for byte what it was.
+    # Byte for byte what it was (the request id chosen, or else each answer would have its own).
+    same = {"X-Request-ID": "same"}
     for path in ("/api/constellations/", "/api/v2/me", "/nowhere"):
-        assert default.simulate_get(path).headers == empty.simulate_get(path).headers
+        assert (
+            default.simulate_get(path, headers=same).headers == empty.simulate_get(path, headers=same).headers
+        )
 
 
 # ------------------------------------------------------------------ allowed origins
@@ -185,7 +191,9 @@ def test_a_preflight_is_answered_without_a_token(v1_mode, path, method, methods)
         "access-control-allow-methods": methods,
         "access-control-allow-headers": "authorization,content-type",
         "access-control-max-age": "86400",
-        "access-control-expose-headers": "Location, Retry-After, WWW-Authenticate",
+        "access-control-expose-headers": (
+            "Location, Retry-After, WWW-Authenticate, X-Request-ID, RateLimit, RateLimit-Policy"
+        ),
     }
     assert "allow" not in result.headers
     assert result.headers["vary"] == "Origin"

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of API v2, and the docs page that renders it.
+"""The OpenAPI 3.1 document of API v2, and the explorer (Swagger UI) that renders it.
 
 The document must be valid OpenAPI, describe exactly the routes the app serves
 (a route added without an operation fails here), give every operation its
@@ -24,13 +24,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from openapi_ui_bundles import swagger_ui
 
 from http_v1_support import FAST_PASSWORDS, make_client, token_for
 from luminary import core
 from luminary.core import ValidationFailed
 from luminary.core import validation as limits
 from luminary.core.pagination import CURSOR_PATTERN, Cursor
-from luminary.http import openapi, v2
+from luminary.http import explorer, openapi, v2
 from luminary.http.app import create_app
 
 V2 = v2.PREFIX
@@ -511,32 +512,64 @@ def test_the_latest_cursor_stands_for_the_last_instant():
     )
 
 
-# ---------------------------------------------------------------- the docs page
+# ---------------------------------------------------------------- the explorer
 
 
-def _asset(name: str) -> bytes:
-    return (resources.files("luminary.http") / "assets" / name).read_bytes()
-
-
-def test_the_docs_page_and_its_assets_are_served_from_the_package(client):
+def test_the_explorer_is_swagger_ui_served_from_installed_packages_with_nothing_from_elsewhere(client):
     for path in (f"{V2}/docs", f"{V2}/docs/"):
         page = client.simulate_get(path)
         assert page.status_code == 200
-        assert page.headers["content-type"].startswith("text/html")
-        assert page.content == _asset("docs.html")
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        assert page.headers["cache-control"] == "no-store"
+        assert "script-src 'self'" in page.headers["content-security-policy"]
     html = page.text
-    assert "docs.js" in html
-    assert "docs.css" in html
-    script = client.simulate_get(f"{V2}/docs/docs.js")
-    assert script.status_code == 200
-    assert "javascript" in script.headers["content-type"]
-    assert script.content == _asset("docs.js")
-    assert b"/api/v2/openapi.json" in script.content
-    style = client.simulate_get(f"{V2}/docs/docs.css")
-    assert style.status_code == 200
-    assert style.headers["content-type"].startswith("text/css")
-    assert style.content == _asset("docs.css")
-    for missing in ("docs.html", "app.py", "..%2Fapp.py", "nothing.js"):
-        result = client.simulate_get(f"{V2}/docs/{missing}")
-        assert result.status_code == 404
-        assert result.headers["content-type"] == "application/problem+json"
+    assert 'data-url="/api/v2/openapi.json"' in html
+    # Every script, style and icon comes from this server: no CDN, no inline script.
+    urls = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert urls
+    assert not [u for u in urls if not u.startswith(explorer.STATIC_PREFIX)]
+    assert not re.search(r"https?://", html)
+    assert re.findall(r"<script>", html) == []
+    files = explorer.bundle().files
+    served = {url.rsplit("/", 1)[1]: url for url in urls}
+    assert set(served) == set(files)
+    for name, url in served.items():
+        answer = client.simulate_get(url)
+        assert answer.status_code == 200, url
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        expected = {"js": "text/javascript", "css": "text/css", "png": "image/png"}[name.rsplit(".", 1)[1]]
+        assert answer.headers["content-type"].split(";")[0] == expected
+        own = name.startswith("explorer.")
+        source = resources.files("luminary.http") / "assets" if own else swagger_ui.static_path
+        assert answer.content == (source / name).read_bytes(), name
+    # Swagger UI 5 or later: the first to render OpenAPI 3.1.
+    version = re.search(rb'PACKAGE_VERSION:"(\d+)\.', files["swagger-ui-bundle.js"])
+    assert version is not None
+    assert int(version.group(1)) >= 5
+    # The document tells "Try it out" to call this very server, with the bearer token of "Authorize".
+    doc = client.simulate_get(f"{V2}/openapi.json").json
+    assert doc["servers"] == [{"url": "/"}]
+    scheme = doc["components"]["securitySchemes"]["bearerToken"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+
+
+def test_only_the_explorers_files_are_served_and_under_their_tag(client):
+    tag = explorer.bundle().tag
+    for path in (
+        f"{explorer.STATIC_PREFIX}{tag}/app.py",
+        f"{explorer.STATIC_PREFIX}{tag}/..%2Fapp.py",
+        f"{explorer.STATIC_PREFIX}{tag}/index.html",
+        f"{explorer.STATIC_PREFIX}{tag}/swagger-ui.js",
+        f"{explorer.STATIC_PREFIX}0000000000000000/swagger-ui-bundle.js",
+        f"{explorer.STATIC_PREFIX}swagger-ui-bundle.js",
+        f"{V2}/docs/docs.js",
+    ):
+        result = client.simulate_get(path)
+        assert result.status_code == 404, path
+        assert result.headers["cache-control"] == "no-store"
+    # HEAD answers as GET does, without the body.
+    head = client.simulate_head(f"{explorer.STATIC_PREFIX}{tag}/swagger-ui.css")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(explorer.bundle().files["swagger-ui.css"]))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -15,10 +17,46 @@ from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock,
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
 from .cors import Cors
-from .logs import printable
+from .logs import current_request_id, printable
+from .metrics import Metrics, MetricsResource
+from .ratelimits import RateLimit, RateLimiter
 from .requests import MAX_BODY, IdConverter
 
 access_log = logging.getLogger("luminary.access")
+
+#: The header a request's id comes in (from a proxy or the client) and goes back in.
+REQUEST_ID_HEADER = "X-Request-ID"
+#: A request id accepted as sent: 1 to 128 visible ASCII characters (no space, no control).
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def request_id_of(req: falcon.Request) -> str:
+    """The id of ``req``: its ``X-Request-ID`` when acceptable, else a new one (32 hex digits)."""
+    given = req.get_header(REQUEST_ID_HEADER)
+    if given is not None and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestId:
+    """Give every request an id (``req.context.request_id``) and echo it in ``X-Request-ID``.
+
+    The access log line and problem details carry it too, so that a client's
+    report, a proxy's log and this server's log can be matched.
+    """
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.request_id = request_id_of(req)
+        # Every record logged while answering names the request (JSON logs).
+        current_request_id.set(req.context.request_id)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        request_id: str | None = req.context.get("request_id")
+        if request_id is not None:
+            resp.set_header(REQUEST_ID_HEADER, request_id)
+        current_request_id.set(None)
 
 
 class BodyLimit:
@@ -33,7 +71,7 @@ class BodyLimit:
 
 
 class AccessLog:
-    """One line per request: client, method, path, status, duration."""
+    """One line per request: client, method, path, status, duration, request id."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.started = time.perf_counter()
@@ -48,13 +86,24 @@ class AccessLog:
             target = req.env.get("PATH_INFO", req.path)
             if req.query_string:
                 target += "?" + req.query_string
+            request_id: str = req.context.get("request_id") or "-"
             access_log.info(
-                '%s "%s %s" %d %.1fms',
+                '%s "%s %s" %d %.1fms request_id=%s',
                 req.remote_addr,
                 printable(req.method),
                 printable(target),
                 resp.status_code,
                 elapsed,
+                printable(request_id),
+                # The fields of a JSON line (--log-format json); JSON escapes them itself.
+                extra={
+                    "client": req.remote_addr,
+                    "method": req.method,
+                    "path": target,
+                    "status": resp.status_code,
+                    "duration_ms": round(elapsed, 1),
+                    "request_id": request_id,
+                },
             )
 
 
@@ -62,8 +111,9 @@ class SecurityHeaders:
     """Headers every answer carries: no content sniffing, and API answers never cached.
 
     Answers hold students' data and depend on the token: a shared cache (or
-    the browser's) must not keep them. The documentation page gets a
-    Content-Security-Policy allowing its own scripts and styles only.
+    the browser's) must not keep them. The explorers' pages get a
+    Content-Security-Policy allowing this server's scripts and styles only; their
+    static files, whose URLs change with their contents, are kept (``explorer``).
     """
 
     DOCS_POLICY = (
@@ -75,9 +125,9 @@ class SecurityHeaders:
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
     ) -> None:
         resp.set_header("X-Content-Type-Options", "nosniff")
-        if req.path.startswith(openapi.DOCS_PATH):
+        if req.path.startswith(openapi.DOCS_PAGES):
             resp.set_header("Content-Security-Policy", self.DOCS_POLICY)
-        else:
+        if not (req_succeeded and req.path.startswith(openapi.STATIC_PREFIX)):
             resp.set_header("Cache-Control", "no-store")
 
 
@@ -136,6 +186,8 @@ def create_app(
     timer_cap: timedelta = DEFAULT_TIMER_CAP,
     readiness: Callable[[], None] | None = None,
     cors_origins: Sequence[str] = (),
+    metrics: Metrics | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
 
@@ -152,26 +204,39 @@ def create_app(
         cors_origins: The origins (``scheme://host[:port]``, ``*`` for any) whose
             pages may call the API from a browser (see :mod:`luminary.http.cors`);
             none by default, and then answers carry no CORS header.
+        metrics: Where the app's metrics go, served at ``/metrics`` (see
+            :mod:`luminary.http.metrics`); by default a registry of this app's own.
+            ``luminary serve`` passes metrics shared by its workers, watching
+            the database pool.
+        rate_limiter: Limits each client's requests per route class, answering 429 over
+            them (see :mod:`luminary.http.ratelimits`); none by default.
 
     Raises:
         ValueError: An origin of ``cors_origins`` is not ``scheme://host[:port]``.
     """
     clock = clock or SystemClock()
+    metrics = metrics or Metrics()
     services = Services(
-        uow_factory=uow_factory,
+        # Its units of work count the sessions completed, minutes credited and stars earned.
+        uow_factory=metrics.counting(uow_factory),
         clock=clock,
         auth=Authenticator(uow_factory, clock),
         passwords=passwords or PasswordHasher(),
         v1_mode=V1Mode(v1_mode),
         timer_cap=timer_cap,
     )
-    middleware: list[Any] = [AccessLog(), SecurityHeaders(), BodyLimit()]
+    # Answers pass the middleware last to first: the request id is set before anything
+    # can fail, and the access log and the metrics see the final answer.
+    middleware: list[Any] = [RequestId(), AccessLog(), metrics, SecurityHeaders(), BodyLimit()]
     if cors_origins:
         # CORS only answers (process_response), so errors raised by BodyLimit or a
         # resource get its headers too; preflights meet Falcon's default OPTIONS
-        # responder, which asks for no token. AccessLog stays first: it sees the final answer.
+        # responder, which asks for no token.
         origins = [cors_origins] if isinstance(cors_origins, str) else cors_origins
-        middleware.insert(1, Cors(origins))
+        middleware.insert(3, Cors(origins))
+    if rate_limiter is not None:
+        # Last: a request refused here has its id, its log line, its metrics and its CORS headers.
+        middleware.append(RateLimit(rate_limiter))
     app = App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.router_options.converters["id"] = IdConverter
@@ -184,7 +249,8 @@ def create_app(
     errors.install(app)
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(uow_factory, readiness))
+    app.add_route("/metrics", MetricsResource(metrics))
     v1.add_routes(app, services)
     v2.add_routes(app, services)
-    openapi.add_routes(app)
+    openapi.add_routes(app, services.v1_mode)
     return app

@@ -8,8 +8,10 @@ import ipaddress
 import logging
 import math
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from luminary import core
 
 from .auth import V1Mode
+from .logs import LOG_FORMATS, JsonFormatter
 from .server import Limits
 from .settings import setting
 
@@ -171,12 +174,21 @@ def _announce_v1(args: argparse.Namespace) -> V1Mode:
     return v1_mode
 
 
-def _app(args: argparse.Namespace, engine: Any, clock: core.Clock, v1_mode: V1Mode) -> Any:
-    """The app over ``engine``; a database dropped and created again gets what a restart would give it."""
+def _app(
+    args: argparse.Namespace, engine: Any, clock: core.Clock, v1_mode: V1Mode, metrics_dir: str | None = None
+) -> Any:
+    """The app over ``engine``; a database dropped and created again gets what a restart would give it.
+
+    Its metrics are its own, or, with ``metrics_dir``, shared with the other workers (see :mod:`.metrics`).
+    """
     from luminary import sql
 
     from .app import create_app
+    from .metrics import Metrics
+    from .ratelimits import limiter_for
 
+    metrics = Metrics(multiprocess_dir=metrics_dir)
+    metrics.watch_pool(engine)
     sql.migrate_when_missing(engine, then=_seeder(args, engine, clock))
     return create_app(
         _uow_factory(engine),
@@ -185,6 +197,8 @@ def _app(args: argparse.Namespace, engine: Any, clock: core.Clock, v1_mode: V1Mo
         timer_cap=timedelta(hours=args.timer_cap_hours),
         readiness=partial(sql.check_ready, engine),
         cors_origins=args.cors_origins,
+        metrics=metrics,
+        rate_limiter=limiter_for(args.rate_limits, engine),
     )
 
 
@@ -207,8 +221,10 @@ def _serve_in_this_process(
     from luminary import sql
 
     from . import banner
+    from .metrics import keep_in_process
     from .server import ServeError, Service
 
+    keep_in_process()  # one process: its metrics in its own registry, no files
     migration = sql.upgrade(url)
     engine = sql.make_engine(url)
     try:
@@ -245,10 +261,11 @@ def _serve_in_workers(
     from .server import Service
     from .workers import Supervisor
 
-    # Whose line it is, among the workers.
-    tagged = logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(tagged)
+    if args.log_format == "text":
+        # Whose line it is, among the workers (a JSON line has its pid).
+        tagged = logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(tagged)
     migration = sql.upgrade(url)
     engine = sql.make_engine(url)
     try:
@@ -259,11 +276,15 @@ def _serve_in_workers(
     v1_mode = _announce_v1(args)
     limits = _limits(args)
     port = sockets[0].getsockname()[1]
+    from .metrics import MULTIPROCESS_VARIABLE, share_between_processes, worker_ended
+
+    # The workers' metrics files, in a directory of this run's own (a stale file would add old counts).
+    metrics_dir = tempfile.mkdtemp(prefix="luminary-metrics-")
 
     def work() -> int:
         engine = sql.make_engine(url)
         try:
-            app = _app(args, engine, core.SystemClock(), v1_mode)
+            app = _app(args, engine, core.SystemClock(), v1_mode, metrics_dir)
             service = Service(
                 app, host=args.host, port=port, threads=args.threads, limits=limits, sockets=sockets
             )
@@ -277,9 +298,20 @@ def _serve_in_workers(
         print(banner.serving(args.host, port, count, args.threads), flush=True)
         print(banner.stopping(count, limits.shutdown_grace, os.getpid()), flush=True)
 
-    announce(migration, seeded, v1_mode)
-    supervisor = Supervisor(work, count, sockets=sockets, shutdown_grace=limits.shutdown_grace)
-    return supervisor.run(started)
+    try:
+        share_between_processes(metrics_dir)
+        announce(migration, seeded, v1_mode)
+        supervisor = Supervisor(
+            work,
+            count,
+            sockets=sockets,
+            shutdown_grace=limits.shutdown_grace,
+            ended=partial(worker_ended, directory=metrics_dir),
+        )
+        return supervisor.run(started)
+    finally:
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -364,6 +396,16 @@ def _v1_mode(value: str) -> V1Mode:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a v1 mode (from --v1 or LUMINARY_V1_MODE): choose {choices}"
         ) from None
+
+
+def _log_format(value: str) -> str:
+    # argparse converts a string default too, so a bad LUMINARY_LOG_FORMAT is refused before anything runs.
+    if value not in LOG_FORMATS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a log format (from --log-format or LUMINARY_LOG_FORMAT): choose "
+            + ", ".join(LOG_FORMATS)
+        )
+    return value
 
 
 def _timer_cap_hours(value: str) -> float:
@@ -522,6 +564,34 @@ class _CorsOrigins(argparse.Action):
         given = getattr(namespace, self.dest)
         previous: tuple[str, ...] = () if isinstance(given, str) else given
         setattr(namespace, self.dest, tuple(dict.fromkeys((*previous, *(values or ())))))
+
+
+def _rate_limits(value: str) -> tuple[tuple[str, Any], ...]:
+    """An argparse type: CLASS=N/SECONDS, several separated by commas (see :mod:`.ratelimits`)."""
+    from .ratelimits import parse_limits
+
+    try:
+        return parse_limits(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (from --rate-limit or LUMINARY_RATE_LIMITS)") from None
+
+
+class _RateLimits(argparse.Action):
+    """Repeatable: the first --rate-limit replaces LUMINARY_RATE_LIMITS's limits, the next add to it.
+
+    A class given twice keeps its last limit.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        given = getattr(namespace, self.dest)
+        previous: tuple[tuple[str, Any], ...] = () if isinstance(given, str) else given
+        setattr(namespace, self.dest, tuple(dict((*previous, *(values or ()))).items()))
 
 
 def _is_loopback(host: str) -> bool:
@@ -750,6 +820,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="let pages of this origin (scheme://host[:port], or * for any) call the API from a browser; "
         "repeat for several (default: $LUMINARY_CORS_ORIGINS, separated by commas or spaces, else none)",
     )
+    serve.add_argument(
+        "--rate-limit",
+        dest="rate_limits",
+        type=_rate_limits,
+        action=_RateLimits,
+        default=setting("LUMINARY_RATE_LIMITS") or "",
+        metavar="CLASS=N/SECONDS",
+        help="at most N requests every SECONDS per client (its token, else its address) to a class of "
+        "routes: signin, write or read; repeat for several, e.g. --rate-limit signin=10/60 "
+        "(default: $LUMINARY_RATE_LIMITS, separated by commas, else no limit)",
+    )
+    serve.add_argument(
+        "--log-format",
+        type=_log_format,
+        choices=LOG_FORMATS,
+        default=setting("LUMINARY_LOG_FORMAT") or "text",
+        help="log lines on standard error: 'text', or 'json', one object a line for log pipelines "
+        "(default: $LUMINARY_LOG_FORMAT, else text)",
+    )
     _add_database_option(serve)
     serve.set_defaults(run=cmd_serve)
 
@@ -833,6 +922,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "log_format", "text") == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # Migrations are routine at every start; only their problems are worth a line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from luminary.sql import DatabaseError

@@ -35,8 +35,16 @@ ANY_ORIGIN = "*"
 
 #: The headers of Luminary's answers a script may read, beyond the CORS-safelisted ones
 #: (``Content-Type``, ``Content-Length``, ``Cache-Control``, …): where a created
-#: resource is, when to try again (429, 503), and why a token was refused (401).
-EXPOSED_HEADERS = ("Location", "Retry-After", "WWW-Authenticate")
+#: resource is, when to try again (429, 503), why a token was refused (401), the
+#: request's id (to quote when reporting a problem) and the rate limits' state.
+EXPOSED_HEADERS = (
+    "Location",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-ID",
+    "RateLimit",
+    "RateLimit-Policy",
+)
 
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
 _HOST = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\]")

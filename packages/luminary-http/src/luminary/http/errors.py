@@ -66,7 +66,11 @@ def is_v2_path(path: str) -> bool:
 
 
 def _problem(
-    status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -76,15 +80,21 @@ def _problem(
     }
     if errors:
         body["errors"] = errors
+    if request_id is not None:
+        body["request_id"] = request_id
     return body
 
 
 def error_body(
-    path: str, status: int, message: str, title: str, errors: Any = None
+    path: str, status: int, message: str, title: str, errors: Any = None, request_id: str | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """The content type and body of an error on ``path``: problem details in v2, else ``{"error"}``."""
+    """The content type and body of an error on ``path``: problem details in v2, else ``{"error"}``.
+
+    Problem details carry the request's id (an extension member, ``request_id``);
+    v1's body stays the iOS app's ``{"error": …}`` exactly (its id is in ``X-Request-ID``).
+    """
     if is_v2_path(path):
-        return "application/problem+json", _problem(status, title, message, errors)
+        return "application/problem+json", _problem(status, title, message, errors, request_id)
     return falcon.MEDIA_JSON, {"error": message}
 
 
@@ -92,7 +102,8 @@ def _respond(
     req: falcon.Request, resp: falcon.Response, status: int, message: str, title: str, errors: Any = None
 ) -> None:
     resp.status = status
-    resp.content_type, resp.media = error_body(req.path, status, message, title, errors)
+    request_id: str | None = req.context.get("request_id")
+    resp.content_type, resp.media = error_body(req.path, status, message, title, errors, request_id)
 
 
 def handle_domain_error(
@@ -132,7 +143,12 @@ def handle_http_error(
 def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, ex: Exception, params: dict[str, Any]
 ) -> None:
-    log.exception("unhandled error on %s %s", printable(req.method), printable(req.path))
+    log.exception(
+        "unhandled error on %s %s (request_id=%s)",
+        printable(req.method),
+        printable(req.path),
+        printable(req.context.get("request_id") or "-"),
+    )
     _respond(req, resp, 500, "Internal server error", "Internal Server Error")
 
 

@@ -1,6 +1,28 @@
-"""What the server writes to its logs: request data made safe to log."""
+"""What the server writes to its logs: request data made safe to log, as text or as JSON.
+
+Text lines (the default) escape what a client sent (:func:`printable`). With
+``luminary serve --log-format json`` every line is one JSON object
+(:class:`JsonFormatter`), for log pipelines: JSON escapes control characters
+itself, so the fields keep what the client sent.
+"""
 
 from __future__ import annotations
+
+import json
+import logging
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["ACCESS_FIELDS", "LOG_FORMATS", "JsonFormatter", "current_request_id", "printable"]
+
+#: The values of ``--log-format``.
+LOG_FORMATS = ("text", "json")
+#: The fields of an access log record beyond its message (``extra`` of the logging call).
+ACCESS_FIELDS = ("client", "method", "path", "status", "duration_ms")
+
+#: The id of the request being answered in this thread, for the records logged meanwhile.
+current_request_id: ContextVar[str | None] = ContextVar("luminary_request_id", default=None)
 
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the
 # two characters that would make an escape or a quoted field ambiguous.
@@ -16,3 +38,33 @@ def printable(text: str) -> str:
     backslashes are escaped too, so a quoted field ends where the log put its end.
     """
     return text.translate(_ESCAPES)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``pid``, ``message``.
+
+    Then ``request_id`` when the record was made while a request was answered
+    (or names one), the :data:`ACCESS_FIELDS` of an access line, and
+    ``exception`` with the traceback, if any. Non-ASCII characters are escaped,
+    so a line is plain ASCII.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for field in ACCESS_FIELDS:
+            if hasattr(record, field):
+                entry[field] = getattr(record, field)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str)

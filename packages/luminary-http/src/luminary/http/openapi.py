@@ -6,7 +6,6 @@ import enum
 import types
 import typing
 from datetime import date, datetime
-from importlib import resources
 from typing import Any
 
 import attrs
@@ -15,7 +14,8 @@ import falcon
 from luminary import core
 from luminary.core.pagination import CURSOR_PATTERN
 
-from . import __version__, v2
+from . import __version__, explorer, v2
+from .auth import V1Mode
 
 #: The objects v2 answers with; their schemas come from the attrs classes themselves.
 COMPONENTS: dict[str, type] = {
@@ -38,6 +38,11 @@ PROBLEM = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
+        "request_id": {
+            "type": "string",
+            "description": "The request's id, as in the X-Request-ID header of the answer: quote it when "
+            "reporting a problem.",
+        },
         "errors": {
             "type": "array",
             "description": "Each failing input: a JSON pointer into the body, or a query parameter.",
@@ -56,12 +61,10 @@ PROBLEM = {
 }
 
 
-def _type_schema(tp: Any) -> dict[str, Any]:
+def type_schema(tp: Any) -> dict[str, Any]:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(tp) if a is not type(None)]
-        inner = (
-            _type_schema(members[0]) if len(members) == 1 else {"anyOf": [_type_schema(m) for m in members]}
-        )
+        inner = type_schema(members[0]) if len(members) == 1 else {"anyOf": [type_schema(m) for m in members]}
         if "type" in inner:
             return {**inner, "type": [inner["type"], "null"]}
         return {"anyOf": [inner, {"type": "null"}]}
@@ -81,7 +84,7 @@ def _type_schema(tp: Any) -> dict[str, Any]:
         return {"type": "string", "format": "date"}
     if typing.get_origin(tp) is list:
         (item,) = typing.get_args(tp)
-        return {"type": "array", "items": _type_schema(item)}
+        return {"type": "array", "items": type_schema(item)}
     raise TypeError(f"no JSON schema for {tp!r}")
 
 
@@ -91,7 +94,7 @@ def component_schema(cls: type) -> dict[str, Any]:
     names = [f.name for f in attrs.fields(cls)]
     return {
         "type": "object",
-        "properties": {name: _type_schema(hints[name]) for name in names},
+        "properties": {name: type_schema(hints[name]) for name in names},
         "required": names,
         "additionalProperties": False,
     }
@@ -200,6 +203,8 @@ def document() -> dict[str, Any]:
             "version": __version__,
             "description": "API v2 of Luminary, the study-tracking backend.",
         },
+        # Relative: "Try it out" calls the server that served the document.
+        "servers": [{"url": "/"}],
         "paths": paths,
         "security": [{SECURITY_SCHEME: []}],
         "components": {
@@ -220,39 +225,32 @@ def document() -> dict[str, Any]:
 
 
 class OpenApiDocument:
-    """``GET /api/v2/openapi.json``."""
+    """``GET /api/v…/openapi.json``."""
 
-    def __init__(self) -> None:
-        self.document = document()
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.document
 
 
-class DocsPage:
-    """``GET /api/v2/docs``: the document rendered by a page shipped with the package."""
-
-    def __init__(self) -> None:
-        assets = resources.files("luminary.http") / "assets"
-        self.files = {name: (assets / name).read_bytes() for name in ("docs.html", "docs.js", "docs.css")}
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.content_type = falcon.MEDIA_HTML
-        resp.data = self.files["docs.html"]
-
-    def on_get_asset(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        if name not in self.files or name == "docs.html":
-            raise falcon.HTTPNotFound()
-        resp.content_type = falcon.MEDIA_JS if name.endswith(".js") else "text/css; charset=utf-8"
-        resp.data = self.files[name]
-
-
 DOCS_PATH = "/api/v2/docs"
-META_PATHS = ("/api/v2/openapi.json", DOCS_PATH, DOCS_PATH + "/{name}")
+V1_DOCUMENT_PATH = "/api/v1/openapi.json"
+V1_DOCS_PATH = "/api/v1/docs"
+#: The routes under /api/v2 that are not operations.
+META_PATHS = ("/api/v2/openapi.json", DOCS_PATH)
+#: The explorer's pages, which get a Content-Security-Policy (``app.SecurityHeaders``).
+DOCS_PAGES = (DOCS_PATH, V1_DOCS_PATH)
+STATIC_PREFIX = explorer.STATIC_PREFIX
 
 
-def add_routes(app: falcon.App[falcon.Request, falcon.Response]) -> None:
-    docs = DocsPage()
-    app.add_route(META_PATHS[0], OpenApiDocument())
-    app.add_route(META_PATHS[1], docs)
-    app.add_route(META_PATHS[2], docs, suffix="asset")
+def add_routes(app: falcon.App[falcon.Request, falcon.Response], v1_mode: V1Mode = V1Mode.OPEN) -> None:
+    """The OpenAPI documents and their explorers: v2's, and v1's unless v1 is off."""
+    app.add_route(META_PATHS[0], OpenApiDocument(document()))
+    app.add_route(DOCS_PATH, explorer.ExplorerPage("Luminary API v2", META_PATHS[0]))
+    app.add_route(explorer.STATIC_ROUTE, explorer.StaticFiles())
+    if v1_mode is not V1Mode.OFF:
+        from . import openapi_v1  # it builds on this module
+
+        app.add_route(V1_DOCUMENT_PATH, OpenApiDocument(openapi_v1.document(v1_mode)))
+        app.add_route(V1_DOCS_PATH, explorer.ExplorerPage("Luminary API v1", V1_DOCUMENT_PATH))

@@ -82,6 +82,8 @@ class Supervisor:
         count: How many workers run at once.
         sockets: The listening sockets the workers inherit; the parent closes its copies when stopping.
         shutdown_grace: The workers' grace period when stopping (they are killed well after it).
+        ended: Called in the parent with the pid of each worker that ended, once reaped
+            (the metrics drop its gauges); what it raises is logged and ignored.
     """
 
     def __init__(
@@ -94,8 +96,10 @@ class Supervisor:
         quick_seconds: float = QUICK_SECONDS,
         most_quick_deaths: int = MOST_QUICK_DEATHS,
         first_pause: float = FIRST_PAUSE_SECONDS,
+        ended: Callable[[int], None] | None = None,
     ) -> None:
         self.work = work
+        self.ended = ended
         self.count = count
         self.sockets = list(sockets)
         self.shutdown_grace = shutdown_grace
@@ -138,6 +142,7 @@ class Supervisor:
             now = time.monotonic()
             for pid, status in self._reap():
                 gave_up = self._died(pid, status, now) or gave_up
+                self._ended(pid)
             if gave_up and not self.stopping:
                 self._stop(signal.SIGTERM, quietly=True)
             if self.stopping:
@@ -176,6 +181,13 @@ class Supervisor:
             if done:
                 ended.append((pid, status))
         return ended
+
+    def _ended(self, pid: int) -> None:
+        if self.ended is not None:
+            try:
+                self.ended(pid)
+            except Exception as exc:
+                log.warning("after worker %d ended: %s", pid, exc)
 
     def _died(self, pid: int, status: int, now: float) -> bool:
         """Note a worker's end and plan its replacement; True when it is time to give up."""

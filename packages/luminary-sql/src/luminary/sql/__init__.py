@@ -16,7 +16,8 @@ Modules: :mod:`~luminary.sql.tables` (schema and row↔entity mapping),
 :mod:`~luminary.sql.engine`, :mod:`~luminary.sql.config`,
 :mod:`~luminary.sql.migrate`, :mod:`~luminary.sql.availability` (a database that
 cannot be used: 503s, one log line a minute, SQLite files replaced under the server),
-:mod:`~luminary.sql.maintenance` (online backups and integrity checks of SQLite files).
+:mod:`~luminary.sql.maintenance` (online backups and integrity checks of SQLite files),
+:mod:`~luminary.sql.rate_limits` (request counts of the HTTP rate limits, shared in PostgreSQL).
 """
 
 from .__about__ import __version__

@@ -104,6 +104,7 @@ from luminary.core.validation import Integer as IntegerRule
 
 __all__ = [
     "LOGIN_FAILURE_KEY_MAX",
+    "RATE_LIMIT_KEY_MAX",
     "TIME_ZONE_MAX",
     "Id",
     "UtcDateTime",
@@ -126,6 +127,7 @@ __all__ = [
     "post_from_row",
     "post_values",
     "posts",
+    "rate_limit_windows",
     "scopes_from_text",
     "scopes_text",
     "session_from_row",
@@ -423,6 +425,21 @@ login_failures = Table(
     Column("window_start", UtcDateTime, nullable=False),
     CheckConstraint(_length_between("key", 1, LOGIN_FAILURE_KEY_MAX), name="key_length"),
     CheckConstraint("count >= 1", name="count_positive"),
+)
+
+#: The longest key of a rate-limit window (a route class, then a token's digest or a client address).
+RATE_LIMIT_KEY_MAX = 300
+
+# The requests of one client of one route class in one fixed window, named by the
+# second (since the epoch) it ends at; shared by every server (see luminary.sql.rate_limits).
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("key", String(RATE_LIMIT_KEY_MAX), primary_key=True),
+    Column("window_end", BigInteger, primary_key=True, autoincrement=False),
+    Column("hits", Integer, nullable=False),
+    CheckConstraint(_length_between("key", 1, RATE_LIMIT_KEY_MAX), name="key_length"),
+    CheckConstraint("hits >= 1", name="hits_positive"),
 )
 
 
