@@ -550,8 +550,9 @@ def _cors_origins(value: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"{exc} (from --cors-origin or LUMINARY_CORS_ORIGINS)") from None
 
 
-class _CorsOrigins(argparse.Action):
-    """Repeatable: the first --cors-origin replaces LUMINARY_CORS_ORIGINS's origins, the next add to it."""
+class _Repeated(argparse.Action):
+    """A repeatable option whose variable gives its default: the first option replaces the
+    variable's values, the next add to them (:meth:`merged` says how)."""
 
     def __call__(
         self,
@@ -562,8 +563,20 @@ class _CorsOrigins(argparse.Action):
     ) -> None:
         # Before the first option the value is the default, the variable's text (converted if no option came).
         given = getattr(namespace, self.dest)
-        previous: tuple[str, ...] = () if isinstance(given, str) else given
-        setattr(namespace, self.dest, tuple(dict.fromkeys((*previous, *(values or ())))))
+        previous: tuple[Any, ...] = () if isinstance(given, str) else given
+        setattr(namespace, self.dest, self.merged(previous, tuple(values or ())))
+
+    @staticmethod
+    def merged(previous: tuple[Any, ...], values: tuple[Any, ...]) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+
+class _CorsOrigins(_Repeated):
+    """--cors-origin: each origin once, in the order given."""
+
+    @staticmethod
+    def merged(previous: tuple[Any, ...], values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(dict.fromkeys((*previous, *values)))
 
 
 def _rate_limits(value: str) -> tuple[tuple[str, Any], ...]:
@@ -576,22 +589,12 @@ def _rate_limits(value: str) -> tuple[tuple[str, Any], ...]:
         raise argparse.ArgumentTypeError(f"{exc} (from --rate-limit or LUMINARY_RATE_LIMITS)") from None
 
 
-class _RateLimits(argparse.Action):
-    """Repeatable: the first --rate-limit replaces LUMINARY_RATE_LIMITS's limits, the next add to it.
+class _RateLimits(_Repeated):
+    """--rate-limit: a class given twice keeps its last limit."""
 
-    A class given twice keeps its last limit.
-    """
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        given = getattr(namespace, self.dest)
-        previous: tuple[tuple[str, Any], ...] = () if isinstance(given, str) else given
-        setattr(namespace, self.dest, tuple(dict((*previous, *(values or ()))).items()))
+    @staticmethod
+    def merged(previous: tuple[Any, ...], values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(dict((*previous, *values)).items())
 
 
 def _is_loopback(host: str) -> bool:
