@@ -9,6 +9,7 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
     nox -s bench -- --workers 2                   # luminary serve (and the ceiling) with 2 workers
     nox -s bench -- --compare-workers 2           # the reads at 1 and 2 workers, and their ratio
     nox -s bench -- --scenario 'peak RSS'         # memory of GET /api/users/ on 10,000 users
+    nox -s bench -- --scenario 'metrics off|never reached'   # what metrics and rate limits cost
 
 1. Seeds, by the same code for each database, four databases: 1x (50 users,
    the 3 default constellations and a big one for the write mix, an attempt
@@ -24,7 +25,8 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    ones created there and dropped at the end, whatever happens. Only the
    databases the chosen scenarios need are seeded.
 2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
-   environment, ``--workers`` as asked, 1 by default) on each, and a bare
+   environment, ``--workers`` as asked, 1 by default) on each, again with the
+   extra arguments of each variant chosen (below), and a bare
    Falcon app under the same waitress settings, threads and workers: the
    ceiling. With ``--compare-workers N``, each database and the ceiling are
    served twice, with 1 worker and with N, and the read scenarios (unless
@@ -32,7 +34,8 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
 3. Drives each with 16 keep-alive connections on loopback, in rounds: every
    stretch of a scenario is bracketed by the ceiling (half a stretch before,
    half after) and follows a short warm-up, and a round runs every scenario of
-   every database, so both databases meet the same machine.
+   every database, so both databases meet the same machine. A variant runs
+   right next to its baseline; they take turns being first, round by round.
 4. Prints, per database and scenario: requests per second (median of the
    rounds), p50 and p99 (over every request), errors (status 400 or more, or no
    answer), the share of the ceiling (median of the rounds' ratios), the
@@ -47,7 +50,11 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    posts), so that a list that grows 10x is judged per item. Then how each
    scenario fares at 10x data against 1x, what a bearer token costs
    (``GET /api/v2/me`` against ``GET /healthz``, no database) and what a year
-   of stats costs against ``/me``; the spread of the ceiling's stretches; for
+   of stats costs against ``/me``; what each variant's feature costs, as the
+   median of the rounds' ratios by requests per second and by CPU per answer
+   (``metrics overhead, GET /api/users/{id}/ 1x: with/without = 0.97 by req/s,
+   1.04 by CPU per answer``; ``rate-limit overhead, …: limited/unlimited = …``);
+   the spread of the ceiling's stretches; for
    the peak-memory scenario, the serving processes' resident memory idle
    (VmRSS, before any request) and at its peak (VmHWM, after the rounds); with
    ``--compare-workers``, N workers / 1 worker per scenario and database
@@ -67,6 +74,14 @@ API v2 ``GET /api/v2/feed?limit=100`` (1x, 10x), ``GET /api/v2/users?limit=100``
 (these three with the administrator's token), ``GET /api/v2/constellations``,
 ``GET /api/v2/me``, ``GET /api/v2/me/stats`` over 2025 by day (the year); and
 ``GET /healthz``. v2 pages hold 100 items at most: its lists are judged per item.
+
+Variants: ``GET /api/users/{id}/`` and the write mix are served twice more,
+on the same database, to measure what a feature costs against the usual
+server: ``(metrics off)`` with ``--no-metrics``, and ``(rate limits never
+reached)`` with ``--rate-limit read=1000000000/60 --rate-limit
+write=1000000000/60`` (counted by address, as v1 is; on PostgreSQL in the
+database, permits leased 1,024 at a time). Choosing a variant with
+``--scenario`` brings its baseline along.
 
 The default run (5 rounds of 1 s per scenario, with 1 s of the ceiling
 around each) takes about 6 minutes per database on 2 cores, seeding included.
@@ -404,7 +419,7 @@ def process(args: list[str], log: IO[str]) -> Iterator[int]:
     assert proc.stdout is not None
     port = None
     for line in proc.stdout:
-        found = re.search(r"Serving Luminary on http://[^:]+:(\d+)", line)
+        found = re.search(r"Serving Luminary on http://(?:\[[^\]]*\]|[^:/\s]+):(\d+)", line)
         if found:
             port = int(found.group(1))
             break
@@ -424,7 +439,10 @@ def process(args: list[str], log: IO[str]) -> Iterator[int]:
             proc.wait()
 
 
-def luminary(url: str, threads: int, workers: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
+def luminary(
+    url: str, threads: int, workers: int, log: IO[str], extra: tuple[str, ...] = ()
+) -> contextlib.AbstractContextManager[int]:
+    """``luminary serve`` on ``url``, with ``extra`` arguments after the benchmark's own."""
     script = Path(sys.executable).with_name("luminary")
     return process(
         [
@@ -442,6 +460,7 @@ def luminary(url: str, threads: int, workers: int, log: IO[str]) -> contextlib.A
             *(["--workers", str(workers)] if workers != 1 or knows_workers(script) else []),
             "--database-url",
             url,
+            *extra,
         ],
         log,
     )
@@ -783,10 +802,19 @@ class Scenario:
     listing: bool = False
     #: Whether the serving processes' memory is read: idle before the rounds, at its peak after them.
     memory: bool = False
+    #: Arguments ``luminary serve`` gets for this scenario (a server of its own), after the usual ones.
+    serve: tuple[str, ...] = ()
+    #: For a variant (:data:`VARIANTS`): the label of the scenario it is compared with, served as usual.
+    baseline: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.name} {DATA[self.scale]}"
+
+    @property
+    def server(self) -> tuple[int, tuple[str, ...]]:
+        """What tells its server from the others: the database's scale and the extra arguments."""
+        return self.scale, self.serve
 
     @property
     def reads(self) -> bool:
@@ -804,6 +832,71 @@ class Scenario:
         return self.path(0) if callable(self.path) else self.path
 
 
+@attrs.frozen
+class Variant:
+    """A scenario served with other ``luminary serve`` arguments, to measure what a feature costs.
+
+    Its rounds interleave with its baseline's (the same scenario served as usual),
+    and the report gives their ratio, ``top`` / ``bottom``.
+    """
+
+    #: What the scenario's name says of it: ``GET /api/users/{id}/ (metrics off)``.
+    suffix: str
+    serve: tuple[str, ...]
+    #: What the ratio measures, and how it reads: ``metrics overhead``, ``with/without``.
+    measures: str
+    reads: str
+    #: Whether the baseline is the ratio's top (metrics: on by default, so with/without = baseline/variant).
+    baseline_on_top: bool
+
+
+#: A limit no run reaches: what counting costs, never a refusal (on PostgreSQL, permits leased 1,024 at once).
+NEVER_REACHED = "1000000000/60"
+VARIANTS = (
+    Variant("metrics off", ("--no-metrics",), "metrics overhead", "with/without", baseline_on_top=True),
+    Variant(
+        "rate limits never reached",
+        ("--rate-limit", f"read={NEVER_REACHED}", "--rate-limit", f"write={NEVER_REACHED}"),
+        "rate-limit overhead",
+        "limited/unlimited",
+        baseline_on_top=False,
+    ),
+)
+#: The scenarios whose variants are measured: a read and the write mix (by address, as API v1 counts).
+WITH_VARIANTS = ("GET /api/users/{id}/ 1x", "write mix (session, complete, star) 1x")
+
+
+def with_variants(scenarios: list[Scenario]) -> list[Scenario]:
+    """``scenarios``, each of :data:`WITH_VARIANTS` followed by its variants (:data:`VARIANTS`)."""
+    planned: list[Scenario] = []
+    for s in scenarios:
+        planned.append(s)
+        if s.label in WITH_VARIANTS:
+            planned += [
+                attrs.evolve(s, name=f"{s.name} ({v.suffix})", serve=v.serve, baseline=s.label)
+                for v in VARIANTS
+            ]
+    return planned
+
+
+def variant_of_serve(serve: tuple[str, ...]) -> Variant:
+    """The variant served with these arguments."""
+    return next(v for v in VARIANTS if v.serve == serve)
+
+
+def groups(scenarios: list[Scenario]) -> list[list[Scenario]]:
+    """The scenarios in the order of a round, a baseline and its variants in one group."""
+    found: list[list[Scenario]] = []
+    by_label: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        if s.baseline is not None and s.baseline in by_label:
+            by_label[s.baseline].append(s)
+        else:
+            by_label[s.label] = [s]
+            found.append(by_label[s.label])
+    return found
+
+
 def plan(users: int) -> list[Scenario]:
     """Every scenario, in the order of a round."""
 
@@ -811,39 +904,50 @@ def plan(users: int) -> list[Scenario]:
         return 1 + n % users  # the seeded users are 1 to ``users`` at every scale
 
     v2_user = "GET /api/v2/users/{id}"
-    return [
-        Scenario("GET /api/feed/", 1, "/api/feed/", listing=True),
-        Scenario("GET /api/feed/", 10, "/api/feed/", listing=True),
-        Scenario("GET /api/feed/?limit=100", 1, "/api/feed/?limit=100", listing=True),
-        Scenario("GET /api/feed/?limit=100", 10, "/api/feed/?limit=100", listing=True),
-        Scenario("GET /api/users/", 1, "/api/users/", listing=True),
-        Scenario("GET /api/users/", 10, "/api/users/", listing=True),
-        Scenario("GET /api/users/ (peak RSS)", PEAK, "/api/users/", listing=True, memory=True),
-        Scenario("GET /api/users/{id}/", 1, lambda n: f"/api/users/{user(n)}/"),
-        Scenario("GET /api/users/{id}/", 10, lambda n: f"/api/users/{user(n)}/"),
-        Scenario("GET /api/users/{id}/total_minutes/", 1, lambda n: f"/api/users/{user(n)}/total_minutes/"),
-        Scenario("GET /api/constellations/", 1, "/api/constellations/", listing=True),
-        Scenario("GET /api/constellations/", 10, "/api/constellations/", listing=True),
-        Scenario("write mix (session, complete, star)", WRITE),
-        Scenario("GET /api/v2/feed?limit=100", 1, "/api/v2/feed?limit=100", "student", listing=True),
-        Scenario("GET /api/v2/feed?limit=100", 10, "/api/v2/feed?limit=100", "student", listing=True),
-        Scenario("GET /api/v2/users?limit=100 (admin)", 1, "/api/v2/users?limit=100", "admin", listing=True),
-        Scenario("GET /api/v2/users?limit=100 (admin)", 10, "/api/v2/users?limit=100", "admin", listing=True),
-        # Another student's data is not a student's to read (404): the administrator reads it.
-        Scenario(f"{v2_user} (admin)", 1, lambda n: f"/api/v2/users/{user(n)}", "admin"),
-        Scenario(
-            f"{v2_user}/total_minutes (admin)", 1, lambda n: f"/api/v2/users/{user(n)}/total_minutes", "admin"
-        ),
-        Scenario("GET /api/v2/constellations", 1, "/api/v2/constellations", "student", listing=True),
-        Scenario("GET /healthz (no token)", 1, "/healthz"),
-        Scenario("GET /api/v2/me (bearer token)", 1, "/api/v2/me", "student"),
-        Scenario(
-            "GET /api/v2/me/stats, 2025 by day",
-            YEAR,
-            "/api/v2/me/stats?from=2025-01-01&to=2025-12-31&by=day",
-            "year",
-        ),
-    ]
+    return with_variants(
+        [
+            Scenario("GET /api/feed/", 1, "/api/feed/", listing=True),
+            Scenario("GET /api/feed/", 10, "/api/feed/", listing=True),
+            Scenario("GET /api/feed/?limit=100", 1, "/api/feed/?limit=100", listing=True),
+            Scenario("GET /api/feed/?limit=100", 10, "/api/feed/?limit=100", listing=True),
+            Scenario("GET /api/users/", 1, "/api/users/", listing=True),
+            Scenario("GET /api/users/", 10, "/api/users/", listing=True),
+            Scenario("GET /api/users/ (peak RSS)", PEAK, "/api/users/", listing=True, memory=True),
+            Scenario("GET /api/users/{id}/", 1, lambda n: f"/api/users/{user(n)}/"),
+            Scenario("GET /api/users/{id}/", 10, lambda n: f"/api/users/{user(n)}/"),
+            Scenario(
+                "GET /api/users/{id}/total_minutes/", 1, lambda n: f"/api/users/{user(n)}/total_minutes/"
+            ),
+            Scenario("GET /api/constellations/", 1, "/api/constellations/", listing=True),
+            Scenario("GET /api/constellations/", 10, "/api/constellations/", listing=True),
+            Scenario("write mix (session, complete, star)", WRITE),
+            Scenario("GET /api/v2/feed?limit=100", 1, "/api/v2/feed?limit=100", "student", listing=True),
+            Scenario("GET /api/v2/feed?limit=100", 10, "/api/v2/feed?limit=100", "student", listing=True),
+            Scenario(
+                "GET /api/v2/users?limit=100 (admin)", 1, "/api/v2/users?limit=100", "admin", listing=True
+            ),
+            Scenario(
+                "GET /api/v2/users?limit=100 (admin)", 10, "/api/v2/users?limit=100", "admin", listing=True
+            ),
+            # Another student's data is not a student's to read (404): the administrator reads it.
+            Scenario(f"{v2_user} (admin)", 1, lambda n: f"/api/v2/users/{user(n)}", "admin"),
+            Scenario(
+                f"{v2_user}/total_minutes (admin)",
+                1,
+                lambda n: f"/api/v2/users/{user(n)}/total_minutes",
+                "admin",
+            ),
+            Scenario("GET /api/v2/constellations", 1, "/api/v2/constellations", "student", listing=True),
+            Scenario("GET /healthz (no token)", 1, "/healthz"),
+            Scenario("GET /api/v2/me (bearer token)", 1, "/api/v2/me", "student"),
+            Scenario(
+                "GET /api/v2/me/stats, 2025 by day",
+                YEAR,
+                "/api/v2/me/stats?from=2025-01-01&to=2025-12-31&by=day",
+                "year",
+            ),
+        ]
+    )
 
 
 @attrs.frozen
@@ -1056,10 +1160,19 @@ def main() -> None:
     scenarios = plan(args.users)
     if args.scenario:
         patterns = [re.compile(p, re.IGNORECASE) for p in args.scenario]
-        scenarios = [s for s in scenarios if any(p.search(s.label) for p in patterns)]
+        chosen = [s for s in scenarios if any(p.search(s.label) for p in patterns)]
+        # A variant is measured against its baseline: a variant chosen brings its baseline.
+        wanted = {s.label for s in chosen} | {s.baseline for s in chosen if s.baseline is not None}
+        scenarios = [s for s in scenarios if s.label in wanted]
     else:
-        # 10,000 users take minutes to seed: only when asked for.
-        scenarios = [s for s in scenarios if not s.memory and (s.reads or not args.compare_workers)]
+        # 10,000 users take minutes to seed: only when asked for. Comparing workers, no variants.
+        scenarios = [
+            s
+            for s in scenarios
+            if not s.memory
+            and (s.reads or not args.compare_workers)
+            and not (args.compare_workers and s.baseline)
+        ]
     if args.list:
         for s in scenarios:
             print(s.label)
@@ -1124,12 +1237,19 @@ def main() -> None:
                 for w in variants
             }
             targets = [(named(db.name, w), db, w) for db in databases for w in variants]
+            # A server per database and scale, and per variant (its own serve arguments) on that scale.
+            servers = list(dict.fromkeys(s.server for s in scenarios))
+
+            def log_name(name: str, server: tuple[int, tuple[str, ...]]) -> str:
+                scale, extra = server
+                return f"{name} {SCALES[scale]}" + (f" {variant_of_serve(extra).suffix}" if extra else "")
+
             ports = {
-                (name, scale): stack.enter_context(
-                    luminary(url, threads[db.name], w, log(f"{name} {SCALES[scale]}"))
+                (name, server): stack.enter_context(
+                    luminary(db.urls[server[0]], threads[db.name], w, log(log_name(name, server)), server[1])
                 )
                 for name, db, w in targets
-                for scale, url in db.urls.items()
+                for server in servers
             }
             top_of = {name: tops[threads[db.name], w] for name, db, w in targets}
             # The attempts at the big constellation, one per connection, as seed() made them.
@@ -1138,7 +1258,7 @@ def main() -> None:
             idle: dict[tuple[str, str], list[tuple[int, int]]] = {}
             for name, db, _ in targets:
                 for s in scenarios:
-                    port = ports[name, s.scale]
+                    port = ports[name, s.server]
                     if s.memory:
                         idle[name, s.label] = [memory_kib(pid) for pid in serving_pids(port)]
                     found = probes[name, s.label] = probe(port, s, db)
@@ -1149,7 +1269,7 @@ def main() -> None:
             for name, _, _ in targets:
                 for s in scenarios:
                     warm = min(0.5, stretch)
-                    measure(ports[name, s.scale], steps[name, s.label], warm, args.timeout, args.connections)
+                    measure(ports[name, s.server], steps[name, s.label], warm, args.timeout, args.connections)
             # The machine is shared, and the load generator shares its cores: the
             # ceiling swings between stretches as much as the scenarios do. Each
             # stretch of a scenario is therefore bracketed by the ceiling, half a
@@ -1157,21 +1277,26 @@ def main() -> None:
             # during the pair cancels out), after a short warm-up of the server it
             # switches to; a scenario's share of the ceiling is the median of its
             # rounds' ratios. A scenario runs on each database in turn, so that they
-            # meet the same machine.
+            # meet the same machine. A variant runs right after its baseline (or
+            # before: they take turns being first, round by round), so that their
+            # ratio compares stretches next to each other.
+            order = groups(scenarios)
             for r in range(args.rounds):
                 t0 = time.perf_counter()
-                for s in scenarios:
-                    for name, _, _ in targets:
-                        key = (name, s.label)
-                        port, step, top = ports[name, s.scale], steps[key], top_of[name]
-                        before = measure(top, get("/"), stretch / 2, connections=args.connections)
-                        measure(port, step, min(0.1, stretch / 5), args.timeout, args.connections)
-                        samples[key].append(measure(port, step, stretch, args.timeout, args.connections))
-                        after = measure(top, get("/"), stretch / 2, connections=args.connections)
-                        ceilings[key].append(joined(before, after))
+                for group in order:
+                    turn = r % len(group)
+                    for s in group[turn:] + group[:turn]:
+                        for name, _, _ in targets:
+                            key = (name, s.label)
+                            port, step, top = ports[name, s.server], steps[key], top_of[name]
+                            before = measure(top, get("/"), stretch / 2, connections=args.connections)
+                            measure(port, step, min(0.1, stretch / 5), args.timeout, args.connections)
+                            samples[key].append(measure(port, step, stretch, args.timeout, args.connections))
+                            after = measure(top, get("/"), stretch / 2, connections=args.connections)
+                            ceilings[key].append(joined(before, after))
                 print(f"round {r + 1}/{args.rounds} in {time.perf_counter() - t0:.0f}s", flush=True)
             peaks = {
-                key: [memory_kib(pid) for pid in serving_pids(ports[key[0], s.scale])]
+                key: [memory_kib(pid) for pid in serving_pids(ports[key[0], s.server])]
                 for key in idle
                 for s in scenarios
                 if s.label == key[1]
@@ -1271,6 +1396,20 @@ def main() -> None:
             print(
                 f"GET /api/v2/me/stats, 2025 by day ({YEAR_SESSIONS:,} sessions, 365 buckets) "
                 f"/ GET /api/v2/me req/s = {ratio_by_round(samples, ceilings, d, year, me):.2f}"
+            )
+        for s in scenarios:
+            if s.baseline is None or s.baseline not in by_label:
+                continue
+            variant = variant_of_serve(s.serve)
+            base, other = samples[d, s.baseline], samples[d, s.label]
+            top, bottom = (base, other) if variant.baseline_on_top else (other, base)
+            pairs = list(zip(top, bottom, strict=True))
+            by_rps = statistics.median(t.rps / b.rps for t, b in pairs)
+            cpu = [t.cpu_ms / b.cpu_ms for t, b in pairs if b.cpu_ms]
+            by_cpu = f"{statistics.median(cpu):.2f}" if cpu else "-"
+            print(
+                f"{variant.measures}, {s.baseline}: {variant.reads} = {by_rps:.2f} by req/s, "
+                f"{by_cpu} by CPU per answer (medians of the rounds' ratios)"
             )
         for row in rows:
             if row.database == d and row.figures.errors:

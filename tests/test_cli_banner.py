@@ -23,7 +23,7 @@ pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 from luminary import core, sql
 from luminary.http import __version__, cli
 from luminary.http.auth import V1Mode
-from luminary.http.banner import Startup, versions
+from luminary.http.banner import Startup, serving, versions
 from luminary.http.ratelimits import Limit
 from luminary.http.server import Service
 from luminary.http.settings import choose_database
@@ -57,6 +57,8 @@ OPTIONS = [
         ("https://c.example",),
     ),
     ("--log-format", "LUMINARY_LOG_FORMAT", "json", "json", "text", "text"),
+    ("--no-metrics", "LUMINARY_METRICS", "on", True, None, False),
+    ("--metrics", "LUMINARY_METRICS", "off", False, None, True),
     (
         "--rate-limit",
         "LUMINARY_RATE_LIMITS",
@@ -256,6 +258,90 @@ def test_workers_and_threads_say_which_are_defaults():
     assert row(both.lines(), "API v1") == "off: not served; API v2 needs a bearer token"
     chosen = Startup(choice, migration, 0, V1Mode.OPEN, 3, 1)
     assert row(chosen.lines(), "workers") == "3, each with 1 thread"
+
+
+def test_the_banner_says_metrics_rate_limits_and_cors_origins(one_shot, capsys):
+    lines = start(capsys)
+    assert row(lines, "metrics") == "on: /metrics, in the Prometheus text format"
+    assert row(lines, "limits") == "off: no --rate-limit or LUMINARY_RATE_LIMITS"
+    assert (
+        row(lines, "CORS") == "none: answers carry no CORS header (no --cors-origin or LUMINARY_CORS_ORIGINS)"
+    )
+    assert lines.index(next(line for line in lines if line.startswith("  CORS "))) == len(lines) - 3
+
+    lines = start(
+        capsys,
+        "--no-metrics",
+        "--rate-limit",
+        "read=600/60",
+        "--rate-limit",
+        "signin=10/60",
+        "--cors-origin",
+        "https://app.example.com",
+        "--cors-origin",
+        "http://localhost:5173",
+    )
+    assert row(lines, "metrics") == "off (--no-metrics or LUMINARY_METRICS): /metrics is not served"
+    # In the README's order of the classes, whatever the order given.
+    assert (
+        row(lines, "limits")
+        == "per client, signin 10 every 60 s, read 600 every 60 s; counted in this process"
+    )
+    assert row(lines, "CORS") == "https://app.example.com, http://localhost:5173"
+
+    one_shot.setenv("LUMINARY_METRICS", "off")
+    one_shot.setenv("LUMINARY_RATE_LIMITS", "write=1200/3600")
+    one_shot.setenv("LUMINARY_CORS_ORIGINS", "*")
+    lines = start(capsys)
+    assert row(lines, "metrics").startswith("off ")
+    assert row(lines, "limits") == "per client, write 1,200 every 3600 s; counted in this process"
+    assert row(lines, "CORS") == "* (every origin)"
+
+
+def test_the_limits_row_says_where_they_are_counted():
+    migration = sql.Migration(HEAD, HEAD)
+    limits = ((("read", Limit(600, 60))),)
+    postgres = choose_database("postgresql://u@db/x", environ={}, cwd=Path("/nonexistent"))
+    sqlite = choose_database("sqlite:////srv/x.db", environ={}, cwd=Path("/nonexistent"))
+    for choice, workers, where in [
+        (postgres, 1, "counted in the database, shared by every server on it"),
+        (postgres, 4, "counted in the database, shared by every server on it"),
+        (sqlite, 1, "counted in this process"),
+        (sqlite, 2, "counted by each worker on its own"),
+    ]:
+        startup = Startup(choice, migration, 0, V1Mode.OPEN, workers, 1, rate_limits=limits)
+        assert row(startup.lines(), "limits") == f"per client, read 600 every 60 s; {where}"
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("localhost", "http://localhost:8000"),
+        ("::1", "http://[::1]:8000"),
+        ("::", "http://[::]:8000"),
+        ("fe80::1%eth0", "http://[fe80::1%eth0]:8000"),
+    ],
+)
+def test_the_serving_line_writes_the_host_as_a_url_does(host, url):
+    assert serving(host, 8000, 1, 1) == f"Serving Luminary on {url} with 1 thread"
+    assert serving(host, 8000, 2, 4) == f"Serving Luminary on {url} with 2 workers of 4 threads"
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine cannot listen on ::1")
+def test_an_ipv6_host_is_served_and_named_in_brackets(one_shot, capsys):
+    lines = start(capsys, "--host", "::1")
+    found = re.fullmatch(r"Serving Luminary on http://\[::1\]:(\d+) with \d+ threads?", lines[-2])
+    assert found, lines[-2]
+    assert int(found.group(1)) > 0
 
 
 def test_the_real_command_prints_the_banner_once_with_workers(tmp_path):

@@ -33,6 +33,7 @@ from luminary.core import validation as limits
 from luminary.core.pagination import CURSOR_PATTERN, Cursor
 from luminary.http import explorer, openapi, v2
 from luminary.http.app import create_app
+from luminary.http.ratelimits import Limit, RateLimiter, route_class_of
 
 V2 = v2.PREFIX
 
@@ -152,7 +153,8 @@ def test_every_operation_has_request_and_response_schemas(doc):
         public = op["operationId"] in {"signUp", "createToken"}
         assert op["security"] == ([] if public else [{"bearerToken": [op["security"][0]["bearerToken"][0]]}])
         assert {"401", "403"} <= statuses or public, where
-        (success,) = statuses - {"default", "401", "403"}
+        assert "429" in statuses, where  # every operation can be rate limited
+        (success,) = statuses - {"default", "401", "403", "429"}
         assert success in {"200", "201", "204"}, where
         if success == "204":
             assert "content" not in op["responses"]["204"], where
@@ -384,6 +386,72 @@ def test_answers_of_a_walk_through_every_operation_match_the_document(client, do
             assert result.headers[header.lower()], (method, concrete, header)
         if name:
             ids[name] = result.json["data"]["id"]
+
+
+# ---------------------------------------------------------------- 429, documented
+
+
+def check_answer(result: falcon.testing.Result, response: dict[str, Any], doc: dict[str, Any]) -> None:
+    """``result`` is what ``response`` of the document describes: body, and headers required or sent."""
+    ((content_type, media),) = response["content"].items()
+    assert result.headers["content-type"] == content_type
+    errors = [e.message for e in _validator(media["schema"], doc).iter_errors(result.json)]
+    assert not errors, (errors, result.json)
+    for name, ref in response["headers"].items():
+        header = doc["components"]["headers"][ref["$ref"].rsplit("/", 1)[1]]
+        value = result.headers.get(name.lower())
+        if value is None:
+            assert not header.get("required"), name
+            continue
+        # Header values are text; an integer header must be one (as a fuzzer coerces it).
+        typed: Any = int(value) if header["schema"]["type"] == "integer" else value
+        assert _validator(header["schema"], doc).is_valid(typed), (name, value)
+
+
+def test_every_operation_describes_its_429_with_the_rate_limit_headers(doc):
+    headers = doc["components"]["headers"]
+    assert headers["Retry-After"]["required"] is True
+    # Refusals of failed sign-ins have no RateLimit headers: these are optional.
+    assert "required" not in headers["RateLimit"]
+    assert "required" not in headers["RateLimit-Policy"]
+    for method, path, op in operations(doc):
+        answer = op["responses"]["429"]
+        assert set(answer["headers"]) == {"Retry-After", "RateLimit", "RateLimit-Policy"}, path
+        assert answer["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+        assert f"`{route_class_of(method, path)}` operations" in answer["description"], (method, path)
+    assert "failed sign-ins" in doc["paths"][f"{V2}/tokens"]["post"]["responses"]["429"]["description"]
+    assert "failed sign-ins" not in doc["paths"][f"{V2}/me"]["get"]["responses"]["429"]["description"]
+
+
+def test_a_rate_limited_answer_and_a_sign_in_refusal_match_their_429(uow_factory, clock, doc):
+    limiter = RateLimiter({"read": Limit(1, 60), "write": Limit(1, 60)}, clock=lambda: 1_800_000_000.0)
+    client = falcon.testing.TestClient(
+        create_app(uow_factory, clock=clock, passwords=FAST_PASSWORDS, rate_limiter=limiter)
+    )
+    for method, path in [("GET", "/constellations"), ("POST", "/users")]:
+        for _ in range(2):
+            result = client.simulate_request(method, V2 + path, json={} if method == "POST" else None)
+        assert result.status_code == 429, result.text
+        assert result.headers["ratelimit"].endswith(";r=0;t=" + result.headers["retry-after"])
+        check_answer(result, doc["paths"][V2 + path][method.lower()]["responses"]["429"], doc)
+    # Too many failed sign-ins: 429 with Retry-After alone, as described too.
+    core.create_account(
+        uow_factory(),
+        core.SignUp(display_name="Hedy", login="hedy", password="frequency hop"),
+        actor=core.SYSTEM,
+        clock=clock,
+        passwords=FAST_PASSWORDS,
+    )
+    unlimited = falcon.testing.TestClient(create_app(uow_factory, clock=clock, passwords=FAST_PASSWORDS))
+    wrong = {"login": "hedy", "password": "not her password", "name": "x", "scopes": ["read"]}
+    statuses = [unlimited.simulate_post(f"{V2}/tokens", json=wrong).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    result = unlimited.simulate_post(f"{V2}/tokens", json=wrong)
+    assert result.status_code == 429
+    assert "ratelimit" not in result.headers
+    check_answer(result, doc["paths"][f"{V2}/tokens"]["post"]["responses"]["429"], doc)
 
 
 # ---------------------------------------------------------------- request schemas mirror core

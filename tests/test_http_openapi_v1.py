@@ -23,6 +23,7 @@ from luminary import core
 from luminary.core.memory import InMemoryStore
 from luminary.http import openapi, openapi_v1, v1
 from luminary.http.app import create_app
+from luminary.http.ratelimits import Limit, RateLimiter
 
 V1_CLASSES = {cls.__name__ for _, cls in v1.ROUTES}
 
@@ -146,7 +147,7 @@ def test_every_operation_is_described():
         assert op["tags"], where
         names = re.findall(r"\{(\w+)\}", path)
         assert [p["name"] for p in op["parameters"] if p["in"] == "path"] == names, where
-        (success,) = set(op["responses"]) - {"default"}
+        (success,) = set(op["responses"]) - {"default", "429"}
         assert success in {"200", "201", "204"}, where
         assert ("content" in op["responses"][success]) == (success != "204"), where
         assert op["responses"]["default"]["content"]["application/json"]["schema"] == {
@@ -237,6 +238,42 @@ WALK: list[tuple[str, str, dict[str, Any] | None, int, str | None]] = [
 
 def _template(path: str) -> str:
     return re.sub(r"\{(\w+)\}", "{x}", path.split("?")[0])
+
+
+def test_every_operation_describes_its_429_as_v1_answers_it():
+    doc = openapi_v1.document()
+    assert doc["components"]["headers"] == openapi.TOO_MANY_HEADERS
+    for method, path, op in operations(doc):
+        answer = op["responses"]["429"]
+        assert answer["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        assert set(answer["headers"]) == {"Retry-After", "RateLimit", "RateLimit-Policy"}, path
+        route_class = "read" if method == "GET" else "write"  # v1 has no sign-in class
+        assert f"`{route_class}` operations" in answer["description"], (method, path)
+
+
+@pytest.mark.parametrize("mode", ["open", "token"])
+def test_a_rate_limited_v1_answer_matches_its_429(mode):
+    limiter = RateLimiter({"read": Limit(1, 60)}, clock=lambda: 1_800_000_000.0)
+    client = falcon.testing.TestClient(
+        create_app(InMemoryStore().uow_factory(), v1_mode=mode, rate_limiter=limiter)
+    )
+    doc = openapi_v1.document(mode)
+    for _ in range(2):
+        result = client.simulate_get("/api/users/")
+    assert result.status_code == 429
+    response = doc["paths"]["/users"]["get"]["responses"]["429"]
+    assert result.headers["content-type"] == "application/json"
+    errors = [
+        e.message
+        for e in _validator(response["content"]["application/json"]["schema"], doc).iter_errors(result.json)
+    ]
+    assert not errors, result.json
+    for name, ref in response["headers"].items():
+        header = doc["components"]["headers"][ref["$ref"].rsplit("/", 1)[1]]
+        assert name.lower() in result.headers, name  # the rate limits send all three
+        value = result.headers[name.lower()]
+        typed: Any = int(value) if header["schema"]["type"] == "integer" else value
+        assert _validator(header["schema"], doc).is_valid(typed), (name, value)
 
 
 def test_the_walk_visits_every_operation():

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import falcon.inspect
 import falcon.testing
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -132,6 +133,68 @@ def test_an_app_of_its_own_has_metrics_of_its_own(memory_world, clock):
             samples, "luminary_http_requests_total", method="GET", route="/api/users/{user_id}", status="200"
         )
         == 0
+    )
+
+
+def middleware_of(app: falcon.App) -> list[str]:
+    return [m.name for m in falcon.inspect.inspect_app(app).middleware.middleware_classes]
+
+
+def test_without_metrics_nothing_is_measured_and_metrics_is_404(clock):
+    store = InMemoryStore()
+    assert "Metrics" in middleware_of(create_app(store.uow_factory(), clock=clock))
+    app = create_app(store.uow_factory(), clock=clock, metrics=False, cors_origins=["https://a.example"])
+    assert middleware_of(app) == ["RequestId", "AccessLog", "Cors", "SecurityHeaders", "BodyLimit"]
+    client = falcon.testing.TestClient(app)
+    result = client.simulate_get("/metrics")
+    assert result.status_code == 404
+    assert result.json == {"error": "Not Found"}
+    # The rest is served as before: a write, the request id, CORS.
+    made = client.simulate_post(
+        "/api/users/", json={"display_name": "Ada"}, headers={"Origin": "https://a.example"}
+    )
+    assert made.status_code == 201
+    assert made.headers["access-control-allow-origin"] == "https://a.example"
+    assert made.headers["x-request-id"]
+
+
+def test_the_metrics_switch_and_its_variable(monkeypatch, tmp_path):
+    from luminary.http import cli
+
+    monkeypatch.delenv("LUMINARY_METRICS", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env
+
+    def metrics(*argv: str) -> bool:
+        return bool(cli.build_parser().parse_args(["serve", *argv]).metrics)
+
+    assert metrics() is True
+    assert metrics("--no-metrics") is False
+    for off in ("0", "false", "No", " OFF "):
+        monkeypatch.setenv("LUMINARY_METRICS", off)
+        assert metrics() is False, off
+        assert metrics("--metrics") is True
+    for on in ("1", "true", "yes", "On"):
+        monkeypatch.setenv("LUMINARY_METRICS", on)
+        assert metrics() is True, on
+        assert metrics("--no-metrics") is False
+
+
+@pytest.mark.slow
+def test_serve_without_metrics_makes_no_metrics_directory(tmp_path, monkeypatch):
+    pytest.importorskip("luminary.sql")
+    from served import serve
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # where the server would make its directory
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    with serve(url, "--no-metrics", threads=1, workers=2) as server:
+        assert _get(server.port, "/metrics")[0] == 404
+        assert _get(server.port, "/api/constellations/")[0] == 200
+        assert not list(scratch.iterdir())
+    assert server.process.returncode == 0
+    assert "  metrics   off (--no-metrics or LUMINARY_METRICS): /metrics is not served\n" in "".join(
+        server.output
     )
 
 

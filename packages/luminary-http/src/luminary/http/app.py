@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import falcon
 
@@ -186,7 +186,7 @@ def create_app(
     timer_cap: timedelta = DEFAULT_TIMER_CAP,
     readiness: Callable[[], None] | None = None,
     cors_origins: Sequence[str] = (),
-    metrics: Metrics | None = None,
+    metrics: Metrics | Literal[False] | None = None,
     rate_limiter: RateLimiter | None = None,
 ) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the Luminary WSGI app.
@@ -207,7 +207,8 @@ def create_app(
         metrics: Where the app's metrics go, served at ``/metrics`` (see
             :mod:`luminary.http.metrics`); by default a registry of this app's own.
             ``luminary serve`` passes metrics shared by its workers, watching
-            the database pool.
+            the database pool. ``False`` for none (``luminary serve --no-metrics``):
+            ``/metrics`` is not served (404) and nothing is measured or counted.
         rate_limiter: Limits each client's requests per route class, answering 429 over
             them (see :mod:`luminary.http.ratelimits`); none by default.
 
@@ -215,10 +216,10 @@ def create_app(
         ValueError: An origin of ``cors_origins`` is not ``scheme://host[:port]``.
     """
     clock = clock or SystemClock()
-    metrics = metrics or Metrics()
+    measured = None if metrics is False else metrics or Metrics()
     services = Services(
         # Its units of work count the sessions completed, minutes credited and stars earned.
-        uow_factory=metrics.counting(uow_factory),
+        uow_factory=measured.counting(uow_factory) if measured is not None else uow_factory,
         clock=clock,
         auth=Authenticator(uow_factory, clock),
         passwords=passwords or PasswordHasher(),
@@ -227,13 +228,16 @@ def create_app(
     )
     # Answers pass the middleware last to first: the request id is set before anything
     # can fail, and the access log and the metrics see the final answer.
-    middleware: list[Any] = [RequestId(), AccessLog(), metrics, SecurityHeaders(), BodyLimit()]
+    security = SecurityHeaders()
+    middleware: list[Any] = [RequestId(), AccessLog(), security, BodyLimit()]
+    if measured is not None:
+        middleware.insert(2, measured)
     if cors_origins:
         # CORS only answers (process_response), so errors raised by BodyLimit or a
         # resource get its headers too; preflights meet Falcon's default OPTIONS
         # responder, which asks for no token.
         origins = [cors_origins] if isinstance(cors_origins, str) else cors_origins
-        middleware.insert(3, Cors(origins))
+        middleware.insert(middleware.index(security), Cors(origins))
     if rate_limiter is not None:
         # Last: a request refused here has its id, its log line, its metrics and its CORS headers.
         middleware.append(RateLimit(rate_limiter))
@@ -249,7 +253,8 @@ def create_app(
     errors.install(app)
     app.add_route("/healthz", Health())
     app.add_route("/readyz", Ready(uow_factory, readiness))
-    app.add_route("/metrics", MetricsResource(metrics))
+    if measured is not None:
+        app.add_route("/metrics", MetricsResource(measured))
     v1.add_routes(app, services)
     v2.add_routes(app, services)
     openapi.add_routes(app, services.v1_mode)

@@ -2,7 +2,8 @@
 
 A server explains itself: which Luminary, which database (its password
 masked) and why that one, what the migrations did, how API v1 is served, how
-many workers and threads, and how to stop it::
+many workers and threads, whether it serves metrics, its rate limits and CORS
+origins, and how to stop it::
 
     Luminary  luminary-http 0.1.0, luminary-sql 0.1.0, luminary-core 0.1.0
       database  sqlite:///luminary.db (the file /srv/luminary/luminary.db)
@@ -11,16 +12,21 @@ many workers and threads, and how to stop it::
       seed      added 3 constellations
       API v1    open: no token needed; API v2 needs a bearer token
       workers   2 (the default), each with 1 thread (the default)
+      metrics   on: /metrics, in the Prometheus text format
+      limits    off: no --rate-limit or LUMINARY_RATE_LIMITS
+      CORS      none: answers carry no CORS header (no --cors-origin or LUMINARY_CORS_ORIGINS)
     Serving Luminary on http://127.0.0.1:8000 with 2 workers of 1 thread
     Stop with Ctrl-C or SIGTERM to this process, 4242, which stops its workers (requests in flight get 30 s).
 
 Scripts (the tests, the benchmarks) find the port in the line ``Serving
-Luminary on http://HOST:PORT …``: it stays a line of its own, in that form.
+Luminary on http://HOST:PORT …``: it stays a line of its own, in that form (an
+IPv6 address in brackets, as in a URL: ``http://[::1]:8000``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -31,9 +37,10 @@ from luminary.sql import Migration
 from luminary.sql.engine import describe
 
 from .auth import V1Mode
+from .ratelimits import ROUTE_CLASSES, Limit
 from .settings import DatabaseChoice
 
-__all__ = ["Startup", "serving", "stopping", "upgraded", "versions"]
+__all__ = ["Startup", "serving", "stopping", "upgraded", "url", "versions"]
 
 _V1 = {
     V1Mode.OPEN: "open: no token needed; API v2 needs a bearer token",
@@ -100,6 +107,9 @@ class Startup:
         workers: Processes serving the port.
         threads: Threads of each.
         defaulted: The counts (``workers``, ``threads``) left to their defaults.
+        metrics: Whether ``/metrics`` is served (``--no-metrics`` turns it off).
+        rate_limits: The limit of each limited route class, as ``--rate-limit`` gives them.
+        cors_origins: The origins whose pages may call the API (CORS).
     """
 
     choice: DatabaseChoice
@@ -109,6 +119,9 @@ class Startup:
     workers: int
     threads: int
     defaulted: frozenset[str] = frozenset()
+    metrics: bool = True
+    rate_limits: Sequence[tuple[str, Limit]] = ()
+    cors_origins: Sequence[str] = ()
 
     def lines(self) -> list[str]:
         """The banner, before the ``Serving Luminary on`` line."""
@@ -119,6 +132,9 @@ class Startup:
             ("seed", self._seed()),
             ("API v1", _V1[self.v1_mode]),
             ("workers", self._workers()),
+            ("metrics", self._metrics()),
+            ("limits", self._rate_limits()),
+            ("CORS", self._cors()),
         ]
         return [f"Luminary  {versions()}", *(f"  {name:<8}  {text}".rstrip() for name, text in rows)]
 
@@ -129,6 +145,33 @@ class Startup:
             return "nothing to add: the database has constellations"
         return f"added {self.seeded} constellations"
 
+    def _metrics(self) -> str:
+        if not self.metrics:
+            return "off (--no-metrics or LUMINARY_METRICS): /metrics is not served"
+        return "on: /metrics, in the Prometheus text format"
+
+    def _rate_limits(self) -> str:
+        if not self.rate_limits:
+            return "off: no --rate-limit or LUMINARY_RATE_LIMITS"
+        chosen = dict(self.rate_limits)
+        each = ", ".join(
+            f"{name} {chosen[name].requests:,} every {chosen[name].seconds} s"
+            for name in ROUTE_CLASSES
+            if name in chosen
+        )
+        if _backend(self.choice.url) == "postgresql":
+            where = "counted in the database, shared by every server on it"
+        elif self.workers > 1:
+            where = "counted by each worker on its own"
+        else:
+            where = "counted in this process"
+        return f"per client, {each}; {where}"
+
+    def _cors(self) -> str:
+        if not self.cors_origins:
+            return "none: answers carry no CORS header (no --cors-origin or LUMINARY_CORS_ORIGINS)"
+        return ", ".join("* (every origin)" if o == "*" else o for o in self.cors_origins)
+
     def _workers(self) -> str:
         default = " (the default)"
         workers = f"{self.workers}{default if 'workers' in self.defaulted else ''}"
@@ -137,12 +180,26 @@ class Startup:
         return f"{workers}, {'each ' if self.workers > 1 else ''}with {threads}"
 
 
+def _backend(database_url: str) -> str | None:
+    try:
+        return make_url(database_url).get_backend_name()
+    except ArgumentError:
+        return None
+
+
+def url(host: str, port: int) -> str:
+    """``http://HOST:PORT``, an IPv6 address in brackets (``http://[::1]:8000``)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def serving(host: str, port: int, workers: int, threads: int) -> str:
     """The line scripts read the port from: ``Serving Luminary on http://HOST:PORT with …``."""
     each = f"{threads} thread{'s' if threads != 1 else ''}"
     if workers == 1:
-        return f"Serving Luminary on http://{host}:{port} with {each}"
-    return f"Serving Luminary on http://{host}:{port} with {workers} workers of {each}"
+        return f"Serving Luminary on {url(host, port)} with {each}"
+    return f"Serving Luminary on {url(host, port)} with {workers} workers of {each}"
 
 
 def stopping(workers: int, grace: float, pid: int) -> str:

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from luminary import core
 
@@ -156,6 +156,9 @@ def _startup(
         workers=workers,
         threads=args.threads,
         defaulted=defaulted,
+        metrics=args.metrics,
+        rate_limits=args.rate_limits,
+        cors_origins=args.cors_origins,
     )
     print("\n".join(startup.lines()), flush=True)
 
@@ -187,8 +190,10 @@ def _app(
     from .metrics import Metrics
     from .ratelimits import limiter_for
 
-    metrics = Metrics(multiprocess_dir=metrics_dir)
-    metrics.watch_pool(engine)
+    metrics: Metrics | Literal[False] = False
+    if args.metrics:
+        metrics = Metrics(multiprocess_dir=metrics_dir)
+        metrics.watch_pool(engine)
     sql.migrate_when_missing(engine, then=_seeder(args, engine, clock))
     return create_app(
         _uow_factory(engine),
@@ -279,7 +284,7 @@ def _serve_in_workers(
     from .metrics import MULTIPROCESS_VARIABLE, share_between_processes, worker_ended
 
     # The workers' metrics files, in a directory of this run's own (a stale file would add old counts).
-    metrics_dir = tempfile.mkdtemp(prefix="luminary-metrics-")
+    metrics_dir = tempfile.mkdtemp(prefix="luminary-metrics-") if args.metrics else None
 
     def work() -> int:
         engine = sql.make_engine(url)
@@ -299,19 +304,21 @@ def _serve_in_workers(
         print(banner.stopping(count, limits.shutdown_grace, os.getpid()), flush=True)
 
     try:
-        share_between_processes(metrics_dir)
+        if metrics_dir is not None:
+            share_between_processes(metrics_dir)
         announce(migration, seeded, v1_mode)
         supervisor = Supervisor(
             work,
             count,
             sockets=sockets,
             shutdown_grace=limits.shutdown_grace,
-            ended=partial(worker_ended, directory=metrics_dir),
+            ended=None if metrics_dir is None else partial(worker_ended, directory=metrics_dir),
         )
         return supervisor.run(started)
     finally:
-        os.environ.pop(MULTIPROCESS_VARIABLE, None)
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if metrics_dir is not None:
+            os.environ.pop(MULTIPROCESS_VARIABLE, None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -456,16 +463,17 @@ def _port(value: str) -> int:
 
 
 def _yes_or_no(variable: str) -> Callable[[str], bool]:
-    """An argparse type for a switch's variable: 1, true, yes or 0, false, no, in any case."""
+    """An argparse type for a switch's variable: 1, true, yes, on or 0, false, no, off, in any case."""
 
     def convert(value: str) -> bool:
         word = value.strip().lower()
-        if word in ("1", "true", "yes"):
+        if word in ("1", "true", "yes", "on"):
             return True
-        if word in ("0", "false", "no"):
+        if word in ("0", "false", "no", "off"):
             return False
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not true or false (from {variable}): use 1, true or yes, or 0, false or no"
+            f"{value!r} is not true or false (from {variable}): use 1, true, yes or on, "
+            "or 0, false, no or off"
         )
 
     return convert
@@ -833,6 +841,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most N requests every SECONDS per client (its token, else its address) to a class of "
         "routes: signin, write or read; repeat for several, e.g. --rate-limit signin=10/60 "
         "(default: $LUMINARY_RATE_LIMITS, separated by commas, else no limit)",
+    )
+    serve.add_argument(
+        "--metrics",
+        "--no-metrics",
+        dest="metrics",
+        action=_Switch,
+        type=_yes_or_no("LUMINARY_METRICS"),
+        default=setting("LUMINARY_METRICS") or True,
+        help="serve Prometheus metrics at /metrics, or (--no-metrics) do not: /metrics is then 404 and "
+        "nothing is measured (default: $LUMINARY_METRICS, 1/true/yes/on or 0/false/no/off, else on)",
     )
     serve.add_argument(
         "--log-format",

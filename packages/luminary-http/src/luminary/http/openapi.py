@@ -16,6 +16,7 @@ from luminary.core.pagination import CURSOR_PATTERN
 
 from . import __version__, explorer, v2
 from .auth import V1Mode
+from .ratelimits import route_class_of
 
 #: The objects v2 answers with; their schemas come from the attrs classes themselves.
 COMPONENTS: dict[str, type] = {
@@ -59,6 +60,50 @@ PROBLEM = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+
+
+#: The headers of a 429 answer (:mod:`luminary.http.ratelimits`), under ``components/headers`` in both
+#: documents. Only ``Retry-After`` comes with every 429: too many failed sign-ins are refused without
+#: the ``RateLimit`` headers, which only the rate limits send.
+TOO_MANY_HEADERS: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds until the client may try again: the end of the window.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Policy": {
+        "description": "The limit of the operation's class (draft-ietf-httpapi-ratelimit-headers): "
+        '`"read";q=600;w=60` is 600 requests every 60 seconds per client.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"read";r=0;t=42` is no request left, for 42 more seconds.',
+        "schema": {"type": "string"},
+    },
+}
+
+
+def too_many(path: str, method: str, content: dict[str, Any]) -> dict[str, Any]:
+    """The 429 answer of an operation, whose body is ``content`` (a media type and its schema).
+
+    Every operation can be limited when the server is given rate limits
+    (``luminary serve --rate-limit``): the description names the operation's class.
+    """
+    route_class = route_class_of(method.upper(), path)
+    description = (
+        f"Too many requests: the client went over the rate limit of `{route_class}` operations, if "
+        "the server sets one (`luminary serve --rate-limit`); try again after `Retry-After` seconds."
+    )
+    if route_class == "signin":
+        description += (
+            " Operations that check a password also answer 429 after too many failed sign-ins "
+            "(with `Retry-After` only)."
+        )
+    return {
+        "description": description,
+        "headers": {name: {"$ref": f"#/components/headers/{name}"} for name in TOO_MANY_HEADERS},
+        "content": content,
+    }
 
 
 def type_schema(tp: Any) -> dict[str, Any]:
@@ -171,6 +216,7 @@ def _operation(op: v2.Operation) -> dict[str, Any]:
         responses["403"] = _problem_response(
             f"The token lacks the {op.scope.value!r} scope, or may not do this."
         )
+    responses["429"] = too_many(op.path, op.method, {"application/problem+json": {"schema": _ref("Problem")}})
     responses["default"] = _problem_response("An error, as problem details.")
     entry: dict[str, Any] = {
         "operationId": op.operation_id,
@@ -209,6 +255,7 @@ def document() -> dict[str, Any]:
         "security": [{SECURITY_SCHEME: []}],
         "components": {
             "schemas": schemas,
+            "headers": TOO_MANY_HEADERS,
             "securitySchemes": {
                 SECURITY_SCHEME: {
                     "type": "http",

@@ -22,7 +22,7 @@ from luminary.core.validation import Timestamp
 from . import __version__
 from .auth import V1Mode
 from .commands import V1
-from .openapi import SECURITY_SCHEME, component_schema, type_schema
+from .openapi import SECURITY_SCHEME, TOO_MANY_HEADERS, component_schema, too_many, type_schema
 from .v1 import UNPREFIXED, V2_ONLY
 from .v2 import ID_SCHEMA
 from .v2.schemas import rule_schema
@@ -545,6 +545,8 @@ def _operation(op: Operation, mode: V1Mode) -> Json:
     if mode is V1Mode.TOKEN:
         responses["401"] = _error("No token, or one that is unknown, expired or revoked.")
         responses["403"] = _error("The token may not do this.")
+    # Paths are written under /api; the rate limits class them as served there.
+    responses["429"] = too_many("/api" + op.path, op.method, {"application/json": {"schema": _ref("Error")}})
     responses["default"] = _error('An error: 400 names the field, 404 "… not found!", 409 a conflict.')
     parameters = [
         {"name": segment[1:-1], "in": "path", "required": True, "schema": ID_SCHEMA}
@@ -584,7 +586,7 @@ def document(mode: V1Mode | str = V1Mode.OPEN) -> Json:
         if mode is V1Mode.OPEN
         else "Every request needs a bearer token (`token` mode), as in API v2."
     )
-    components: Json = {"schemas": schemas()}
+    components: Json = {"schemas": schemas(), "headers": TOO_MANY_HEADERS}
     if mode is V1Mode.TOKEN:
         components["securitySchemes"] = {
             SECURITY_SCHEME: {

@@ -789,7 +789,9 @@ def serve(app: Any, *, host: str, port: int, threads: int, limits: Limits | None
     Raises:
         ServeError: It cannot listen on ``host`` and ``port`` (taken, say).
     """
+    from . import banner
+
     service = Service(app, host=host, port=port, threads=threads, limits=limits or Limits())
     with service.signals_handled():
-        print(f"Serving Luminary on http://{host}:{service.port} with {threads} threads", flush=True)
+        print(f"Serving Luminary on {banner.url(host, service.port)} with {threads} threads", flush=True)
         service.run()
