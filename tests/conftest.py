@@ -2,20 +2,22 @@
 
 ``uow_factory`` is the heart of it: a function making units of work over one
 fresh, empty store, parametrized over every implementation of core's ports.
-Tests written against it run on in-memory, SQLite and PostgreSQL alike.
+Tests written against it run on in-memory, SQLite and PostgreSQL alike; the
+storage contract kit (``luminary.core.testing``, run by test_storage_contract.py)
+is made of such tests.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from luminary.core import ManualClock, UnitOfWork
 from luminary.core.memory import InMemoryStore
+from luminary.core.testing.support import new_clock
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -76,7 +78,7 @@ def v1_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def clock() -> ManualClock:
     """A clock that moves one millisecond at each reading, so timestamps differ."""
-    return ManualClock(datetime(2025, 12, 1, 10, 30, tzinfo=UTC), step=timedelta(milliseconds=1))
+    return new_clock()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -17,8 +17,8 @@ import falcon.testing
 
 from luminary import core
 from luminary.core import ManualClock, UnitOfWork
+from luminary.core.testing.support import snapshot
 from luminary.http.app import create_app
-from support import snapshot
 
 Json = dict[str, Any]
 

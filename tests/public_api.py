@@ -1,5 +1,8 @@
 """``luminary.core``'s public API as text: one line per public name, or per member of a public class.
 
+The storage contract kit's names (``luminary.core.testing.__all__``) follow, as
+``testing.<name>``; a contract class is one line, not one per test it holds.
+
     python tests/public_api.py > packages/luminary-core/api/<version>.txt
 
 writes the record of a release (see docs/versioning.md); ``tests/test_public_api.py``
@@ -14,6 +17,8 @@ import re
 from typing import Any
 
 import luminary.core
+import luminary.core.testing
+from luminary.core.testing.support import ContractFixtures
 
 
 def describe(name: str, value: Any) -> list[str]:
@@ -50,9 +55,18 @@ def _signature(value: Any) -> str:
     return re.sub(r"frozenset\(\{(.*?)\}\)", in_order, text)
 
 
+def describe_kit(name: str, value: Any) -> list[str]:
+    """The lines of a name of the kit: a contract class by its name alone (its tests may grow)."""
+    if inspect.isclass(value) and issubclass(value, ContractFixtures) and value is not ContractFixtures:
+        return [f"testing.{name}: contract"]
+    return [f"testing.{line}" for line in describe(name, value)]
+
+
 def public_api() -> list[str]:
-    core = luminary.core
-    return [line for name in sorted(core.__all__) for line in describe(name, getattr(core, name))]
+    core, kit = luminary.core, luminary.core.testing
+    return [line for name in sorted(core.__all__) for line in describe(name, getattr(core, name))] + [
+        line for name in sorted(kit.__all__) for line in describe_kit(name, getattr(kit, name))
+    ]
 
 
 if __name__ == "__main__":

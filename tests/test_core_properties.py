@@ -18,7 +18,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initial
 
 from luminary import core
 from luminary.core import Conflict, InMemoryStore, ManualClock, NotFound, ValidationFailed
-from support import EVERYTHING, assert_minutes_invariant
+from luminary.core.testing.support import EVERYTHING, assert_minutes_invariant
 
 EXAMPLES = settings(
     max_examples=200,

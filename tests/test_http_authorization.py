@@ -30,8 +30,8 @@ import pytest
 from http_v1_support import FAST_PASSWORDS, give_login, make_client
 from luminary import core
 from luminary.core import Actor, Scope
+from luminary.core.testing.support import snapshot
 from luminary.http import v2
-from support import snapshot
 
 PRIVATE_PARAMETERS = {"user_id", "attempt_id", "session_id", "token_id", "goal_id"}
 #: Body members that name an owner: another student's is refused as if it did not exist.

@@ -620,10 +620,9 @@ class InMemoryUnitOfWork:
     Entering takes the store's lock (transactions run one at a time); leaving
     without :meth:`commit` undoes every change made inside the block.
 
-    Attributes:
-        users, constellations, attempts, sessions, posts, credentials, tokens,
-            login_failures, goals: The repositories,
-            valid inside the ``with`` block.
+    The repositories (``users``, ``constellations``, ``attempts``, ``sessions``,
+    ``posts``, ``credentials``, ``tokens``, ``login_failures``, ``goals``) are
+    valid inside the ``with`` block.
     """
 
     # Typed as the ports: protocol attributes are invariant, so this is what

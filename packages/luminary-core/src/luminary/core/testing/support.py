@@ -1,16 +1,33 @@
-"""Helpers shared by tests: a world to act on, and a snapshot of a whole store."""
+"""What the contract's tests share, and yours may use: a clock, a world to act on, a snapshot of a store.
+
+Everything here works through the ports of :mod:`luminary.core` only, so it
+serves any store: :func:`snapshot` and :func:`assert_minutes_invariant` read
+through the repositories, :class:`World` acts through the use cases.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
+import pytest
 
 from luminary import core
-from luminary.core import PageRequest, UnitOfWork
+from luminary.core import ManualClock, PageRequest, UnitOfWork
 
+#: A unit-of-work factory: each call makes a unit of work over the same store.
+UowFactory = Callable[[], UnitOfWork]
+
+#: The largest page a repository serves.
 EVERYTHING = PageRequest(limit=core.MAX_LIMIT)
+
+
+def new_clock() -> ManualClock:
+    """A clock at 2025-12-01 10:30 UTC that moves one millisecond at each reading, so that
+    timestamps differ and orders are defined."""
+    return ManualClock(datetime(2025, 12, 1, 10, 30, tzinfo=UTC), step=timedelta(milliseconds=1))
 
 
 def _all(list_page: Callable[[PageRequest], Any], key: Callable[[Any], core.Cursor]) -> list[Any]:
@@ -78,3 +95,21 @@ class World:
             uow, core.StartAttempt(user.id, constellations[0].id), clock=clock, actor=core.SYSTEM
         )
         return cls(uow_factory, clock, user, constellations, attempt)
+
+
+class ContractFixtures:
+    """The fixtures every contract class has: ``clock`` and ``world``.
+
+    ``uow_factory`` is not among them: the class that runs a contract provides
+    it (see :mod:`luminary.core.testing`).
+    """
+
+    @pytest.fixture
+    def clock(self) -> ManualClock:
+        """A fresh :func:`new_clock` for each test."""
+        return new_clock()
+
+    @pytest.fixture
+    def world(self, uow_factory: UowFactory, clock: ManualClock) -> World:
+        """A :class:`World` built in the store under test."""
+        return World.build(uow_factory, clock)
