@@ -510,6 +510,16 @@ def test_a_port_in_use_is_one_line_and_exit_status_1(environment, capsys, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine cannot listen on ::1")
+def test_an_ipv6_port_in_use_is_named_as_in_a_url(environment, capsys, tmp_path):
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as taken:
+        port = taken.getsockname()[1]
+        capsys.readouterr()
+        assert cli.main(["serve", "--host", "::1", "--port", str(port)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"luminary: cannot listen on [::1]:{port}: Address already in use\n")
+
+
 # ---------------------------------------------------------------- --version and db upgrade
 
 

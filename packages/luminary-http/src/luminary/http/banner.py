@@ -40,7 +40,7 @@ from .auth import V1Mode
 from .ratelimits import ROUTE_CLASSES, Limit
 from .settings import DatabaseChoice
 
-__all__ = ["Startup", "serving", "stopping", "upgraded", "url", "versions"]
+__all__ = ["Startup", "address", "serving", "stopping", "upgraded", "url", "versions"]
 
 _V1 = {
     V1Mode.OPEN: "open: no token needed; API v2 needs a bearer token",
@@ -187,11 +187,16 @@ def _backend(database_url: str) -> str | None:
         return None
 
 
-def url(host: str, port: int) -> str:
-    """``http://HOST:PORT``, an IPv6 address in brackets (``http://[::1]:8000``)."""
+def address(host: str, port: int) -> str:
+    """``HOST:PORT``, an IPv6 address in brackets (``[::1]:8000``), as in a URL."""
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{host}:{port}"
+
+
+def url(host: str, port: int) -> str:
+    """``http://HOST:PORT``, an IPv6 address in brackets (``http://[::1]:8000``)."""
+    return f"http://{address(host, port)}"
 
 
 def serving(host: str, port: int, workers: int, threads: int) -> str:

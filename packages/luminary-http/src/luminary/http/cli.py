@@ -167,9 +167,12 @@ def _announce_v1(args: argparse.Namespace) -> V1Mode:
     """The v1 mode, with a warning when it is open beyond loopback (the banner says the mode)."""
     v1_mode = V1Mode(args.v1)
     if v1_mode is V1Mode.OPEN and not _is_loopback(args.host):
+        from . import banner
+
         print(
             "WARNING: API v1 is served open on a non-loopback address: anyone who can reach "
-            f"{args.host}:{args.port} can read, change and delete every student's data through /api. "
+            f"{banner.address(args.host, args.port)} can read, change and delete every student's data "
+            "through /api. "
             "Serve with --v1 token (or --v1 off) unless the published iOS app needs it open.",
             file=sys.stderr,
             flush=True,

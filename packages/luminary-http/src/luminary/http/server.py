@@ -535,7 +535,7 @@ class Service:
                 )
         except OSError as exc:
             wasyncore.close_all(self.map, ignore_all=True)
-            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise ServeError(f"cannot listen on {_address(host, port)}: {exc.strerror or exc}") from None
         self.port = int(getattr(self.listeners[0], "effective_port", port))
         self.dispatcher.set_thread_count(threads)
 
@@ -731,7 +731,8 @@ def _adjustments(host: str, port: int, threads: int, limits: Limits) -> Adjustme
             host=host, port=port, threads=threads, connection_limit=limits.connection_limit, **SETTINGS
         )
     except (OSError, ValueError) as exc:
-        raise ServeError(f"cannot listen on {host}:{port}: {_unresolved(host, port) or exc}") from None
+        why = _unresolved(host, port) or exc
+        raise ServeError(f"cannot listen on {_address(host, port)}: {why}") from None
 
 
 def _bind_failure(exc: OSError) -> str:
@@ -779,7 +780,7 @@ def listen(host: str, port: int) -> list[socket.socket]:
     except OSError as exc:
         for sock in sockets:
             sock.close()
-        raise ServeError(f"cannot listen on {host}:{port}: {_bind_failure(exc)}") from None
+        raise ServeError(f"cannot listen on {_address(host, port)}: {_bind_failure(exc)}") from None
     return sockets
 
 
@@ -795,3 +796,9 @@ def serve(app: Any, *, host: str, port: int, threads: int, limits: Limits | None
     with service.signals_handled():
         print(f"Serving Luminary on {banner.url(host, service.port)} with {threads} threads", flush=True)
         service.run()
+
+
+def _address(host: str, port: int) -> str:
+    from .banner import address
+
+    return address(host, port)
