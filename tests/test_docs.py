@@ -115,4 +115,3 @@ def test_the_configuration_page_names_every_option_of_serve():
     options = [o for action in serve._actions for o in action.option_strings if o.startswith("--")]
     missing = [o for o in options if o != "--help" and f"`{o}" not in page]
     assert not missing, f"docs/reference/configuration.md does not name {missing}"
-
