@@ -73,6 +73,17 @@ def test_lists_hold_only_the_students_own_private_data(world):
     assert get(world, "/api/sessions/")["data"] == []  # the learning sessions are nobody's, or Ada's
 
 
+def test_the_constellation_list_carries_only_the_students_own_attempts(world):
+    """Each listed constellation is the one its own path answers: the student's attempts, every post."""
+    listed = world.client.simulate_get("/api/constellations/")
+    assert listed.status_code == 200, listed.text
+    by_id = {c["id"]: c for c in listed.json["constellations"]}
+    assert [a["id"] for a in by_id[world.triangulum]["user_attempts"]] == [world.a3]
+    assert any(c["posts"] for c in by_id.values())
+    for cid, constellation in by_id.items():
+        assert get(world, f"/api/constellations/{cid}/") == constellation
+
+
 def test_a_student_studies_through_v1_with_their_token(world):
     attempt = world.client.simulate_post(
         f"/api/users/{world.grace}/constellation_attempts/", json={"constellation_id": world.big_dipper}

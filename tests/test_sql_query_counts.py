@@ -204,6 +204,12 @@ READS: dict[str, Callable[[Callable[[], Any], World], Any]] = {
     "constellation_post_documents": lambda uow, w: core.constellation_post_documents(
         uow(), PAGE, constellation_id=w.constellation_id, actor=core.SYSTEM
     ),
+    "list_constellation_contents": lambda uow, w: core.list_constellation_contents(
+        uow(), PAGE, PageRequest(limit=500), actor=core.SYSTEM
+    ),
+    "list_constellation_contents (own)": lambda uow, w: core.list_constellation_contents(
+        uow(), PAGE, PageRequest(limit=500), actor=core.Actor.student(w.user_id)
+    ),
 }
 
 
@@ -367,3 +373,45 @@ def test_a_year_of_daily_statistics_costs_the_same_statements_for_365_or_10000_s
             f"\n  a year of daily stats: {many} statements; {few_time * 1000:.1f} ms for 365 sessions, "
             f"{many_time * 1000:.1f} ms for 10,220 ({engine.dialect.name})"
         )
+
+
+def test_the_constellation_list_costs_three_statements_in_one_transaction_for_10_or_90(engine):
+    """``GET /api/constellations/``: a batch of constellations (up to v1's 100) with the first batches
+    of what each carries, in one transaction of three statements (the constellations, their
+    posts, their attempts), however many constellations; was 1 + 3 per constellation, in 1 + 1 per
+    constellation transactions."""
+    from functools import partial
+
+    from http_v1_support import make_client
+
+    client = make_client(partial(SqlAlchemyUnitOfWork, engine), core.ManualClock(T0))
+
+    def measure() -> tuple[int, int, int]:
+        seen: list[str] = []
+        begins: list[object] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.strip().upper() != "BEGIN":  # SQLite's BEGIN: counted as a transaction
+                seen.append(statement)
+
+        def begin(conn: Any) -> None:
+            begins.append(conn)
+
+        event.listen(engine, "before_cursor_execute", record)
+        event.listen(engine, "begin", begin)
+        try:
+            answer = client.simulate_get("/api/constellations/")
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+            event.remove(engine, "begin", begin)
+        assert answer.status_code == 200, answer.text
+        listed = answer.json["constellations"]
+        assert all(c["user_attempts"] and c["posts"] for c in listed)
+        return len(seen), len(begins), len(listed)
+
+    build_world(engine, 10, "small")
+    few = measure()
+    build_world(engine, 80, "big")  # the big world's own constellation carries 80 attempts and posts
+    many = measure()
+    assert (few[2], many[2]) == (10, 90)
+    assert few[:2] == many[:2] == (3, 1)

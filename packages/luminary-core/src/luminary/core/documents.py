@@ -32,7 +32,7 @@ The shapes::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .entities import Attempt, Constellation, Post, Session, User
 from .pagination import PageRequest
@@ -203,3 +203,20 @@ class EntityViews:
     def constellation_posts(self, page: PageRequest, *, constellation_id: int) -> Sequence[Document]:
         found = self._uow.posts.list_page(page, constellation_id=constellation_id)
         return [post_summary(p) for p in found]
+
+    def constellation_contents(
+        self, constellation_ids: Collection[int], limit: int, *, user_id: int | None = None
+    ) -> Mapping[int, tuple[Sequence[Document], Sequence[Document]]]:
+        # Two queries for every constellation: all they carry (attempts by id, posts newest
+        # first, as the repositories promise), each constellation's cut to ``limit``.
+        attempts: dict[int, list[Document]] = {cid: [] for cid in constellation_ids}
+        posts: dict[int, list[Document]] = {cid: [] for cid in constellation_ids}
+        for a in self._uow.attempts.list_by_constellations(attempts):
+            mine = attempts[a.constellation_id]
+            if (user_id is None or a.user_id == user_id) and len(mine) < limit:
+                mine.append(attempt_summary(a))
+        for p in self._uow.posts.list_by_constellations(posts):
+            theirs = posts[p.constellation_id]
+            if len(theirs) < limit:
+                theirs.append(post_summary(p))
+        return {cid: (attempts[cid], posts[cid]) for cid in attempts}

@@ -34,7 +34,7 @@ Contracts every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -476,6 +476,16 @@ class Views(Protocol):
 
     def constellation_posts(self, page: PageRequest, *, constellation_id: int) -> Sequence[Document]:
         """The posts about a constellation, newest first, without what they embed."""
+        ...
+
+    def constellation_contents(
+        self, constellation_ids: Collection[int], limit: int, *, user_id: int | None = None
+    ) -> Mapping[int, tuple[Sequence[Document], Sequence[Document]]]:
+        """What each constellation carries, at most ``limit`` of each: its attempts by id (only
+        ``user_id``'s when given) and its posts newest first, as :meth:`constellation_attempts` and
+        :meth:`constellation_posts` answer ``PageRequest(limit=limit)``, for every constellation at
+        once (a fixed number of queries whatever their number). Every id is a key; an id naming no
+        constellation carries nothing."""
         ...
 
 

@@ -97,8 +97,27 @@ class Resource:
     ) -> Iterator[bytes]:
         """The full constellation: the first batches of its attempts and posts read together, in
         one transaction, the batches after them each in its own (or all in ``uow``'s, if given)."""
-        cid = constellation.id
         unit = uow or self.uow
+        try:
+            first_attempts, first_posts = core.constellation_contents(
+                unit(), constellation.id, PageRequest(limit=BATCH), actor=actor
+            )
+        except NotFound:
+            # Deleted since it was listed: it is answered as it was, carrying nothing.
+            first_attempts = first_posts = Slice([])
+        yield from self.carrying(constellation, first_attempts, first_posts, actor, unit)
+
+    def carrying(
+        self,
+        constellation: Constellation,
+        first_attempts: Slice[Document],
+        first_posts: Slice[Document],
+        actor: Actor,
+        unit: Callable[[], UnitOfWork],
+    ) -> Iterator[bytes]:
+        """The full constellation from the first batches of its attempts and posts, already read;
+        the batches after them are read each in a transaction of ``unit``'s."""
+        cid = constellation.id
 
         def attempts(page: PageRequest) -> Slice[Document]:
             return core.constellation_attempt_documents(unit(), page, constellation_id=cid, actor=actor)
@@ -106,13 +125,6 @@ class Resource:
         def posts(page: PageRequest) -> Slice[Document]:
             return core.constellation_post_documents(unit(), page, constellation_id=cid, actor=actor)
 
-        try:
-            first_attempts, first_posts = core.constellation_contents(
-                unit(), cid, PageRequest(limit=BATCH), actor=actor
-            )
-        except NotFound:
-            # Deleted since it was listed: it is answered as it was, carrying nothing.
-            first_attempts = first_posts = Slice([])
         yield dumps(documents.constellation_summary(constellation))[:-1] + b',"user_attempts":'
         yield from documents_array(continued(attempts, first_attempts, BATCH))
         yield b',"posts":'
@@ -215,14 +227,22 @@ class Constellations(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)
 
-        def every(page: PageRequest) -> Slice[Constellation]:
-            return core.list_constellations(self.uow(), page, actor=actor)
+        def every(page: PageRequest) -> Slice[tuple[Constellation, Slice[Document], Slice[Document]]]:
+            # A batch of constellations and the first batches of what each carries: one transaction.
+            return core.list_constellation_contents(self.uow(), page, PageRequest(limit=BATCH), actor=actor)
 
         found = batches(every, window_of(req), NESTED_BATCH)
-        respond(
-            resp,
-            _document("constellations", self.constellations((c for batch in found for c in batch), actor)),
-        )
+
+        def pieces() -> Iterator[bytes]:
+            opening = b"["
+            for batch in found:
+                for constellation, first_attempts, first_posts in batch:
+                    yield opening
+                    opening = b","
+                    yield from self.carrying(constellation, first_attempts, first_posts, actor, self.uow)
+            yield b"[]" if opening == b"[" else b"]"
+
+        respond(resp, _document("constellations", pieces()))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         actor = self.services.v1_actor(req)

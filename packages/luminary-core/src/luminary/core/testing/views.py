@@ -230,6 +230,44 @@ class ViewsContract(ContractFixtures):
                     by_id,
                 )
 
+    def test_what_many_constellations_carry_at_once(self, uow_factory, views_world):
+        """``constellation_contents`` answers, for each constellation, the first page that
+        ``constellation_attempts`` and ``constellation_posts`` answer for it, and nothing for an id
+        naming no constellation (the keys' order is not part of the answer)."""
+        uow = uow_factory()
+        stars = views_world["constellations"]
+
+        def carried(views: core.Views, ids: list[int], limit: int, user_id: int | None) -> Any:
+            found = views.constellation_contents(ids, limit, user_id=user_id)
+            return sorted(found.items())
+
+        def one_by_one(views: core.Views, ids: list[int], limit: int, user_id: int | None) -> Any:
+            page = PageRequest(limit=limit)
+            return [
+                (
+                    cid,
+                    (
+                        views.constellation_attempts(page, constellation_id=cid, user_id=user_id),
+                        views.constellation_posts(page, constellation_id=cid),
+                    ),
+                )
+                for cid in sorted(set(ids))
+            ]
+
+        for ids in (stars, stars[::-1], stars[:1], [*stars, 999], [999], []):
+            for limit in (1, 2, 3, 100):
+                for user_id in (None, *views_world["users"]):
+                    expected, found = both(uow, lambda views, a=(ids, limit, user_id): carried(views, *a))
+                    assert found == expected
+                    with uow.reading():
+                        assert as_json(carried(uow.views, ids, limit, user_id)) == as_json(
+                            one_by_one(uow.views, ids, limit, user_id)
+                        )
+        with uow.reading():
+            every = uow.views.constellation_contents(stars, 100)
+        assert all(attempts and posts for attempts, posts in every.values())
+        assert every[stars[0]][1] != every[stars[1]][1]
+
     def test_documents_carry_aware_times_and_real_booleans(self, uow_factory, views_world):
         """What JSON shows depends on the Python types: ``true`` not ``1``, ``+00:00`` on every time."""
         uow = uow_factory()

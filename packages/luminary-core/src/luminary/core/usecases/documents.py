@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..access import Actor, Scope, require, see
+from ..entities import Constellation
 from ..errors import NotFound
 from ..pagination import Cursor, PageRequest, Slice
 from ..ports import Document, UnitOfWork
-from ._loading import load_attempt, load_constellation, load_user, lookup_id, own_user_filter
+from ._loading import by_id, load_attempt, load_constellation, load_user, lookup_id, own_user_filter
 
 __all__ = [
     "attempt_document",
@@ -25,6 +26,7 @@ __all__ = [
     "constellation_post_documents",
     "current_attempt_document",
     "list_attempt_documents",
+    "list_constellation_contents",
     "list_post_documents",
     "list_session_documents",
     "list_user_documents",
@@ -249,3 +251,31 @@ def constellation_contents(
         attempts = uow.views.constellation_attempts(page.probe(), constellation_id=cid, user_id=uid)
         posts = uow.views.constellation_posts(page.probe(), constellation_id=cid)
         return Slice.cut(attempts, page, _by_id), Slice.cut(posts, page, _newest)
+
+
+def list_constellation_contents(
+    uow: UnitOfWork, page: PageRequest, contents: PageRequest, *, actor: Actor
+) -> Slice[tuple[Constellation, Slice[Document], Slice[Document]]]:
+    """A page of constellations by id, each with the first pages of what it carries, as
+    :func:`constellation_contents` reads them for one (``contents.limit`` of each; a student
+    sees their own attempts among them).
+
+    One transaction, and a fixed number of queries whatever the number of constellations:
+    the page, then what all of them carry (``uow.views.constellation_contents``). The
+    pages that follow are read with :func:`constellation_attempt_documents` and
+    :func:`constellation_post_documents`.
+    """
+    require(actor, Scope.READ)
+    with uow.reading():
+        found = Slice.cut(uow.constellations.list_page(page.probe()), page, by_id)
+        uid = None if actor.is_admin else (actor.user_id or 0)
+        carried = uow.views.constellation_contents(
+            [c.id for c in found.items], contents.limit + 1, user_id=uid
+        )
+    items = []
+    for constellation in found.items:
+        attempts, posts = carried.get(constellation.id, ((), ()))
+        items.append(
+            (constellation, Slice.cut(attempts, contents, _by_id), Slice.cut(posts, contents, _newest))
+        )
+    return Slice(items, found.next_cursor)
