@@ -770,7 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_yes_or_no("LUMINARY_NO_SEED"),
         default=setting("LUMINARY_NO_SEED") or False,
         help="do not add the default constellations to an empty database, or (--seed) do "
-        "(default: $LUMINARY_NO_SEED, 1/true/yes or 0/false/no, else seed)",
+        "(default: $LUMINARY_NO_SEED, 1/true/yes/on or 0/false/no/off, else seed)",
     )
     serve.add_argument(
         "--v1",
