@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, NoReturn
 
 import attrs
@@ -150,15 +151,22 @@ class _SqlRepository:
         except DBAPIError as exc:
             raise_translated(exc)
 
+    # INSERT and UPDATE take their values as parameters of one statement per table,
+    # built once: its SET or VALUES clause follows the keys given (and SQLAlchemy
+    # caches its SQL by them), so no statement is built per write.
+
     def _insert(self, values: dict[str, Any]) -> int:
-        result = self._execute(insert(self.table).values(**values))
+        result = self._execute(self._cached("insert", partial(insert, self.table)), values)
         (new_id,) = result.inserted_primary_key or (None,)
         if new_id is None:  # pragma: no cover - every supported database reports it
             raise RuntimeError(f"{self.table.name}: the database did not report the new id")
         return int(new_id)
 
     def _update(self, entity_id: int, values: dict[str, Any]) -> None:
-        result = self._execute(update(self.table).where(self.table.c.id == entity_id).values(**values))
+        def build() -> Executable:
+            return update(self.table).where(self.table.c.id == bindparam("_id"))
+
+        result = self._execute(self._cached("update", build), {**values, "_id": entity_id})
         if result.rowcount == 0:
             # The in-memory store cannot lose a row between a read and a write;
             # a database can, when another transaction deleted it in between.
