@@ -42,7 +42,9 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    serving processes' CPU milliseconds per answer (``/proc/<pid>/stat``,
    median of the rounds) and the share of the ceiling by CPU (the ceiling's CPU
    per answer over the scenario's), bytes per
-   answer (mean body size) and, for lists, items per answer (the entries of
+   answer (mean body size), the load generator's own CPU per answer
+   (``client ms``) and the rest of the machine's (``others ms``: the database
+   server's, and whatever else runs) and, for lists, items per answer (the entries of
    the answer's list, counted in one answer parsed before the rounds) and items
    served per second (items per answer × requests per second), and the same
    for objects (every JSON object in those entries, nested ones included: a v1
@@ -58,7 +60,10 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    the peak-memory scenario, the serving processes' resident memory idle
    (VmRSS, before any request) and at its peak (VmHWM, after the rounds); with
    ``--compare-workers``, N workers / 1 worker per scenario and database
-   (median of the rounds' ratios); anything worth a look (a first answer other
+   (median of the rounds' ratios) beside what the machine allows (the most
+   that ratio can be, from the 1-worker CPU per answer of the server, the load
+   generator and the rest: N workers cannot use more than N cores, and every
+   process shares the machine's); anything worth a look (a first answer other
    than 200, tracebacks or ERROR lines in a server's log); and last, one
    compact Markdown table, a line per scenario per database, to paste into a
    note.
@@ -634,11 +639,28 @@ class Sample:
     failures: Counter[int]
     #: CPU seconds the serving processes spent meanwhile (user and system).
     server_cpu: float = 0.0
+    #: CPU seconds this load generator spent meanwhile.
+    client_cpu: float = 0.0
+    #: CPU seconds the whole machine spent meanwhile (every process: the database server's too).
+    machine_cpu: float = 0.0
 
     @property
     def cpu_ms(self) -> float:
         """The serving processes' CPU milliseconds per answer."""
-        return 1000 * self.server_cpu / len(self.latencies) if self.latencies else 0.0
+        return self._per_answer(self.server_cpu)
+
+    @property
+    def client_ms(self) -> float:
+        """The load generator's CPU milliseconds per answer."""
+        return self._per_answer(self.client_cpu)
+
+    @property
+    def others_ms(self) -> float:
+        """The CPU milliseconds per answer of everything else on the machine (a database server)."""
+        return self._per_answer(max(0.0, self.machine_cpu - self.server_cpu - self.client_cpu))
+
+    def _per_answer(self, seconds: float) -> float:
+        return 1000 * seconds / len(self.latencies) if self.latencies else 0.0
 
     @property
     def rps(self) -> float:
@@ -694,10 +716,38 @@ def measure(
     port: int, step: Step, seconds: float, timeout: float = 120.0, connections: int = CONNECTIONS
 ) -> Sample:
     pids = serving_pids(port) if port in PIDS else []
-    cpu = sum(cpu_seconds(pid) for pid in pids)
+    cpu, client, machine = sum(cpu_seconds(pid) for pid in pids), time.process_time(), machine_seconds()
     sample = asyncio.run(drive(port, step, seconds, timeout, connections))
     sample.server_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu
+    sample.client_cpu = time.process_time() - client
+    sample.machine_cpu = machine_seconds() - machine
     return sample
+
+
+def bound(one_worker: list[Sample], workers: int) -> str:
+    """How many times one worker's req/s ``workers`` workers can serve at most on this machine.
+
+    From each 1-worker round: ``workers`` processes cannot answer faster than
+    each spends CPU per answer, and the machine's CPUs cannot give more than
+    every process together (server, load generator, database server) spends
+    per answer. The rounds' median, or "-" where no CPU time was measured.
+    """
+    ratios = []
+    for s in one_worker:
+        whole = s.cpu_ms + s.client_ms + s.others_ms
+        if s.cpu_ms and s.rps:
+            ceiling = min(workers * 1000 / s.cpu_ms, (os.cpu_count() or 1) * 1000 / whole)
+            ratios.append(ceiling / s.rps)
+    return f"{statistics.median(ratios):.2f}" if ratios else "-"
+
+
+def machine_seconds() -> float:
+    """The CPU time every core of the machine has spent busy (not idle, not waiting for I/O)."""
+    try:
+        ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -765,6 +815,8 @@ class Figures:
     failures: Counter[int]
     bytes: float  # mean body size per answer
     cpu_ms: float  # the serving processes' CPU per answer, median of the rounds
+    client_ms: float  # the load generator's, likewise
+    others_ms: float  # the rest of the machine's (the database server's), likewise
 
 
 def summary(samples: list[Sample]) -> Figures:
@@ -782,6 +834,8 @@ def summary(samples: list[Sample]) -> Figures:
         failures=failures,
         bytes=sum(s.body_bytes for s in samples) / answers if answers else 0.0,
         cpu_ms=statistics.median(s.cpu_ms for s in samples),
+        client_ms=statistics.median(s.client_ms for s in samples),
+        others_ms=statistics.median(s.others_ms for s in samples),
     )
 
 
@@ -1325,7 +1379,7 @@ def main() -> None:
 
     ceiling_spread = {d: sorted(c.rps for s in scenarios for c in ceilings[d, s.label]) for d in names}
     headers = ["scenario", "data", "req/s", "p50 ms", "p99 ms", "errors", "% ceiling", "CPU ms", "% by CPU"]
-    headers += ["B/answer", "items", "items/s", "objects", "objects/s"]
+    headers += ["client ms", "others ms", "B/answer", "items", "items/s", "objects", "objects/s"]
     for d in names:
         print(f"\n{d}\n")
         lines = []
@@ -1344,6 +1398,8 @@ def main() -> None:
                     f"{100 * row.share:.1f}%",
                     f"{f.cpu_ms:.2f}",
                     f"{100 * row.cpu_share:.1f}%",
+                    f"{f.client_ms:.2f}",
+                    f"{f.others_ms:.2f}",
                     f"{f.bytes:,.0f}",
                     "" if row.items is None else f"{row.items:,}",
                     per_second(row.items, f.rps),
@@ -1431,8 +1487,16 @@ def main() -> None:
                 ratio = statistics.median(
                     a.rps / b.rps for a, b in zip(samples[many, s.label], samples[one, s.label], strict=True)
                 )
-                lines.append([ENGINES[engine], s.name, DATA[s.scale], f"{ratio:.2f}"])
-        print_table(["database", "scenario", "data", f"{n}w / 1w"], lines, markdown=True)
+                lines.append(
+                    [ENGINES[engine], s.name, DATA[s.scale], f"{ratio:.2f}", bound(samples[one, s.label], n)]
+                )
+        headers = ["database", "scenario", "data", f"{n}w / 1w", "the machine allows"]
+        print_table(headers, lines, markdown=True)
+        print(
+            f"\n(what the machine allows: {n} workers' req/s over 1 worker's, at most, from the 1-worker CPU "
+            f"per answer: the {n} workers each need theirs, and the {os.cpu_count()} CPUs must also carry "
+            "the load generator's and the database server's; median of the rounds)"
+        )
     workers = f"{args.compare_workers} and 1" if args.compare_workers else str(args.workers)
     setup = (
         f"{args.connections} keep-alive connections, {workers} worker(s) of "

@@ -115,14 +115,16 @@ def lookup_id(value: object, field: str) -> int:
     return ID(value, field)
 
 
-def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int) -> None:
+def move_minutes(uow: UnitOfWork, user_id: int | None, delta: int, *, locked: User | None = None) -> None:
     """Add ``delta`` to the user's total, on the locked row (rule 4).
 
-    Every change of a stored ``total_minutes`` goes through here.
+    Every change of a stored ``total_minutes`` goes through here. ``locked`` is
+    the user's row as this unit of work already read it ``for_update`` (and has
+    not changed it since), which spares reading it again.
     """
     if user_id is None or delta == 0:
         return
-    user = uow.users.get(user_id, for_update=True)
+    user = locked if locked is not None and locked.id == user_id else uow.users.get(user_id, for_update=True)
     if user is not None:
         uow.users.update(rules.with_minutes(user, delta))
 

@@ -11,7 +11,7 @@ from .. import rules, study
 from ..access import Actor, Scope, require
 from ..clock import Clock
 from ..commands import CreateSession, SessionPatch, changes
-from ..entities import Session, SessionStatus
+from ..entities import Session, SessionStatus, User
 from ..errors import Conflict, ValidationFailed
 from ..pagination import PageRequest, Slice
 from ..ports import UnitOfWork
@@ -83,10 +83,12 @@ def create_session(uow: UnitOfWork, command: CreateSession, *, actor: Actor, clo
             user_id = attempt.user_id
             if title is None:
                 title = load_constellation(uow, attempt.constellation_id).name
-        elif user_id is None:
-            user_id = actor.user_id  # a student's session is theirs; the system's may be nobody's
-        if user_id is not None:
-            load_user(uow, user_id, actor=actor)
+            # Its user exists (deleting a user deletes their attempts) and the actor may see them.
+        else:
+            if user_id is None:
+                user_id = actor.user_id  # a student's session is theirs; the system's may be nobody's
+            if user_id is not None:
+                load_user(uow, user_id, actor=actor)
         assert title is not None  # CreateSession needs a title or an attempt
         now = clock.now()
         # Every other field of the command is the session's as given.
@@ -104,8 +106,9 @@ def create_session(uow: UnitOfWork, command: CreateSession, *, actor: Actor, clo
         else:
             session = attrs.evolve(session, status=command.status)
         _check_times(session, {"started_at": command.started_at, "completed_at": command.completed_at})
-        session = uow.sessions.add(stamp_study_day(uow, None, session))
-        move_minutes(uow, session.user_id, rules.counted_minutes(session))
+        session, locked = _stamped(uow, None, session)
+        session = uow.sessions.add(session)
+        move_minutes(uow, session.user_id, rules.counted_minutes(session), locked=locked)
         uow.commit()
     return session
 
@@ -224,17 +227,22 @@ def store_change(uow: UnitOfWork, before: Session, after: Session, now: datetime
     """
     if after.is_running and after.status is not SessionStatus.IN_PROGRESS:
         after = study.close_stretch(after, now)  # a status patched away from in_progress stops the timer
-    after = stamp_study_day(uow, before, after)
+    after, locked = _stamped(uow, before, after)
     if after == before:
         return before
     after = attrs.evolve(after, updated_at=now)
     uow.sessions.update(after)
-    move_minutes(uow, after.user_id, rules.minutes_delta(before, after))
+    move_minutes(uow, after.user_id, rules.minutes_delta(before, after), locked=locked)
     return after
 
 
 def stamp_study_day(uow: UnitOfWork, before: Session | None, after: Session) -> Session:
     """``after`` with the study day of its completion, kept from ``before`` when the completion stayed."""
+    return _stamped(uow, before, after)[0]
+
+
+def _stamped(uow: UnitOfWork, before: Session | None, after: Session) -> tuple[Session, User | None]:
+    """:func:`stamp_study_day`, and the user it read and locked to do so, if it did."""
     if (
         before is not None
         and before.is_completed
@@ -242,11 +250,12 @@ def stamp_study_day(uow: UnitOfWork, before: Session | None, after: Session) -> 
         and before.completed_at == after.completed_at
         and before.user_id == after.user_id
     ):
-        return attrs.evolve(after, study_day=before.study_day)
+        return attrs.evolve(after, study_day=before.study_day), None
     if not after.is_completed or after.user_id is None:
-        return study.with_study_day(after, None)
+        return study.with_study_day(after, None), None
     # The user's row is locked, as move_minutes will: the zone in force is the one the day is stamped with.
-    return study.with_study_day(after, uow.users.get(after.user_id, for_update=True))
+    user = uow.users.get(after.user_id, for_update=True)
+    return study.with_study_day(after, user), user
 
 
 def delete_session(uow: UnitOfWork, session_id: int, *, actor: Actor) -> Session:
