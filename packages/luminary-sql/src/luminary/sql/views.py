@@ -49,11 +49,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
-try:  # orjson comes with luminary-http; it decodes the JSON arrays several times faster.
-    from orjson import loads as _loads
-except ImportError:  # pragma: no cover - luminary-sql on its own
-    from json import loads as _loads
-
 from luminary.core.entities import SessionStatus
 from luminary.core.pagination import PageRequest
 from luminary.core.ports import Document
@@ -62,6 +57,14 @@ from .repositories import _STATEMENTS, paged, raise_translated
 from .tables import attempts, constellations, posts, sessions, users
 
 __all__ = ["SqlViews"]
+
+#: Decodes the JSON arrays the databases build: orjson (it comes with luminary-http)
+#: several times faster than the standard library, which serves when it is missing.
+_loads: Callable[[str], Any]
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - luminary-sql on its own
+    from json import loads as _loads
 
 _completed = sessions.c.status == SessionStatus.COMPLETED.value
 _minutes = func.coalesce(sessions.c.minutes, 0)
