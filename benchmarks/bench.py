@@ -1481,7 +1481,7 @@ def main() -> None:
             one, many = named(ENGINES[engine], 1), named(ENGINES[engine], n)
             c1, cn = ceiling_rates(ceilings, one, scenarios), ceiling_rates(ceilings, many, scenarios)
             lines.append(
-                [ENGINES[engine], CEILING, "", f"{statistics.median(cn) / statistics.median(c1):.2f}"]
+                [ENGINES[engine], CEILING, "", f"{statistics.median(cn) / statistics.median(c1):.2f}", ""]
             )
             for s in scenarios:
                 ratio = statistics.median(

@@ -319,3 +319,32 @@ def test_waitress_messages_quoting_a_request_path_are_escaped(caplog):
         "Client disconnected while serving /a\\x0a127.0.0.1 \\x22GET /forged\\x22 200",
         "Exception while serving /b\\x0d\\x0ax",
     ]
+
+
+def test_requests_waiting_for_a_thread_are_reported_once_per_interval_with_the_deepest_queue(
+    caplog, monkeypatch
+):
+    from luminary.http import server
+
+    now = [100.0]
+    monkeypatch.setattr(server.time, "monotonic", lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="luminary.server")
+    dispatcher = server.Dispatcher()  # no threads: every task waits
+    for _ in range(5):
+        dispatcher.add_task(object())
+    now[0] += server.REPORT_SECONDS / 2
+    dispatcher.add_task(object())
+    assert [r.getMessage() for r in caplog.records] == [
+        "1 request(s) waiting for a thread (1 at most since the last report)"
+    ]
+    for _ in range(4):
+        dispatcher.queue.popleft()  # as threads would take them
+    now[0] += server.REPORT_SECONDS
+    dispatcher.add_task(object())
+    assert len(dispatcher.queue) == 3
+    assert (
+        caplog.records[-1].getMessage()
+        == "3 request(s) waiting for a thread (6 at most since the last report)"
+    )
+    dispatcher.add_task(object())  # reported: quiet until the interval is over again
+    assert len(caplog.records) == 2

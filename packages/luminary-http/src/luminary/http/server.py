@@ -15,6 +15,10 @@ worker threads. Its classes are subclassed here, never patched:
   arrive within ``request_timeout`` seconds of its first byte (of the
   connection's opening, for the first request), else 408 and close. waitress's
   ``channel_timeout`` only ends connections that stay silent.
+- :class:`Dispatcher` reports requests waiting for a thread at most once
+  every :data:`REPORT_SECONDS` (the deepest queue since the last report),
+  where waitress logs a warning for every request queued: under a steady
+  load that was a log line per request, and a tenth of the CPU of a short read.
 - :class:`Service` runs the loop: it caps the connections of one address, and
   when the connection limit is near it makes room rather than stop accepting:
   it closes idle keep-alive connections, oldest first, then ends (408) the
@@ -429,6 +433,29 @@ class Channel(HTTPChannel):
             self.close_when_flushed = True
 
 
+class Dispatcher(ThreadedTaskDispatcher):
+    """waitress's worker threads, with the depth of their queue reported seldom (see the module's doc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deepest = 0
+        self.next_report = 0.0
+
+    def add_task(self, task: Any) -> None:
+        with self.lock:
+            self.queue.append(task)
+            self.queue_cv.notify()
+            waiting = len(self.queue) - (len(self.threads) - self.stop_count - self.active_count)
+            if waiting <= 0:
+                return
+            self.deepest = max(self.deepest, waiting)
+            now = time.monotonic()
+            if now < self.next_report:
+                return
+            deepest, self.deepest, self.next_report = self.deepest, 0, now + REPORT_SECONDS
+        log.warning("%d request(s) waiting for a thread (%d at most since the last report)", waiting, deepest)
+
+
 class Listener(TcpWSGIServer):
     """One listening socket of a :class:`Service`; its connections are :class:`Channel` objects."""
 
@@ -522,7 +549,7 @@ class Service:
         else:
             adj = _adjustments(host, port, threads, limits)
             bound = [(None, sockinfo) for sockinfo in cast(list[Any], adj.listen)]
-        self.dispatcher = ThreadedTaskDispatcher()
+        self.dispatcher = Dispatcher()
         self.listeners: list[Listener] = []
         try:
             for sock, sockinfo in bound:
