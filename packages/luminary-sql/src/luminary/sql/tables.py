@@ -188,7 +188,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     # SQLite: bypass the generic DateTime string handling, which parses to a
     # naive value that then needs a second, costly step to become aware.
     # PostgreSQL: psycopg converts nothing more, so one plain function replaces
-    # TypeDecorator's two calls per value (measured: a tenth of the v1 user list's time).
+    # TypeDecorator's two calls per value (callgrind: 1.2% of the v1 user list's instructions).
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
             return _sqlite_bind
