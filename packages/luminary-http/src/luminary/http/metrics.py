@@ -440,15 +440,20 @@ class _CountingUnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         manager: AbstractContextManager[UnitOfWork] = self._entering or self._inner
+        # A read on its own commits nothing, so there is nothing to watch.
+        reading_only = self._entering is not None and not self._entered
         self._entering = None
         uow = manager.__enter__()
         self._entered.append(manager)
         tally = self._tally
         tally.forget()
-        # Typed as the protocols they stand for: every other method passes through.
-        self.users = cast(UserRepository, _Users(uow.users, tally.user, tally))
-        self.attempts = cast(AttemptRepository, _Attempts(uow.attempts, tally.attempt, tally))
-        self.sessions = cast(SessionRepository, _Sessions(uow.sessions, tally.session, tally))
+        if reading_only:
+            self.users, self.attempts, self.sessions = uow.users, uow.attempts, uow.sessions
+        else:
+            # Typed as the protocols they stand for: every other method passes through.
+            self.users = cast(UserRepository, _Users(uow.users, tally.user, tally))
+            self.attempts = cast(AttemptRepository, _Attempts(uow.attempts, tally.attempt, tally))
+            self.sessions = cast(SessionRepository, _Sessions(uow.sessions, tally.session, tally))
         self.constellations = uow.constellations
         self.posts = uow.posts
         self.credentials = uow.credentials
