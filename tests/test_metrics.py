@@ -28,7 +28,7 @@ from http_v2_support import problem_of, send
 from luminary.core import ManualClock
 from luminary.core.memory import InMemoryStore
 from luminary.http.app import create_app
-from luminary.http.logs import JsonFormatter
+from luminary.http.logs import JsonFormatter, TextFormatter
 from luminary.http.metrics import UNMATCHED, Metrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -346,6 +346,28 @@ def test_the_request_id_is_in_v2_problems_but_not_in_v1_error_bodies(memory_worl
 def test_the_openapi_document_declares_the_request_id_of_problems(memory_world):
     document = send(memory_world, "GET", "/api/v2/openapi.json").json
     assert document["components"]["schemas"]["Problem"]["properties"]["request_id"]["type"] == "string"
+
+
+# ---------------------------------------------------------------- text logs
+
+
+def test_text_lines_are_those_of_the_standard_formatter(memory_world, caplog):
+    """The date and time formatted once a second change nothing a line shows: within a second,
+    across seconds, and for an access line."""
+    fmt = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+    caplog.set_level(logging.INFO, logger="luminary.access")
+    send(memory_world, "GET", "/api/users/{ada}")
+    (access,) = [r for r in caplog.records if r.name == "luminary.access"]
+    ours, standard = TextFormatter(fmt), logging.Formatter(fmt)
+    records = [access]
+    for created in (1_764_000_000.0045, 1_764_000_000.999, 1_764_000_001.5, 1_764_000_000.25):
+        record = logging.makeLogRecord({"name": "luminary.sql", "msg": "noted", "levelname": "INFO"})
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        records.append(record)
+    lines = [ours.format(record) for record in records]
+    assert lines == [standard.format(record) for record in records]
+    assert f'luminary.access: 127.0.0.1 "GET /api/users/{memory_world.ada}" 200 ' in lines[0]
+    assert [line.split(" ", 2)[1][-3:] for line in lines[1:]] == ["004", "999", "500", "250"]
 
 
 # ---------------------------------------------------------------- JSON logs

@@ -87,16 +87,26 @@ class AccessLog:
             if req.query_string:
                 target += "?" + req.query_string
             request_id: str = req.context.get("request_id") or "-"
-            access_log.info(
+            # Made and handed on directly: Logger.info would also look up its caller's
+            # file and line in the stack, which no line of the log shows.
+            record = access_log.makeRecord(
+                access_log.name,
+                logging.INFO,
+                __file__,
+                0,
                 '%s "%s %s" %d %.1fms request_id=%s',
-                req.remote_addr,
-                printable(req.method),
-                printable(target),
-                resp.status_code,
-                elapsed,
-                printable(request_id),
+                (
+                    req.remote_addr,
+                    printable(req.method),
+                    printable(target),
+                    resp.status_code,
+                    elapsed,
+                    printable(request_id),
+                ),
+                None,
+                "process_response",
                 # The fields of a JSON line (--log-format json); JSON escapes them itself.
-                extra={
+                {
                     "client": req.remote_addr,
                     "method": req.method,
                     "path": target,
@@ -105,6 +115,7 @@ class AccessLog:
                     "request_id": request_id,
                 },
             )
+            access_log.handle(record)
 
 
 class SecurityHeaders:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from luminary import core
 
 from .auth import V1Mode
-from .logs import LOG_FORMATS, JsonFormatter
+from .logs import LOG_FORMATS, JsonFormatter, TextFormatter
 from .server import Limits
 from .settings import setting
 
@@ -271,7 +271,7 @@ def _serve_in_workers(
 
     if args.log_format == "text":
         # Whose line it is, among the workers (a JSON line has its pid).
-        tagged = logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
+        tagged = TextFormatter("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
         for handler in logging.getLogger().handlers:
             handler.setFormatter(tagged)
     migration = sql.upgrade(url)
@@ -945,10 +945,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if getattr(args, "log_format", "text") == "json":
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=logging.INFO)
+    json_lines = getattr(args, "log_format", "text") == "json"
+    text_lines = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(JsonFormatter() if json_lines else TextFormatter(text_lines))
     # Migrations are routine at every start; only their problems are worth a line.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from luminary.sql import DatabaseError

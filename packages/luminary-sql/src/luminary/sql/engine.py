@@ -42,6 +42,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuch
 
 from .availability import watch_sqlite_file
 from .config import normalize_url
+from .driver import execute_bare
 from .errors import DatabaseError, redact_url
 from .writelock import WriterLock, WriterLockTimeout
 
@@ -160,7 +161,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             # A reader takes no write lock: in WAL mode it reads its snapshot
             # while a writer works, and never waits for one.
-            connection.exec_driver_sql("BEGIN")
+            execute_bare(connection, "BEGIN")
             return
         info = connection.connection.info
         if writers is not None and _WRITER_FD not in info:
@@ -176,7 +177,7 @@ def _configure_sqlite(engine: Engine) -> None:
                 finally:
                     connection.exec_driver_sql(f"PRAGMA busy_timeout = {round(patience * 1000)}")
                 return
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        execute_bare(connection, "BEGIN IMMEDIATE")
 
     if writers is not None:
 

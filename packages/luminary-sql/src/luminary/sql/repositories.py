@@ -32,7 +32,7 @@ suite checks. The SQL specifics:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
@@ -73,6 +73,7 @@ from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
 
 from .availability import unavailable
+from .driver import fetch_all
 from .tables import (
     UtcDateTime,
     attempt_from_row,
@@ -190,7 +191,7 @@ class _SqlRepository:
 
     def _get_row(
         self, entity_id: int, *, for_update: bool = False, for_share: bool = False
-    ) -> RowMapping | None:
+    ) -> Mapping[str, Any] | None:
         lock = "update" if for_update else "share" if for_share else None
 
         def build() -> Executable:
@@ -202,8 +203,20 @@ class _SqlRepository:
                 return statement.with_for_update(read=True)
             return statement
 
-        statement = self._cached(("get", lock), build)
-        return self._execute(statement, {"id": entity_id}).mappings().first()
+        rows = self._mappings(self._cached(("get", lock), build), {"id": entity_id})
+        return rows[0] if rows else None
+
+    def _mappings(self, statement: Executable, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of ``statement`` (built once: see :meth:`_cached`) as dicts by column key, read
+        on the driver's cursor (:mod:`luminary.sql.driver`)."""
+        try:
+            rows = fetch_all(self._connection, statement, params)
+        except DBAPIError as exc:
+            raise_translated(exc)
+        keys = _KEYS.get(statement)
+        if keys is None:
+            keys = _KEYS.setdefault(statement, tuple(statement.selected_columns.keys()))  # type: ignore[attr-defined]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def _rows_where_in(self, column: str, values: Collection[int], order: str) -> Iterable[RowMapping]:
         """Rows whose ``column`` is among ``values``, ``order`` being ``"id"`` or ``"newest"``."""
@@ -217,16 +230,18 @@ class _SqlRepository:
         statement = self._cached(("in", column, order), build)
         return self._execute(statement, {"values": _ids(values)}).mappings().all()
 
-    def _page_rows(self, page: PageRequest, order: str, **filters: int | None) -> Iterable[RowMapping]:
+    def _page_rows(self, page: PageRequest, order: str, **filters: int | None) -> Iterable[Mapping[str, Any]]:
         """One page of rows in ``order`` (``"id"`` ascending, or ``"newest"``), filtered by column values."""
         statement, params = paged(self.table, "rows", lambda: select(self.table), page, order, filters)
-        return self._execute(statement, params).mappings().all()
+        return self._mappings(statement, params)
 
     def _ordered(self, statement: Select[Any], order: str) -> Select[Any]:
         return ordered(self.table, statement, order)
 
 
 _STATEMENTS: dict[tuple[str, Hashable], Executable] = {}
+#: The column keys of the statements whose rows are read as dicts.
+_KEYS: dict[Executable, tuple[str, ...]] = {}
 
 
 def ordered(table: Table, statement: Select[Any], order: str) -> Select[Any]:

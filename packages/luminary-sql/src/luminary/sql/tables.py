@@ -46,7 +46,7 @@ Design points:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,7 +69,6 @@ from sqlalchemy import (
     TypeDecorator,
     false,
 )
-from sqlalchemy.engine import RowMapping
 
 from luminary.core.access import Scope
 from luminary.core.accounts import Credentials, LoginFailures, Token
@@ -479,7 +478,7 @@ def user_values(user: User) -> dict[str, Any]:
     }
 
 
-def user_from_row(row: RowMapping) -> User:
+def user_from_row(row: Mapping[Any, Any]) -> User:
     """The user stored in a row of :data:`users`."""
     return User(
         id=row["id"],
@@ -504,7 +503,7 @@ def constellation_values(constellation: Constellation) -> dict[str, Any]:
     }
 
 
-def constellation_from_row(row: RowMapping) -> Constellation:
+def constellation_from_row(row: Mapping[Any, Any]) -> Constellation:
     """The constellation stored in a row of :data:`constellations`."""
     return Constellation(
         id=row["id"],
@@ -525,7 +524,7 @@ def attempt_values(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def attempt_from_row(row: RowMapping) -> Attempt:
+def attempt_from_row(row: Mapping[Any, Any]) -> Attempt:
     """The attempt stored in a row of :data:`attempts`."""
     return Attempt(
         id=row["id"],
@@ -558,7 +557,7 @@ def session_values(session: Session) -> dict[str, Any]:
     }
 
 
-def session_from_row(row: RowMapping) -> Session:
+def session_from_row(row: Mapping[Any, Any]) -> Session:
     """The session stored in a row of :data:`sessions`."""
     return Session(
         id=row["id"],
@@ -592,7 +591,7 @@ def post_values(post: Post) -> dict[str, Any]:
     }
 
 
-def post_from_row(row: RowMapping) -> Post:
+def post_from_row(row: Mapping[Any, Any]) -> Post:
     """The post stored in a row of :data:`posts`."""
     return Post(
         id=row["id"],
@@ -617,7 +616,7 @@ def goal_values(goal: Goal) -> dict[str, Any]:
     }
 
 
-def goal_from_row(row: RowMapping) -> Goal:
+def goal_from_row(row: Mapping[Any, Any]) -> Goal:
     """The goal stored in a row of :data:`goals`."""
     return Goal(
         id=row["id"],
@@ -641,7 +640,7 @@ def credentials_values(credentials: Credentials) -> dict[str, Any]:
     }
 
 
-def credentials_from_row(row: RowMapping) -> Credentials:
+def credentials_from_row(row: Mapping[Any, Any]) -> Credentials:
     """The credentials stored in a row of :data:`credentials`."""
     return Credentials(
         user_id=row["user_id"],
@@ -675,7 +674,7 @@ def token_values(token: Token) -> dict[str, Any]:
     }
 
 
-def token_from_row(row: RowMapping) -> Token:
+def token_from_row(row: Mapping[Any, Any]) -> Token:
     """The token stored in a row of :data:`tokens`."""
     return Token(
         id=row["id"],
@@ -694,6 +693,6 @@ def login_failures_values(failures: LoginFailures) -> dict[str, Any]:
     return {"key": failures.key, "count": failures.count, "window_start": failures.window_start}
 
 
-def login_failures_from_row(row: RowMapping) -> LoginFailures:
+def login_failures_from_row(row: Mapping[Any, Any]) -> LoginFailures:
     """The count stored in a row of :data:`login_failures`."""
     return LoginFailures(key=row["key"], count=row["count"], window_start=row["window_start"])

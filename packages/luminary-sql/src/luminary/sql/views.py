@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -53,6 +53,7 @@ from luminary.core.entities import SessionStatus
 from luminary.core.pagination import PageRequest
 from luminary.core.ports import Document
 
+from .driver import fetch_all
 from .repositories import _STATEMENTS, paged, raise_translated
 from .tables import attempts, constellations, posts, sessions, users
 
@@ -125,8 +126,7 @@ class SqlViews:
 
     def _run(self, statement: Executable, params: dict[str, Any]) -> Sequence[tuple[Any, ...]]:
         try:
-            # Rows are tuples; the cast tells the type checker so.
-            return cast("Sequence[tuple[Any, ...]]", self._connection.execute(statement, params).all())
+            return fetch_all(self._connection, statement, params)
         except DBAPIError as exc:
             raise_translated(exc)
 

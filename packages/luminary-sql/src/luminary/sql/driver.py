@@ -1,0 +1,176 @@
+"""Reads run on the driver's own cursor, their SQL compiled by SQLAlchemy once.
+
+Every statement SQLAlchemy executes gets an execution context, a lookup in the
+compiled cache by the statement's cache key, result metadata built from the
+cursor's description (which psycopg builds anew each time) and a ``Row`` per
+row. For the short reads that make up most requests, that costs more CPU than
+the driver spends running the statement. :func:`fetch_all` runs a statement
+built once (from the repositories' and the read model's caches) as SQL
+compiled once per dialect, on the connection's DBAPI cursor, applying the same
+bind and result processors of the column types that SQLAlchemy would, and
+hands back plain tuples.
+
+It steps aside, and SQLAlchemy runs the statement as usual, when:
+
+- the connection is not in a transaction (SQLAlchemy would begin one, firing
+  the engine's ``begin`` hook, which takes SQLite's write lock);
+- someone listens to the connection's statements (``before_cursor_execute`` or
+  ``after_cursor_execute``: the query-count tests, an APM agent);
+- the statement has parameters SQLAlchemy renders at execution time
+  (``IN`` lists with ``expanding=True``, literal-execute parameters) or
+  names in its SQL otherwise than their keys.
+
+Errors take SQLAlchemy's shape (:class:`sqlalchemy.exc.DBAPIError` and its
+subclasses); a lost connection is invalidated, as SQLAlchemy does, so that the
+pool does not hand it out again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+__all__ = ["execute_bare", "fetch_all"]
+
+Processor = Callable[[Any], Any]
+
+
+class _Compiled:
+    """A statement's SQL for one dialect, and how its parameters and rows are processed."""
+
+    __slots__ = ("binds", "defaults", "order", "results", "sql")
+
+    def __init__(self, compiled: SQLCompiler, dialect: Dialect, result_types: Sequence[Any]) -> None:
+        self.sql = compiled.string
+        self.defaults: dict[str, Any] = {}
+        self.binds: list[tuple[str, Processor]] = []
+        for bind, name in compiled.bind_names.items():
+            if not bind.required:
+                self.defaults[name] = bind.effective_value
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.binds.append((name, processor))
+        #: The parameters' names in order, for a driver that takes them by position (SQLite's ``?``).
+        self.order: tuple[str, ...] | None = None
+        if compiled.positional:
+            self.order = tuple(compiled.positiontup or ())
+        self.results: list[tuple[int, Processor]] = [
+            (index, processor)
+            for index, type_ in enumerate(result_types)
+            if (processor := type_.dialect_impl(dialect).result_processor(dialect, None)) is not None
+        ]
+
+    def parameters(self, given: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        values = {**self.defaults, **given}
+        for name, processor in self.binds:
+            values[name] = processor(values[name])
+        if self.order is not None:
+            return tuple(values[name] for name in self.order)
+        return values
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not self.results or not fetched:
+            return fetched
+        # Column by column: zip turns rows into columns and back in C, where a loop
+        # over the rows rebuilding each in Python cost as much as the statement.
+        columns: list[Iterable[Any]] = list(zip(*fetched, strict=True))
+        for index, processor in self.results:
+            columns[index] = map(processor, columns[index])
+        return list(zip(*columns, strict=True))
+
+
+#: Compiled statements by (statement, dialect class, paramstyle); ``None``: SQLAlchemy runs it.
+_COMPILED: dict[tuple[Executable, type[Dialect], str], _Compiled | None] = {}
+
+
+def _compiled(statement: Executable, dialect: Dialect) -> _Compiled | None:
+    key = (statement, type(dialect), dialect.paramstyle)
+    try:
+        return _COMPILED[key]
+    except KeyError:
+        pass
+    compiled = cast("ClauseElement", statement).compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    plain = not (
+        compiled.literal_execute_params
+        or compiled.post_compile_params
+        # Names the SQL spells otherwise than the parameters' keys.
+        or compiled.escaped_bind_names
+        or any(bind.expanding for bind in compiled.bind_names)
+    )
+    result_types = [column.type for column in getattr(statement, "selected_columns", ())]
+    found = _Compiled(compiled, dialect, result_types) if plain and result_types else None
+    return _COMPILED.setdefault(key, found)
+
+
+def fetch_all(
+    connection: Connection, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[tuple[Any, ...]]:
+    """Every row of ``statement`` (a SELECT built once and kept) run with ``params``, as tuples.
+
+    Raises:
+        DBAPIError: As :meth:`Connection.execute` would.
+    """
+    dispatch = connection.dispatch
+    if (
+        not connection.in_transaction()
+        or dispatch.before_cursor_execute
+        or dispatch.after_cursor_execute
+        or (compiled := _compiled(statement, connection.dialect)) is None
+    ):
+        # Rows are tuples.
+        return cast("Sequence[tuple[Any, ...]]", connection.execute(statement, dict(params)).all())
+    parameters = compiled.parameters(params)
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.sql, parameters)
+        fetched = cast("list[tuple[Any, ...]]", cursor.fetchall())
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _translated(connection, compiled.sql, parameters, exc, cursor) from exc
+    finally:
+        cursor.close()
+    return compiled.rows(fetched)
+
+
+def execute_bare(connection: Connection, sql: str) -> None:
+    """Run ``sql`` (no parameters, no rows: SQLite's ``BEGIN``) on the driver's cursor.
+
+    For the engine's ``begin`` hook, where SQLAlchemy turns a driver's error into its
+    own; statement listeners get it the usual way.
+    """
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        connection.exec_driver_sql(sql)
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
+def _translated(connection: Connection, sql: str, parameters: Any, exc: Any, cursor: Any) -> DBAPIError:
+    """``exc`` as SQLAlchemy would raise it; a lost connection is invalidated first, as SQLAlchemy does."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+    if lost:
+        connection.invalidate(exc)
+    error = DBAPIError.instance(
+        sql,
+        parameters,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+    assert isinstance(error, DBAPIError)
+    return error

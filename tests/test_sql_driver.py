@@ -1,0 +1,174 @@
+"""Reads on the driver's cursor (luminary.sql.driver): the rows SQLAlchemy would give, its errors,
+and SQLAlchemy's own execution wherever the driver's would skip something it does."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, create_engine, event, literal_column, select, text, tuple_
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from luminary.core import Attempt, Constellation, Session, SessionStatus, Unavailable, User
+from luminary.sql import SqlAlchemyUnitOfWork
+from luminary.sql.driver import fetch_all
+from luminary.sql.tables import sessions
+from sql_fixtures import SQL_BACKENDS, sql_engine
+
+T0 = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def engine(request):
+    yield from sql_engine(request.param, request)
+
+
+def seed(engine) -> int:
+    """A user with 5 sessions a minute apart, the even ones completed; the user's id."""
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        user = uow.users.add(User(display_name="Ada", created_at=T0))
+        lyra = uow.constellations.add(Constellation(name="Lyra", weight=5, created_at=T0))
+        attempt = uow.attempts.add(Attempt(user_id=user.id, constellation_id=lyra.id, created_at=T0))
+        for n in range(5):
+            when = T0 + timedelta(minutes=n)
+            done = n % 2 == 0
+            uow.sessions.add(
+                Session(
+                    title=f"Read {n}",
+                    user_id=user.id,
+                    constellation_attempt_id=attempt.id,
+                    minutes=10 + n if done else None,
+                    status=SessionStatus.COMPLETED if done else SessionStatus.PLANNED,
+                    completed_at=when if done else None,
+                    created_at=when,
+                    updated_at=when,
+                )
+            )
+        uow.commit()
+        assert user.id is not None
+        return user.id
+
+
+# Converted both ways: a time bound as a parameter (text on SQLite), times and a boolean
+# (0 or 1 on SQLite) in the rows, and a literal that SQLAlchemy binds itself.
+STATEMENT = (
+    select(
+        sessions.c.id,
+        sessions.c.created_at,
+        sessions.c.completed_at,
+        (sessions.c.status == SessionStatus.COMPLETED.value).label("done"),
+        literal_column("7").label("seven"),
+    )
+    .where(
+        sessions.c.user_id == bindparam("user_id"),
+        tuple_(sessions.c.created_at, sessions.c.id)
+        < tuple_(bindparam("before", type_=sessions.c.created_at.type), bindparam("before_id")),
+    )
+    .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+)
+
+
+def test_rows_equal_sqlalchemys_with_every_value_converted_as_it_converts_them(engine):
+    user_id = seed(engine)
+    params = {"user_id": user_id, "before": T0 + timedelta(minutes=3), "before_id": 10**9}
+    with engine.connect() as connection, connection.begin():
+        expected = [tuple(row) for row in connection.execute(STATEMENT, params)]
+        found = fetch_all(connection, STATEMENT, params)
+    assert found == expected
+    # (created_at, id) before (the 4th session's time, any id): the 4th and those before it.
+    assert [row[1] for row in found] == [T0 + timedelta(minutes=n) for n in (3, 2, 1, 0)]
+    assert all(row[1].tzinfo is UTC for row in found)
+    assert [row[3] for row in found] == [False, True, False, True]
+    assert all(row[3] is bool(row[3]) for row in found)
+    assert found[0][2] is None
+    assert found[1][2] == T0 + timedelta(minutes=2)
+    assert {row[4] for row in found} == {7}
+
+
+def test_statement_listeners_see_every_read(engine):
+    """An agent listening to the engine's statements gets them all: SQLAlchemy runs them then."""
+    user_id = seed(engine)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        uow = SqlAlchemyUnitOfWork(engine)
+        with uow.reading():
+            assert uow.users.get(user_id) is not None
+            document = uow.views.user(user_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert document is not None
+    assert len(document["sessions"]) == 5
+    assert len([s for s in seen if s.lstrip().upper().startswith("SELECT")]) == 2
+
+
+def test_a_read_after_commit_begins_a_transaction_as_sqlalchemy_would(engine):
+    user_id = seed(engine)
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        uow.commit()
+        connection = uow._connection
+        assert connection is not None
+        assert not connection.in_transaction()
+        assert uow.users.get(user_id) is not None
+        assert connection.in_transaction()
+
+
+def test_an_in_list_is_expanded_by_sqlalchemy(engine):
+    seed(engine)
+    statement = select(sessions.c.id).where(sessions.c.id.in_(bindparam("ids", expanding=True)))
+    with engine.connect() as connection, connection.begin():
+        found = fetch_all(connection, statement.order_by(sessions.c.id), {"ids": [1, 3, 99]})
+    assert [row[0] for row in found] == [1, 3]
+
+
+def test_errors_take_sqlalchemys_shape(engine):
+    with engine.connect() as connection, connection.begin(), pytest.raises(DBAPIError) as caught:
+        fetch_all(connection, select(literal_column("1")).select_from(text("no_such_table")), {})
+    assert caught.value.orig is not None
+    assert "no_such_table" in str(caught.value)
+
+
+@pytest.fixture
+def postgres_engine(request):
+    yield from sql_engine("postgres", request)
+
+
+@pytest.mark.postgres
+def test_a_lost_postgres_connection_is_invalidated_and_the_read_answers_unavailable(
+    postgres_engine, monkeypatch, caplog
+):
+    """Invalidated at once, as SQLAlchemy does: the pool never hands it out again (the next
+    read works) and nothing is logged as an error."""
+    from luminary.sql import engine as engine_module
+
+    # Never pinged before use: the read itself meets the closed connection.
+    monkeypatch.setattr(engine_module, "POSTGRES_PING_AFTER_IDLE_SECONDS", 3600.0)
+    engine = postgres_engine
+    user_id = seed(engine)
+    uow = SqlAlchemyUnitOfWork(engine)
+    with uow.reading():
+        pid = uow._connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    admin = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with admin.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    finally:
+        admin.dispose()
+    with caplog.at_level(logging.ERROR, logger="sqlalchemy"), uow.reading():
+        with pytest.raises(Unavailable) as caught:
+            uow.users.get(user_id)
+        connection = uow._connection
+        assert connection is not None
+        assert connection.invalidated
+    assert isinstance(caught.value.__cause__, DBAPIError)
+    assert caught.value.__cause__.connection_invalidated
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("sqlalchemy")] == []
+    with uow.reading():
+        assert uow._connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+        assert uow.users.get(user_id) is not None
