@@ -1158,8 +1158,9 @@ def main() -> None:
         type=int,
         default=None,
         help="waitress threads per worker (default: luminary serve's for each database, "
-        f"{default_threads('sqlite:///x.db')} on SQLite and {default_threads('postgresql://x/y')} on "
-        "PostgreSQL; the ceiling is served with each count used)",
+        f"{default_threads('sqlite:///x.db')} on SQLite, {default_threads('postgresql://127.0.0.1/y')} "
+        f"on PostgreSQL on this machine and {default_threads('postgresql://db/y')} across a network; "
+        "the ceiling is served with each count used)",
     )
     parser.add_argument(
         "--workers",

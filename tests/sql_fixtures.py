@@ -155,3 +155,13 @@ def sql_uow_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Ca
     """Make units of work over an empty migrated database of ``backend``."""
     for engine in sql_engine(backend, request):
         yield partial(SqlAlchemyUnitOfWork, engine)
+
+
+def terminate_backend(engine: Engine, pid: int) -> None:
+    """End PostgreSQL backend ``pid`` from another connection, as a server restart would."""
+    admin = create_engine(engine.url, poolclass=NullPool)
+    try:
+        with admin.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    finally:
+        admin.dispose()

@@ -18,7 +18,13 @@ import pytest
 pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
-from luminary.http.cli import POSTGRES_THREADS, SQLITE_THREADS, default_threads, default_workers
+from luminary.http.cli import (
+    LOCAL_POSTGRES_THREADS,
+    POSTGRES_THREADS,
+    SQLITE_THREADS,
+    default_threads,
+    default_workers,
+)
 from luminary.http.workers import Supervisor, default_count
 from served import Server, run_luminary, serve
 
@@ -196,7 +202,24 @@ def test_by_default_one_worker_per_cpu_with_threads_by_database():
     assert default_workers("sqlite:///:memory:") == 1
     assert default_workers("sqlite:///file:x?mode=memory&uri=true") == 1
     assert default_threads("sqlite:///luminary.db") == SQLITE_THREADS == 1
-    assert default_threads("postgresql+psycopg://u@db/luminary") == POSTGRES_THREADS == 4
+    # PostgreSQL across a network: threads keep a worker busy while statements travel.
+    for remote in (
+        "postgresql+psycopg://u@db/luminary",
+        "postgres://u@10.0.0.5:5432/luminary",
+        "postgresql://u@localhost,db.example/luminary",
+        "postgresql://u@/luminary?host=db.example",
+    ):
+        assert default_threads(remote) == POSTGRES_THREADS == 4, remote
+    # On this machine: threads would only hand the interpreter to each other.
+    for local in (
+        "postgresql+psycopg://u@127.0.0.1:5432/luminary",
+        "postgresql://u@localhost/luminary",
+        "postgresql://u@[::1]:5432/luminary",
+        "postgresql:///luminary",
+        "postgresql://u@/luminary?host=/var/run/postgresql",
+        "postgresql://u@localhost,127.0.0.2/luminary",
+    ):
+        assert default_threads(local) == LOCAL_POSTGRES_THREADS == 1, local
 
 
 def test_a_database_in_memory_is_not_served_by_several_workers(tmp_path):

@@ -28,7 +28,7 @@ from http_v2_support import problem_of, send
 from luminary.core import ManualClock
 from luminary.core.memory import InMemoryStore
 from luminary.http.app import create_app
-from luminary.http.logs import JsonFormatter, TextFormatter
+from luminary.http.logs import JsonFormatter, TextFormatter, new_request_id
 from luminary.http.metrics import UNMATCHED, Metrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -229,6 +229,14 @@ def test_the_pool_gauges_follow_the_connections_in_use(request, clock):
         assert value(samples, "luminary_db_pool_checked_out") == 0
         assert value(samples, "luminary_db_pool_idle") == 1
         assert value(samples, "luminary_db_pool_overflow") == 0
+        # The pool emptied (a new one in its place): the gauges follow it too.
+        engine.dispose()
+        samples = scrape(client)
+        assert value(samples, "luminary_db_pool_idle") == 0
+        assert value(samples, "luminary_db_pool_checked_out") == 0
+        assert client.simulate_get("/readyz").status_code == 200
+        assert during == [1.0, 1.0]
+        assert value(scrape(client), "luminary_db_pool_idle") == 1
     finally:
         engine.dispose()
 
@@ -311,6 +319,25 @@ def test_a_request_id_is_generated_or_echoed(memory_world):
     for given in ("abc-123", "f47ac10b-58cc-4372-a567-0e02b2c3d479", "x" * 128, "req:1/2+3=4"):
         result = memory_world.client.simulate_get("/healthz", headers={"X-Request-ID": given})
         assert result.headers["x-request-id"] == given
+
+
+def test_forked_workers_generate_ids_of_their_own():
+    # Each worker is a fork of one parent: ids drawn from a generator they all inherited would
+    # repeat across workers unless the child draws from a new state.
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        try:
+            os.write(writer, "".join(new_request_id() for _ in range(3)).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        child = pipe.read().decode()
+    os.waitpid(pid, 0)
+    parent = "".join(new_request_id() for _ in range(3))
+    assert len(child) == len(parent) == 96
+    assert child != parent
 
 
 @pytest.mark.parametrize("given", ["", "a b", "x" * 129, "caf\u00e9", "new\x07line", "tab\there"])

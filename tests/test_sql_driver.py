@@ -7,15 +7,14 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, create_engine, event, literal_column, select, text, tuple_
+from sqlalchemy import bindparam, event, literal_column, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import NullPool
 
-from luminary.core import Attempt, Constellation, Session, SessionStatus, Unavailable, User
+from luminary.core import Attempt, Constellation, PageRequest, Session, SessionStatus, Unavailable, User
 from luminary.sql import SqlAlchemyUnitOfWork
 from luminary.sql.driver import fetch_all
 from luminary.sql.tables import sessions
-from sql_fixtures import SQL_BACKENDS, sql_engine
+from sql_fixtures import SQL_BACKENDS, sql_engine, terminate_backend
 
 T0 = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
 
@@ -154,12 +153,7 @@ def test_a_lost_postgres_connection_is_invalidated_and_the_read_answers_unavaila
     uow = SqlAlchemyUnitOfWork(engine)
     with uow.reading():
         pid = uow._connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-    admin = create_engine(engine.url, poolclass=NullPool)
-    try:
-        with admin.connect() as other:
-            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-    finally:
-        admin.dispose()
+    terminate_backend(engine, pid)
     with caplog.at_level(logging.ERROR, logger="sqlalchemy"), uow.reading():
         with pytest.raises(Unavailable) as caught:
             uow.users.get(user_id)
@@ -172,3 +166,26 @@ def test_a_lost_postgres_connection_is_invalidated_and_the_read_answers_unavaila
     with uow.reading():
         assert uow._connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
         assert uow.users.get(user_id) is not None
+
+
+@pytest.mark.postgres
+def test_a_postgres_read_begins_no_transaction_and_leaves_the_connection_as_it_found_it(postgres_engine):
+    user_id = seed(postgres_engine)
+    uow = SqlAlchemyUnitOfWork(postgres_engine)
+    with uow.reading():
+        connection = uow._connection
+        assert connection is not None
+        assert uow.users.get(user_id) is not None
+        document = uow.views.user(user_id)
+        assert document is not None
+        assert len(document["sessions"]) == 5
+        # Autocommit at READ COMMITTED: each statement its own snapshot, nothing begun or to end.
+        assert not connection.in_transaction()
+        assert connection.connection.dbapi_connection.autocommit
+    # The same pooled connection, back in transactions: what is not committed is not kept.
+    with SqlAlchemyUnitOfWork(postgres_engine) as uow:
+        assert uow._connection is not None
+        assert not uow._connection.connection.dbapi_connection.autocommit
+        uow.users.add(User(display_name="Not kept", created_at=T0))
+    with SqlAlchemyUnitOfWork(postgres_engine).reading() as uow:
+        assert [u.display_name for u in uow.users.list_page(PageRequest(limit=10))] == ["Ada"]

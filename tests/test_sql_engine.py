@@ -9,9 +9,8 @@ from functools import partial
 
 import attrs
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlalchemy.pool import NullPool
 
 from luminary.core import (
     Attempt,
@@ -25,7 +24,7 @@ from luminary.core import (
 )
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine
 from luminary.sql.tables import sessions
-from sql_fixtures import SQL_BACKENDS, sql_engine, sqlite_database
+from sql_fixtures import SQL_BACKENDS, sql_engine, sqlite_database, terminate_backend
 
 T0 = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
 
@@ -282,19 +281,11 @@ def test_postgres_pings_a_pooled_connection_only_after_it_sat_idle(postgres_engi
         with uow.reading():
             return int(uow._connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
-    def terminate(pid: int) -> None:
-        admin = create_engine(postgres_engine.url, poolclass=NullPool)
-        try:
-            with admin.connect() as other:
-                other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-        finally:
-            admin.dispose()
-
     seed(partial(SqlAlchemyUnitOfWork, postgres_engine))
     # Not idle long enough: the closed connection is used as it is, and the read fails.
     monkeypatch.setattr(engine_module, "POSTGRES_PING_AFTER_IDLE_SECONDS", 3600.0)
     pid = backend_pid()
-    terminate(pid)
+    terminate_backend(postgres_engine, pid)
     with pytest.raises(Unavailable):
         # LIFO: the most recently used connection is handed out first, the one terminated above.
         uow = SqlAlchemyUnitOfWork(postgres_engine)
@@ -303,7 +294,7 @@ def test_postgres_pings_a_pooled_connection_only_after_it_sat_idle(postgres_engi
     # Idle past the threshold: pinged first, found closed, replaced.
     monkeypatch.setattr(engine_module, "POSTGRES_PING_AFTER_IDLE_SECONDS", 0.0)
     pid = backend_pid()
-    terminate(pid)
+    terminate_backend(postgres_engine, pid)
     assert backend_pid() != pid
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
@@ -17,7 +16,7 @@ from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock,
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
 from .cors import Cors
-from .logs import current_request_id, printable
+from .logs import current_request_id, new_request_id, printable
 from .metrics import Metrics, MetricsResource
 from .ratelimits import RateLimit, RateLimiter
 from .requests import MAX_BODY, IdConverter
@@ -31,11 +30,11 @@ _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def request_id_of(req: falcon.Request) -> str:
-    """The id of ``req``: its ``X-Request-ID`` when acceptable, else a new one (32 hex digits)."""
+    """The id of ``req``: its ``X-Request-ID`` when acceptable, else :func:`.logs.new_request_id`."""
     given = req.get_header(REQUEST_ID_HEADER)
     if given is not None and _REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 class RequestId:

@@ -31,9 +31,15 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-#: Threads per worker on PostgreSQL (waitress's own default): a thread waiting on the
-#: database leaves the interpreter to the others.
+#: Threads per worker on a PostgreSQL server across a network (waitress's own default):
+#: each statement waits for a round trip, and a thread waiting leaves the interpreter to
+#: the others.
 POSTGRES_THREADS = 4
+#: Threads per worker on a PostgreSQL server on the same machine (a Unix socket, or a
+#: loopback address): a round trip is short, and threads only hand the interpreter lock to
+#: each other; one thread per worker served reads with half the CPU of four (measured
+#: with nox -s bench; see the README).
+LOCAL_POSTGRES_THREADS = 1
 #: Threads per worker on SQLite. Its module lets go of the interpreter lock at every
 #: row it steps through, so threads of one process hand the lock to each other
 #: thousands of times a request; one thread per worker served the heavy reads with
@@ -108,16 +114,29 @@ def _in_memory(url: str) -> bool:
 
 
 def default_threads(url: str) -> int:
-    """Threads per worker: :data:`POSTGRES_THREADS` on PostgreSQL, :data:`SQLITE_THREADS` on SQLite."""
-    return POSTGRES_THREADS if _is_postgres(url) else SQLITE_THREADS
-
-
-def _is_postgres(url: str) -> bool:
+    """Threads per worker: :data:`SQLITE_THREADS` on SQLite; on PostgreSQL,
+    :data:`LOCAL_POSTGRES_THREADS` when the server is on this machine, else :data:`POSTGRES_THREADS`."""
     from sqlalchemy.engine import make_url
 
     from luminary.sql.config import normalize_url
 
-    return make_url(normalize_url(url)).get_backend_name() == "postgresql"
+    found = make_url(normalize_url(url))
+    if found.get_backend_name() != "postgresql":
+        return SQLITE_THREADS
+    return LOCAL_POSTGRES_THREADS if _on_this_machine(found) else POSTGRES_THREADS
+
+
+def _on_this_machine(url: Any) -> bool:
+    """Whether every host a PostgreSQL URL names is this machine: a Unix socket (no host, or a
+    directory, also as ``?host=``) or a loopback name or address."""
+    named = url.query.get("host", ())
+    hosts = [url.host or "", *((named,) if isinstance(named, str) else named)]
+    for entry in hosts:
+        for host in entry.split(","):
+            host = host.strip().strip("[]").lower()
+            if not (host in ("", "localhost", "::1") or host.startswith(("/", "127."))):
+                return False
+    return True
 
 
 def _seed(args: argparse.Namespace, engine: Any, clock: core.Clock) -> int | None:
@@ -752,7 +771,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=setting("LUMINARY_THREADS"),
         metavar="N",
         help="threads per worker (default: $LUMINARY_THREADS, else "
-        f"{POSTGRES_THREADS} on PostgreSQL and {SQLITE_THREADS} on SQLite)",
+        f"{SQLITE_THREADS} on SQLite, {LOCAL_POSTGRES_THREADS} on PostgreSQL on this machine and "
+        f"{POSTGRES_THREADS} on PostgreSQL across a network)",
     )
     serve.add_argument(
         "--workers",

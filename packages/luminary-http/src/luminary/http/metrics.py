@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -195,6 +196,9 @@ class Metrics:
         )
         self.stars_earned = Counter("luminary_stars_earned", "Stars added to attempts.", registry=registry)
         self._engine: Engine | None = None
+        #: What the pool's gauges were last set to (size, checked out, idle, overflow), under its lock.
+        self._pool_shown: tuple[int, ...] = ()
+        self._pool_lock = threading.Lock()
         self._routes: dict[str, str] = {}
 
     # ------------------------------------------------------------ the database pool
@@ -228,12 +232,19 @@ class Metrics:
             return
         # The engine's pool is replaced when it is disposed, by one of the same class.
         pool = cast("QueuePool", self._engine.pool)
-        gauges = self.pool_gauges
-        gauges["luminary_db_pool_size"].set(pool.size())
-        gauges["luminary_db_pool_checked_out"].set(pool.checkedout())
-        gauges["luminary_db_pool_idle"].set(pool.checkedin())
-        # overflow() is negative while the pool has not opened all its connections yet.
-        gauges["luminary_db_pool_overflow"].set(max(0, pool.overflow()))
+        with self._pool_lock:
+            size, idle, overflow = pool.size(), pool.checkedin(), pool.overflow()
+            # size + overflow connections are open (overflow is negative while the pool has
+            # not opened all of its own yet); those not idle are checked out.
+            shown = (size, size + overflow - idle, idle, max(0, overflow))
+            if shown == self._pool_shown:
+                return
+            # Only what changed: a request moves one connection, the size stays.
+            before = self._pool_shown or (None,) * len(shown)
+            for gauge, old, new in zip(self.pool_gauges.values(), before, shown, strict=True):
+                if old != new:
+                    gauge.set(new)
+            self._pool_shown = shown
 
     # ------------------------------------------------------------ the domain
 

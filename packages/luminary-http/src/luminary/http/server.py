@@ -28,7 +28,9 @@ worker threads. Its classes are subclassed here, never patched:
 A graceful stop: the listening sockets are closed (connections already waiting
 to be accepted are taken first), requests already received or being received
 are answered in full (with ``Connection: close``), idle keep-alive connections
-are closed, and :func:`serve` returns once no connection is left, or when the
+are closed (a new one that has sent nothing yet gets
+:data:`FIRST_REQUEST_SECONDS` for its first request, which may be on its way),
+and :func:`serve` returns once no connection is left, or when the
 grace period is over (whatever is still open is then closed). A second signal
 ends the grace period at once.
 """
@@ -47,7 +49,6 @@ import socket
 import threading
 import time
 import urllib.parse
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from types import FrameType
@@ -69,7 +70,7 @@ from waitress.utilities import (
 )
 
 from .errors import error_body
-from .logs import printable
+from .logs import new_request_id, printable
 from .requests import MAX_BODY
 
 log = logging.getLogger("luminary.server")
@@ -105,6 +106,8 @@ LINGER_SECONDS = 2.0
 #: Near the connection limit with no idle connection left, requests arriving for longer than this are
 #: ended (408), the longest first, to make room.
 PRESSED_SECONDS = 2.0
+#: While stopping, how long a connection that has sent nothing yet is waited for before it is closed.
+FIRST_REQUEST_SECONDS = 2.0
 #: A warning that repeats (an address over its limit, the connection limit reached) is logged this seldom.
 REPORT_SECONDS = 10.0
 
@@ -244,7 +247,7 @@ class ErrorAnswer(ErrorTask):
         error = request.error or InternalServerError("no error")
         path = request.path if isinstance(request, RequestParser) else "/"
         # A new id: the request's own X-Request-ID may be what could not be read.
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         status, content_type, body = _json_error(error, path, self.channel.adj, request_id)
         self.status = status
         self.response_headers = [
@@ -689,7 +692,9 @@ class Service:
             self._prune(now)
             return False
         for channel in list(self.channels):
-            if channel.idle():
+            # A connection accepted but still silent may have its first request on the way
+            # (sent before the signal, not yet through the kernel): it gets a moment.
+            if channel.idle() and (channel.kept_alive or now - channel.opened > FIRST_REQUEST_SECONDS):
                 channel.close_now()
         if not self.channels:
             log.info("every request answered: stopped")

@@ -13,7 +13,8 @@ hands back plain tuples.
 It steps aside, and SQLAlchemy runs the statement as usual, when:
 
 - the connection is not in a transaction (SQLAlchemy would begin one, firing
-  the engine's ``begin`` hook, which takes SQLite's write lock);
+  the engine's ``begin`` hook, which takes SQLite's write lock), unless it is
+  in autocommit (PostgreSQL's reads), where there is none to begin;
 - someone listens to the connection's statements (``before_cursor_execute`` or
   ``after_cursor_execute``: the query-count tests, an APM agent);
 - the statement has parameters SQLAlchemy renders at execution time
@@ -118,7 +119,7 @@ def fetch_all(
     """
     dispatch = connection.dispatch
     if (
-        not connection.in_transaction()
+        not (connection.in_transaction() or _autocommit(connection))
         or dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
         or (compiled := _compiled(statement, connection.dialect)) is None
@@ -137,6 +138,11 @@ def fetch_all(
     finally:
         cursor.close()
     return compiled.rows(fetched)
+
+
+def _autocommit(connection: Connection) -> bool:
+    """Whether ``connection`` runs each statement on its own: there is no transaction to begin."""
+    return bool(connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
 
 def execute_bare(connection: Connection, sql: str) -> None:

@@ -107,14 +107,16 @@ class SqlAlchemyUnitOfWork:
                 watched.check()
             connection = self.engine.connect()
             try:
-                if read_only:
-                    connection.execution_options(**{READ_ONLY: True})
-                    if _snapshot_per_statement(connection):
-                        # Each statement reads its own snapshot, in a transaction or not:
-                        # one around reads would only add two round trips (BEGIN,
-                        # ROLLBACK). The pool restores the isolation level.
-                        connection.execution_options(isolation_level="AUTOCOMMIT")
-                connection.begin()
+                if read_only and _snapshot_per_statement(connection):
+                    # Each statement reads its own snapshot, in a transaction or not: one
+                    # around reads would only add two round trips (BEGIN, ROLLBACK). No
+                    # transaction is begun, not even SQLAlchemy's. The pool restores the
+                    # isolation level.
+                    connection.execution_options(**{READ_ONLY: True, "isolation_level": "AUTOCOMMIT"})
+                else:
+                    if read_only:
+                        connection.execution_options(**{READ_ONLY: True})
+                    connection.begin()
             except BaseException:
                 connection.close()
                 raise
