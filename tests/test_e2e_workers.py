@@ -240,3 +240,32 @@ def test_the_supervisor_gives_up_on_workers_that_die_as_they_start(capfd):
     assert err.strip().splitlines()[-1] == (
         "luminary: workers keep dying as they start (4 in a row within 5 s of starting): giving up"
     )
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_a_worker_still_starting_gets_the_signal_once_it_can_stop_gracefully(tmp_path, held):
+    """``luminary serve`` holds SIGTERM in a starting worker (``hold_signals``): one sent while it
+    builds its app reaches it once its server handles it, rather than ending it at once."""
+    said = tmp_path / "said"
+
+    def work() -> int:
+        time.sleep(0.5)  # starting: the signal arrives meanwhile
+        received: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        said.write_text("stopped gracefully" if received else "no signal")
+        return 0
+
+    supervisor = Supervisor(work, 1, shutdown_grace=5, hold_signals=held)
+    main = threading.get_ident()
+    # To the supervisor's thread, which blocks it while it supervises (and forwards it).
+    timer = threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGTERM))
+    timer.start()
+    try:
+        assert supervisor.run() == 0
+    finally:
+        timer.cancel()
+    if held:
+        assert said.read_text() == "stopped gracefully"
+    else:
+        assert not said.exists()  # ended by the signal before it could say anything

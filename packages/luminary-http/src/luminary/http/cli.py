@@ -335,6 +335,7 @@ def _serve_in_workers(
             sockets=sockets,
             shutdown_grace=limits.shutdown_grace,
             ended=None if metrics_dir is None else partial(worker_ended, directory=metrics_dir),
+            hold_signals=True,
         )
         return supervisor.run(started)
     finally:

@@ -740,10 +740,15 @@ class Service:
             return
         wakeup = _Wakeup(self.map)
         previous_fd = signal.set_wakeup_fd(wakeup.writer.fileno(), warn_on_full_buffer=False)
-        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        stops = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in stops}
+        # A worker starts with them blocked (Supervisor's hold_signals): one sent meanwhile
+        # is pending, and handled now.
+        previous_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         try:
             yield
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(previous_fd)

@@ -53,6 +53,7 @@ FIRST_PAUSE_SECONDS = 0.1
 KILL_AFTER_GRACE_SECONDS = 10.0
 
 _SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD}
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 def default_count() -> int:
@@ -84,6 +85,9 @@ class Supervisor:
         shutdown_grace: The workers' grace period when stopping (they are killed well after it).
         ended: Called in the parent with the pid of each worker that ended, once reaped
             (the metrics drop its gauges); what it raises is logged and ignored.
+        hold_signals: Start each worker with SIGTERM and SIGINT blocked, for ``work`` to
+            unblock once it handles them (:meth:`luminary.http.server.Service.signals_handled`
+            does): one sent while the worker is starting is then acted on, not fatal.
     """
 
     def __init__(
@@ -97,8 +101,10 @@ class Supervisor:
         most_quick_deaths: int = MOST_QUICK_DEATHS,
         first_pause: float = FIRST_PAUSE_SECONDS,
         ended: Callable[[int], None] | None = None,
+        hold_signals: bool = False,
     ) -> None:
         self.work = work
+        self.hold_signals = hold_signals
         self.ended = ended
         self.count = count
         self.sockets = list(sockets)
@@ -241,7 +247,13 @@ class Supervisor:
         try:
             parent = os.getppid()
             os.setpgid(0, 0)
-            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+            mask = set(self._mask)
+            if self.hold_signals:
+                # Held until the work can stop gracefully (it unblocks them then): a SIGTERM
+                # while the worker starts would otherwise end it at once, and reset the
+                # connections waiting for it.
+                mask |= _STOP_SIGNALS
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             _stop_when_orphaned(parent)
             status = self.work()
         except SystemExit as exc:
