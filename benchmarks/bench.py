@@ -103,7 +103,15 @@ Hence the brackets, the warm-up and 5 rounds; and since the CPU a process
 spends per answer barely moves with the load around it, the share by CPU is
 the steadier figure (on PostgreSQL it leaves out the database server's own
 CPU). ``/healthz`` does more than the ceiling (middleware, an access-log line)
-and may only come near it by noise.
+and should only come near it by noise.
+
+It does not, with one thread per worker (the default since it holds on SQLite
+and on PostgreSQL on this machine): in full runs the ceiling measured
+1,484–1,705 req/s at 0.63–0.73 ms of CPU per answer, ``/healthz`` 3,181–3,762
+at 0.29–0.34 ms, and 2 workers' ceiling 4.3–4.7 times one worker's. The same
+two servers alternated alone in the bench's pattern put the ceiling above
+``/healthz``. Until that is understood, judge 1-worker, 1-thread shares of the
+ceiling against ``/healthz`` as well: they may be flattering.
 """
 
 from __future__ import annotations
