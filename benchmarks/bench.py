@@ -25,7 +25,8 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    ones created there and dropped at the end, whatever happens. Only the
    databases the chosen scenarios need are seeded.
 2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
-   environment, ``--workers`` as asked, 1 by default) on each, again with the
+   environment, ``--workers`` as asked, 1 by default, each worker kept on a
+   CPU of its own as ``--cpu-affinity`` says, ``on`` by default) on each, again with the
    extra arguments of each variant chosen (below), and a bare
    Falcon app under the same waitress settings, threads and workers: the
    ceiling. With ``--compare-workers N``, each database and the ceiling are
@@ -100,18 +101,23 @@ one core between them while another process held the other. Requests per
 second follow whatever the machine leaves; a stretch of the ceiling taken
 before the scenario's, as it was, met another machine than the scenario's.
 Hence the brackets, the warm-up and 5 rounds; and since the CPU a process
-spends per answer barely moves with the load around it, the share by CPU is
-the steadier figure (on PostgreSQL it leaves out the database server's own
-CPU). ``/healthz`` does more than the ceiling (middleware, an access-log line)
-and should only come near it by noise.
+spends per answer moves less with the load around it (once its threads stay
+on one core: below), the share by CPU is the steadier figure (on PostgreSQL
+it leaves out the database server's own CPU). ``/healthz`` does more than the
+ceiling (middleware, an access-log line) and should only come near it by noise.
 
-It does not, with one thread per worker (the default since it holds on SQLite
-and on PostgreSQL on this machine): in full runs the ceiling measured
+With one thread per worker it did not: in full runs the ceiling measured
 1,484–1,705 req/s at 0.63–0.73 ms of CPU per answer, ``/healthz`` 3,181–3,762
-at 0.29–0.34 ms, and 2 workers' ceiling 4.3–4.7 times one worker's. The same
-two servers alternated alone in the bench's pattern put the ceiling above
-``/healthz``. Until that is understood, judge 1-worker, 1-thread shares of the
-ceiling against ``/healthz`` as well: they may be flattering.
+at 0.29–0.34 ms. The cause was where the system ran the threads. A worker's
+waitress loop and its thread take turns holding the interpreter lock; free to
+run on both cores, each hand-over woke the other thread on the other core
+(about 20 context switches per answer, counted in ``/proc/<pid>/task``), and
+how often that happened swung from stretch to stretch, and from server to
+server. Kept on one core, 2.5 per answer. Hence ``--cpu-affinity``, ``on`` by
+default here for ``luminary serve`` and the ceiling alike: each worker on a CPU
+of its own, as ``luminary serve`` keeps its default of one worker per CPU (its
+``auto``). ``--cpu-affinity off`` measures the servers as the system places
+them.
 """
 
 from __future__ import annotations
@@ -453,10 +459,17 @@ def process(args: list[str], log: IO[str]) -> Iterator[int]:
 
 
 def luminary(
-    url: str, threads: int, workers: int, log: IO[str], extra: tuple[str, ...] = ()
+    url: str,
+    threads: int,
+    workers: int,
+    log: IO[str],
+    extra: tuple[str, ...] = (),
+    affinity: str = "on",
 ) -> contextlib.AbstractContextManager[int]:
     """``luminary serve`` on ``url``, with ``extra`` arguments after the benchmark's own."""
     script = Path(sys.executable).with_name("luminary")
+    # Said unless the server is from before --cpu-affinity existed (its workers go where they like).
+    kept = ["--cpu-affinity", affinity] if knows(script, "--cpu-affinity") else []
     return process(
         [
             str(script),
@@ -470,7 +483,8 @@ def luminary(
             str(threads),
             # Always said (the server's own default depends on the database), unless the server is
             # from before --workers existed and serves one process anyway.
-            *(["--workers", str(workers)] if workers != 1 or knows_workers(script) else []),
+            *(["--workers", str(workers)] if workers != 1 or knows(script, "--workers") else []),
+            *kept,
             "--database-url",
             url,
             *extra,
@@ -480,10 +494,14 @@ def luminary(
 
 
 @functools.cache
-def knows_workers(script: Path) -> bool:
-    """Whether this ``luminary serve`` has ``--workers``."""
+def serve_help(script: Path) -> str:
     found = subprocess.run([str(script), "serve", "--help"], capture_output=True, text=True, check=False)
-    return "--workers" in found.stdout
+    return found.stdout
+
+
+def knows(script: Path, option: str) -> bool:
+    """Whether this ``luminary serve`` has ``option``."""
+    return option in serve_help(script)
 
 
 def threads_for(chosen: int | None, db: Database) -> int:
@@ -493,9 +511,14 @@ def threads_for(chosen: int | None, db: Database) -> int:
     return default_threads(next(iter(db.urls.values())))
 
 
-def ceiling(threads: int, workers: int, log: IO[str]) -> contextlib.AbstractContextManager[int]:
+def ceiling(
+    threads: int, workers: int, log: IO[str], affinity: str = "on"
+) -> contextlib.AbstractContextManager[int]:
     command = [sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)]
-    return process([*command, "--workers", str(workers)], log)
+    script = Path(sys.executable).with_name("luminary")
+    # Kept on CPUs as luminary serve is, when it can be (see luminary()).
+    kept = ["--cpu-affinity", affinity] if knows(script, "--cpu-affinity") else []
+    return process([*command, "--workers", str(workers), *kept], log)
 
 
 def serving_pids(port: int) -> list[int]:
@@ -1177,6 +1200,13 @@ def main() -> None:
         help="worker processes of luminary serve, and of the ceiling (default 1)",
     )
     parser.add_argument(
+        "--cpu-affinity",
+        choices=["auto", "on", "off"],
+        default="on",
+        help="luminary serve's --cpu-affinity, and the ceiling's (default on: every worker on a CPU of "
+        "its own, as the default of one worker per CPU has them, 1 worker included)",
+    )
+    parser.add_argument(
         "--compare-workers",
         type=int,
         metavar="N",
@@ -1295,7 +1325,7 @@ def main() -> None:
 
             threads = {db.name: threads_for(args.threads, db) for db in databases}
             tops = {
-                (t, w): stack.enter_context(ceiling(t, w, log(f"ceiling {w}w {t}t")))
+                (t, w): stack.enter_context(ceiling(t, w, log(f"ceiling {w}w {t}t"), args.cpu_affinity))
                 for t in sorted(set(threads.values()))
                 for w in variants
             }
@@ -1309,7 +1339,14 @@ def main() -> None:
 
             ports = {
                 (name, server): stack.enter_context(
-                    luminary(db.urls[server[0]], threads[db.name], w, log(log_name(name, server)), server[1])
+                    luminary(
+                        db.urls[server[0]],
+                        threads[db.name],
+                        w,
+                        log(log_name(name, server)),
+                        server[1],
+                        args.cpu_affinity,
+                    )
                 )
                 for name, db, w in targets
                 for server in servers

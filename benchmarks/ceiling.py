@@ -2,7 +2,8 @@
 
 Served by the same waitress settings as ``luminary serve``, and with
 ``--workers N`` by the same processes (a supervisor forking N workers that
-share the listening socket), so that the benchmark can say how close each
+share the listening socket), each kept on a CPU as ``--cpu-affinity`` says
+(as ``luminary serve``'s), so that the benchmark can say how close each
 endpoint comes to what the stack itself allows. It does less than any
 endpoint of Luminary (no middleware, no access log), so an endpoint's share
 of it stays below 100% but for noise.
@@ -28,10 +29,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--cpu-affinity", choices=["auto", "on", "off"], default="off")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     app = falcon.App()
     app.add_sink(lambda req, resp, **kw: Constant().on_get(req, resp), "/")
+    cpus: tuple[int, ...] = ()
+    if args.cpu_affinity != "off":
+        # Imported here, so that the ceiling of a luminary-http from before it existed can be served.
+        from luminary.http.workers import CpuAffinity, confine, cpu_plan
+
+        cpus = cpu_plan(CpuAffinity(args.cpu_affinity), args.workers)
+        if args.workers == 1 and cpus:
+            confine(cpus[0])
     if args.workers == 1:
         serve(app, host="127.0.0.1", port=args.port, threads=args.threads)
         return
@@ -54,7 +64,8 @@ def main() -> None:
         threads = f"{args.workers} workers of {args.threads} threads"
         print(f"Serving Luminary on http://127.0.0.1:{port} with {threads}", flush=True)
 
-    raise SystemExit(Supervisor(work, args.workers, sockets=sockets).run(started))
+    kept = {"cpus": cpus} if cpus else {}
+    raise SystemExit(Supervisor(work, args.workers, sockets=sockets, **kept).run(started))
 
 
 if __name__ == "__main__":

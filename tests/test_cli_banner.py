@@ -27,6 +27,7 @@ from luminary.http.banner import Startup, serving, versions
 from luminary.http.ratelimits import Limit
 from luminary.http.server import Service
 from luminary.http.settings import choose_database
+from luminary.http.workers import CpuAffinity
 from served import serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,7 @@ OPTIONS = [
     ("--port", "LUMINARY_PORT", "8123", 8123, "0", 0),
     ("--threads", "LUMINARY_THREADS", "3", 3, "2", 2),
     ("--workers", "LUMINARY_WORKERS", "3", 3, "1", 1),
+    ("--cpu-affinity", "LUMINARY_CPU_AFFINITY", "off", CpuAffinity.OFF, "on", CpuAffinity.ON),
     ("--no-seed", "LUMINARY_NO_SEED", "yes", True, None, True),
     ("--seed", "LUMINARY_NO_SEED", "true", True, None, False),
     ("--v1", "LUMINARY_V1_MODE", "token", V1Mode.TOKEN, "off", V1Mode.OFF),
@@ -326,6 +328,10 @@ def test_the_limits_row_says_where_they_are_counted():
 def test_the_serving_line_writes_the_host_as_a_url_does(host, url):
     assert serving(host, 8000, 1, 1) == f"Serving Luminary on {url} with 1 thread"
     assert serving(host, 8000, 2, 4) == f"Serving Luminary on {url} with 2 workers of 4 threads"
+    assert serving(host, 8000, 1, 2, True) == f"Serving Luminary on {url} with 2 threads, on one CPU"
+    assert serving(host, 8000, 3, 1, True) == (
+        f"Serving Luminary on {url} with 3 workers of 1 thread, each on one CPU"
+    )
 
 
 def _ipv6_loopback() -> bool:
@@ -353,7 +359,9 @@ def test_the_real_command_prints_the_banner_once_with_workers(tmp_path):
     assert f"  database  {url}\n            set by --database-url\n" in output
     assert f"  schema    revision {HEAD}, just migrated from an empty database\n" in output
     assert "  workers   2, each with 2 threads\n" in output
-    assert f"Serving Luminary on http://127.0.0.1:{server.port} with 2 workers of 2 threads\n" in output
+    # --cpu-affinity auto: each worker on a CPU of its own when they are one per CPU.
+    kept = ", each on one CPU" if len(os.sched_getaffinity(0)) == 2 else ""
+    assert f"Serving Luminary on http://127.0.0.1:{server.port} with 2 workers of 2 threads{kept}\n" in output
     assert (
         f"Stop with Ctrl-C or SIGTERM to this process, {server.process.pid}, which stops its workers"
         in output

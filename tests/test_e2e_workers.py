@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -25,7 +26,7 @@ from luminary.http.cli import (
     default_threads,
     default_workers,
 )
-from luminary.http.workers import Supervisor, default_count
+from luminary.http.workers import CpuAffinity, Supervisor, cpu_plan, default_count
 from served import Server, run_luminary, serve
 
 pytestmark = pytest.mark.slow
@@ -72,6 +73,15 @@ def post(port: int, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         return response.status, json.loads(response.read())
     finally:
         connection.close()
+
+
+def cpus_of(pid: int) -> list[frozenset[int]]:
+    """The CPUs each thread of process ``pid`` may run on."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):  # a thread that just ended
+            found.append(frozenset(os.sched_getaffinity(int(task.name))))
+    return found
 
 
 def until(condition, seconds: float = 10) -> bool:
@@ -269,3 +279,94 @@ def test_a_worker_still_starting_gets_the_signal_once_it_can_stop_gracefully(tmp
         assert said.read_text() == "stopped gracefully"
     else:
         assert not said.exists()  # ended by the signal before it could say anything
+
+
+ALLOWED = sorted(os.sched_getaffinity(0))
+
+
+def test_the_cpus_workers_are_kept_on_follow_the_mode_and_the_count():
+    assert cpu_plan(CpuAffinity.ON, 1) == cpu_plan(CpuAffinity.ON, 7) == tuple(ALLOWED)
+    assert cpu_plan(CpuAffinity.OFF, len(ALLOWED)) == ()
+    # auto: only when there is one worker per CPU (the default count), the CPUs being the server's.
+    assert cpu_plan(CpuAffinity.AUTO, default_count()) == tuple(ALLOWED)
+    assert cpu_plan(CpuAffinity.AUTO, len(ALLOWED) + 1) == ()
+    if len(ALLOWED) > 1:
+        assert cpu_plan(CpuAffinity.AUTO, 1) == ()
+
+
+def test_each_worker_is_kept_on_one_cpu_and_a_replacement_on_the_one_it_replaces(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cpus.db'}"
+    with serve(url, "--cpu-affinity", "on", threads=2, workers=2) as server:
+        assert "with 2 workers of 2 threads, each on one CPU" in "".join(server.output)
+        parent = server.process.pid
+        workers = children(parent)
+        assert len(workers) == 2
+        # Their waitress threads are started once the app is built: two threads and the loop, at least.
+        assert until(lambda: all(len(cpus_of(pid)) >= 3 for pid in workers))
+        assert get(server.port, "/api/constellations/") == 200
+        kept = {}
+        for pid in workers:
+            each = set(cpus_of(pid))
+            assert len(each) == 1, each  # every thread of a worker on the same CPU
+            (cpus,) = each
+            assert len(cpus) == 1, cpus  # and that is one CPU
+            kept[pid] = next(iter(cpus))
+        # Worker i on the i-th CPU this process may use, going round.
+        assert sorted(kept.values()) == sorted([ALLOWED[0], ALLOWED[1 % len(ALLOWED)]])
+        assert set(cpus_of(parent)) == {frozenset(ALLOWED)}  # the supervisor is not kept anywhere
+
+        victim = max(workers, key=lambda pid: (kept[pid], pid))
+        os.kill(victim, signal.SIGKILL)
+        assert until(lambda: len(children(parent) - {victim}) == 2), "no worker took its place"
+        (replacement,) = children(parent) - workers
+        assert until(lambda: len(cpus_of(replacement)) >= 3)
+        assert set(cpus_of(replacement)) == {frozenset({kept[victim]})}
+        assert get(server.port, "/api/constellations/") == 200
+    assert server.process.returncode == 0
+
+
+def test_workers_left_where_the_system_likes_with_cpu_affinity_off(tmp_path):
+    url = f"sqlite:///{tmp_path / 'free.db'}"
+    with serve(url, "--cpu-affinity", "off", threads=2, workers=2) as server:
+        workers = children(server.process.pid)
+        assert until(lambda: all(len(cpus_of(pid)) >= 3 for pid in workers))
+        for pid in workers:
+            assert set(cpus_of(pid)) == {frozenset(ALLOWED)}
+        assert "each on one CPU" not in "".join(server.output)
+
+
+def test_one_process_kept_on_the_first_cpu_with_cpu_affinity_on(tmp_path):
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    with serve(url, "--cpu-affinity", "on", threads=2, workers=1) as server:
+        assert "with 2 threads, on one CPU" in "".join(server.output)
+        assert get(server.port, "/api/constellations/") == 200
+        assert set(cpus_of(server.process.pid)) == {frozenset({ALLOWED[0]})}
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--cpu-affinity", "sometimes"], {}), ([], {"LUMINARY_CPU_AFFINITY": "sometimes"})],
+)
+def test_an_unknown_cpu_affinity_is_refused(tmp_path, args, env):
+    ran = run_luminary(
+        "serve", "--database-url", f"sqlite:///{tmp_path / 'x.db'}", *args, cwd=tmp_path, env=env
+    )
+    assert ran.returncode == 2
+    assert (
+        "'sometimes' is not a CPU affinity (from --cpu-affinity or LUMINARY_CPU_AFFINITY): "
+        "choose auto, on, off" in ran.stderr
+    )
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_worker_the_system_will_not_keep_on_its_cpu_runs_anyway(tmp_path):
+    said = tmp_path / "said"
+    gone = max(ALLOWED) + 4096  # no such CPU: the system refuses it, as it would a CPU taken away
+
+    def work() -> int:
+        said.write_text(",".join(map(str, sorted(os.sched_getaffinity(0)))))
+        return 0
+
+    # The work ends at once, which counts as dying at once: with 1 such death allowed, it gives up.
+    Supervisor(work, 1, most_quick_deaths=1, cpus=(gone,)).run()
+    assert said.read_text() == ",".join(map(str, ALLOWED))

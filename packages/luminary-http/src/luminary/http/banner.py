@@ -15,7 +15,7 @@ origins, and how to stop it::
       metrics   on: /metrics, in the Prometheus text format
       limits    off: no --rate-limit or LUMINARY_RATE_LIMITS
       CORS      none: answers carry no CORS header (no --cors-origin or LUMINARY_CORS_ORIGINS)
-    Serving Luminary on http://127.0.0.1:8000 with 2 workers of 1 thread
+    Serving Luminary on http://127.0.0.1:8000 with 2 workers of 1 thread, each on one CPU
     Stop with Ctrl-C or SIGTERM to this process, 4242, which stops its workers (requests in flight get 30 s).
 
 Scripts (the tests, the benchmarks) find the port in the line ``Serving
@@ -199,12 +199,14 @@ def url(host: str, port: int) -> str:
     return f"http://{address(host, port)}"
 
 
-def serving(host: str, port: int, workers: int, threads: int) -> str:
+def serving(host: str, port: int, workers: int, threads: int, on_one_cpu: bool = False) -> str:
     """The line scripts read the port from: ``Serving Luminary on http://HOST:PORT with …``."""
     each = f"{threads} thread{'s' if threads != 1 else ''}"
     if workers == 1:
-        return f"Serving Luminary on {url(host, port)} with {each}"
-    return f"Serving Luminary on {url(host, port)} with {workers} workers of {each}"
+        kept = ", on one CPU" if on_one_cpu else ""
+        return f"Serving Luminary on {url(host, port)} with {each}{kept}"
+    kept = ", each on one CPU" if on_one_cpu else ""
+    return f"Serving Luminary on {url(host, port)} with {workers} workers of {each}{kept}"
 
 
 def stopping(workers: int, grace: float, pid: int) -> str:

@@ -23,6 +23,7 @@ from .auth import V1Mode
 from .logs import LOG_FORMATS, JsonFormatter, TextFormatter
 from .server import Limits
 from .settings import setting
+from .workers import CpuAffinity, can_confine, confine, cpu_plan
 
 if TYPE_CHECKING:
     from luminary.sql import Migration
@@ -81,6 +82,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if args.threads is None:
         args.threads = default_threads(url)
+    if args.cpu_affinity is CpuAffinity.ON and not can_confine():
+        print(
+            "luminary: --cpu-affinity on: this system cannot keep a process on chosen CPUs", file=sys.stderr
+        )
+        return 2
+    cpus = cpu_plan(args.cpu_affinity, workers)
     try:
         sockets = listen(args.host, args.port)
     except ServeError as exc:
@@ -89,8 +96,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         start = partial(_startup, args, choice, workers=workers, defaulted=defaulted)
         if workers == 1:
-            return _serve_in_this_process(args, url, sockets, start)
-        return _serve_in_workers(args, url, workers, sockets, start)
+            return _serve_in_this_process(args, url, sockets, start, cpus)
+        return _serve_in_workers(args, url, workers, sockets, start, cpus)
     finally:
         for sock in sockets:
             sock.close()
@@ -243,15 +250,32 @@ _Announce = Callable[["Migration", "int | None", V1Mode], None]
 
 
 def _serve_in_this_process(
-    args: argparse.Namespace, url: str, sockets: list[socket.socket], announce: _Announce
+    args: argparse.Namespace,
+    url: str,
+    sockets: list[socket.socket],
+    announce: _Announce,
+    cpus: tuple[int, ...],
+) -> int:
+    from .metrics import keep_in_process
+
+    keep_in_process()  # one process: its metrics in its own registry, no files
+    allowed = os.sched_getaffinity(0) if cpus else set()
+    kept = bool(cpus) and confine(cpus[0])  # before the server starts its threads, which stay there too
+    try:
+        return _serve_here(args, url, sockets, announce, kept)
+    finally:
+        if kept:
+            os.sched_setaffinity(0, allowed)
+
+
+def _serve_here(
+    args: argparse.Namespace, url: str, sockets: list[socket.socket], announce: _Announce, kept: bool
 ) -> int:
     from luminary import sql
 
     from . import banner
-    from .metrics import keep_in_process
     from .server import ServeError, Service
 
-    keep_in_process()  # one process: its metrics in its own registry, no files
     migration = sql.upgrade(url)
     engine = sql.make_engine(url)
     try:
@@ -270,7 +294,7 @@ def _serve_in_this_process(
             return 1
         announce(migration, seeded, v1_mode)
         with service.signals_handled():
-            print(banner.serving(args.host, service.port, 1, args.threads), flush=True)
+            print(banner.serving(args.host, service.port, 1, args.threads, kept), flush=True)
             print(banner.stopping(1, limits.shutdown_grace, os.getpid()), flush=True)
             service.run()
     finally:
@@ -279,7 +303,12 @@ def _serve_in_this_process(
 
 
 def _serve_in_workers(
-    args: argparse.Namespace, url: str, count: int, sockets: list[socket.socket], announce: _Announce
+    args: argparse.Namespace,
+    url: str,
+    count: int,
+    sockets: list[socket.socket],
+    announce: _Announce,
+    cpus: tuple[int, ...],
 ) -> int:
     """Migrate and seed here, then serve ``sockets`` in ``count`` forked workers (see :mod:`.workers`)."""
     from luminary import sql
@@ -322,7 +351,7 @@ def _serve_in_workers(
         return 0
 
     def started() -> None:
-        print(banner.serving(args.host, port, count, args.threads), flush=True)
+        print(banner.serving(args.host, port, count, args.threads, bool(cpus)), flush=True)
         print(banner.stopping(count, limits.shutdown_grace, os.getpid()), flush=True)
 
     try:
@@ -336,6 +365,7 @@ def _serve_in_workers(
             shutdown_grace=limits.shutdown_grace,
             ended=None if metrics_dir is None else partial(worker_ended, directory=metrics_dir),
             hold_signals=True,
+            cpus=cpus,
         )
         return supervisor.run(started)
     finally:
@@ -425,6 +455,18 @@ def _v1_mode(value: str) -> V1Mode:
         choices = ", ".join(m.value for m in V1Mode)
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a v1 mode (from --v1 or LUMINARY_V1_MODE): choose {choices}"
+        ) from None
+
+
+def _cpu_affinity(value: str) -> CpuAffinity:
+    # argparse converts a string default too, so a bad LUMINARY_CPU_AFFINITY is refused before anything runs.
+    try:
+        return CpuAffinity(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in CpuAffinity)
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a CPU affinity (from --cpu-affinity or LUMINARY_CPU_AFFINITY): "
+            f"choose {choices}"
         ) from None
 
 
@@ -782,6 +824,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes serving the port, each with its own threads, supervised: one that dies is "
         "replaced (default: $LUMINARY_WORKERS, else one per CPU)",
+    )
+    serve.add_argument(
+        "--cpu-affinity",
+        type=_cpu_affinity,
+        choices=list(CpuAffinity),
+        default=setting("LUMINARY_CPU_AFFINITY") or CpuAffinity.AUTO.value,
+        help="keep each worker on one CPU: 'auto' when there is one worker per CPU (the default "
+        "count), 'on' always (worker i on the i-th CPU, going round), 'off' never "
+        "(default: $LUMINARY_CPU_AFFINITY, else auto)",
     )
     serve.add_argument(
         "--no-seed",
