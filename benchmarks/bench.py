@@ -504,11 +504,12 @@ def knows(script: Path, option: str) -> bool:
     return option in serve_help(script)
 
 
-def threads_for(chosen: int | None, db: Database) -> int:
-    """The waitress threads per worker: as chosen, else what ``luminary serve`` takes on that database."""
+def threads_for(chosen: int | None, db: Database, affinity: str) -> int:
+    """The waitress threads per worker: as chosen, else what ``luminary serve`` takes on that database
+    (with its workers kept on CPUs unless ``affinity`` is ``off``)."""
     if chosen is not None:
         return chosen
-    return default_threads(next(iter(db.urls.values())))
+    return default_threads(next(iter(db.urls.values())), on_one_cpu=affinity != "off")
 
 
 def ceiling(
@@ -1189,8 +1190,9 @@ def main() -> None:
         type=int,
         default=None,
         help="waitress threads per worker (default: luminary serve's for each database, "
-        f"{default_threads('sqlite:///x.db')} on SQLite, {default_threads('postgresql://127.0.0.1/y')} "
-        f"on PostgreSQL on this machine and {default_threads('postgresql://db/y')} across a network; "
+        f"{default_threads('sqlite:///x.db')} on SQLite, {default_threads('postgresql://db/y')} on "
+        "PostgreSQL, and with --cpu-affinity off "
+        f"{default_threads('postgresql://127.0.0.1/y', on_one_cpu=False)} on PostgreSQL on this machine; "
         "the ceiling is served with each count used)",
     )
     parser.add_argument(
@@ -1323,7 +1325,7 @@ def main() -> None:
                 logs[name] = Path(tmp) / f"{name}.log"
                 return stack.enter_context(logs[name].open("w"))
 
-            threads = {db.name: threads_for(args.threads, db) for db in databases}
+            threads = {db.name: threads_for(args.threads, db, args.cpu_affinity) for db in databases}
             tops = {
                 (t, w): stack.enter_context(ceiling(t, w, log(f"ceiling {w}w {t}t"), args.cpu_affinity))
                 for t in sorted(set(threads.values()))

@@ -61,12 +61,12 @@ class Server:
 
 @contextlib.contextmanager
 def serve(
-    database_url: str, *extra: str, threads: int = 8, workers: int = 1, cwd: Path | None = None
+    database_url: str, *extra: str, threads: int | None = 8, workers: int = 1, cwd: Path | None = None
 ) -> Iterator[Server]:
     """Start ``luminary serve --port 0`` and stop it with SIGTERM when done.
 
     One worker unless told: one process, whatever the database (on PostgreSQL
-    ``serve`` would run one worker per CPU).
+    ``serve`` would run one worker per CPU). ``threads=None``: the server's default.
     """
     env = {
         k: v
@@ -79,8 +79,7 @@ def serve(
             "serve",
             "--port",
             "0",
-            "--threads",
-            str(threads),
+            *(["--threads", str(threads)] if threads is not None else []),
             "--workers",
             str(workers),
             "--database-url",

@@ -220,7 +220,9 @@ def test_by_default_one_worker_per_cpu_with_threads_by_database():
         "postgresql://u@/luminary?host=db.example",
     ):
         assert default_threads(remote) == POSTGRES_THREADS == 4, remote
-    # On this machine: threads would only hand the interpreter to each other.
+        assert default_threads(remote, on_one_cpu=False) == POSTGRES_THREADS, remote
+    # On this machine: the same with each worker on one CPU; with workers free to move, threads
+    # would only hand the interpreter to each other across CPUs.
     for local in (
         "postgresql+psycopg://u@127.0.0.1:5432/luminary",
         "postgresql://u@localhost/luminary",
@@ -229,7 +231,21 @@ def test_by_default_one_worker_per_cpu_with_threads_by_database():
         "postgresql://u@/luminary?host=/var/run/postgresql",
         "postgresql://u@localhost,127.0.0.2/luminary",
     ):
-        assert default_threads(local) == LOCAL_POSTGRES_THREADS == 1, local
+        assert default_threads(local) == POSTGRES_THREADS, local
+        assert default_threads(local, on_one_cpu=False) == LOCAL_POSTGRES_THREADS == 1, local
+
+
+def test_the_default_threads_follow_the_database_and_the_cpu_affinity(database_url):
+    """On the machine's own PostgreSQL: 4 threads with the workers kept on CPUs, 1 without; SQLite: 1."""
+    postgres = not database_url.startswith("sqlite")
+    kept, free = (POSTGRES_THREADS, LOCAL_POSTGRES_THREADS) if postgres else (SQLITE_THREADS,) * 2
+    for affinity, threads in (("on", kept), ("off", free)):
+        with serve(database_url, "--cpu-affinity", affinity, workers=1, threads=None) as server:
+            said = "".join(server.output)
+        assert (
+            f"with {threads} thread{'s' if threads > 1 else ''}{', on one CPU' if affinity == 'on' else ''}\n"
+            in said
+        )
 
 
 def test_a_database_in_memory_is_not_served_by_several_workers(tmp_path):

@@ -32,14 +32,16 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-#: Threads per worker on a PostgreSQL server across a network (waitress's own default):
-#: each statement waits for a round trip, and a thread waiting leaves the interpreter to
-#: the others.
+#: Threads per worker on PostgreSQL (waitress's own default): each statement waits for
+#: the server, a commit for its disk, and a thread waiting leaves the interpreter to the
+#: others. With each worker kept on one CPU (the default), four served the writes about a
+#: fifth faster than one, and the reads with no more CPU (measured with nox -s bench; see
+#: the README).
 POSTGRES_THREADS = 4
 #: Threads per worker on a PostgreSQL server on the same machine (a Unix socket, or a
-#: loopback address): a round trip is short, and threads only hand the interpreter lock to
-#: each other; one thread per worker served reads with half the CPU of four (measured
-#: with nox -s bench; see the README).
+#: loopback address) when the workers are not kept on CPUs: a round trip is short, and
+#: threads free to run on several CPUs mostly hand the interpreter lock to each other
+#: across them; there one thread served reads with half the CPU of four.
 LOCAL_POSTGRES_THREADS = 1
 #: Threads per worker on SQLite. Its module lets go of the interpreter lock at every
 #: row it steps through, so threads of one process hand the lock to each other
@@ -80,14 +82,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if workers > 1 and _in_memory(url):
         print("luminary: a SQLite database in memory is served by 1 worker only", file=sys.stderr)
         return 2
-    if args.threads is None:
-        args.threads = default_threads(url)
     if args.cpu_affinity is CpuAffinity.ON and not can_confine():
         print(
             "luminary: --cpu-affinity on: this system cannot keep a process on chosen CPUs", file=sys.stderr
         )
         return 2
     cpus = cpu_plan(args.cpu_affinity, workers)
+    if args.threads is None:
+        args.threads = default_threads(url, on_one_cpu=bool(cpus))
     try:
         sockets = listen(args.host, args.port)
     except ServeError as exc:
@@ -120,9 +122,10 @@ def _in_memory(url: str) -> bool:
     return found.get_backend_name() == "sqlite" and sqlite_path(found) is None
 
 
-def default_threads(url: str) -> int:
-    """Threads per worker: :data:`SQLITE_THREADS` on SQLite; on PostgreSQL,
-    :data:`LOCAL_POSTGRES_THREADS` when the server is on this machine, else :data:`POSTGRES_THREADS`."""
+def default_threads(url: str, *, on_one_cpu: bool = True) -> int:
+    """Threads per worker: :data:`SQLITE_THREADS` on SQLite; on PostgreSQL, :data:`POSTGRES_THREADS`,
+    but :data:`LOCAL_POSTGRES_THREADS` when the server is on this machine and the workers are not
+    kept on one CPU each (``on_one_cpu``)."""
     from sqlalchemy.engine import make_url
 
     from luminary.sql.config import normalize_url
@@ -130,7 +133,7 @@ def default_threads(url: str) -> int:
     found = make_url(normalize_url(url))
     if found.get_backend_name() != "postgresql":
         return SQLITE_THREADS
-    return LOCAL_POSTGRES_THREADS if _on_this_machine(found) else POSTGRES_THREADS
+    return LOCAL_POSTGRES_THREADS if not on_one_cpu and _on_this_machine(found) else POSTGRES_THREADS
 
 
 def _on_this_machine(url: Any) -> bool:
@@ -814,8 +817,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=setting("LUMINARY_THREADS"),
         metavar="N",
         help="threads per worker (default: $LUMINARY_THREADS, else "
-        f"{SQLITE_THREADS} on SQLite, {LOCAL_POSTGRES_THREADS} on PostgreSQL on this machine and "
-        f"{POSTGRES_THREADS} on PostgreSQL across a network)",
+        f"{SQLITE_THREADS} on SQLite, {POSTGRES_THREADS} on PostgreSQL; {LOCAL_POSTGRES_THREADS} on "
+        "PostgreSQL on this machine when the workers are not kept on one CPU each)",
     )
     serve.add_argument(
         "--workers",

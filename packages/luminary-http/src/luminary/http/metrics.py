@@ -200,6 +200,8 @@ class Metrics:
         self._pool_shown: tuple[int, ...] = ()
         self._pool_lock = threading.Lock()
         self._routes: dict[str, str] = {}
+        #: The series of each (method, route, status) seen: ``labels()`` checks and locks at every call.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     # ------------------------------------------------------------ the database pool
 
@@ -293,8 +295,16 @@ class Metrics:
         self.in_flight.dec()
         method = req.method if req.method in METHODS else "other"
         route = self.route_of(req)
-        self.requests.labels(method, route, str(resp.status_code)).inc()
-        self.duration.labels(method, route).observe(elapsed)
+        status = resp.status_code
+        series = self._series.get((method, route, status))
+        if series is None:
+            # Two threads may both make it: the same two series, from labels(), either way.
+            series = self._series[method, route, status] = (
+                self.requests.labels(method, route, str(status)),
+                self.duration.labels(method, route),
+            )
+        series[0].inc()
+        series[1].observe(elapsed)
         if self._engine is not None:
             self.refresh_pool()  # connections given back during the request
 
