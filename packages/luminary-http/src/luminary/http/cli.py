@@ -14,8 +14,9 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from enum import Enum
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from luminary import core
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from luminary.sql import Migration
 
     from .settings import DatabaseChoice
+
+_Choice = TypeVar("_Choice", bound=Enum)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -450,27 +453,24 @@ def cmd_sync_minutes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _v1_mode(value: str) -> V1Mode:
-    # argparse converts a string default too, so a bad LUMINARY_V1_MODE is refused here before anything runs.
-    try:
-        return V1Mode(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in V1Mode)
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a v1 mode (from --v1 or LUMINARY_V1_MODE): choose {choices}"
-        ) from None
+def _one_of(kind: type[_Choice], what: str, option: str, variable: str) -> Callable[[str], _Choice]:
+    """The argparse type of an option whose values are ``kind``'s: ``'x' is not a WHAT (…): choose …``."""
+
+    def convert(value: str) -> _Choice:
+        # argparse converts a string default too, so a bad variable is refused before anything runs.
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in kind)
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is not {what} (from {option} or {variable}): choose {choices}"
+            ) from None
+
+    return convert
 
 
-def _cpu_affinity(value: str) -> CpuAffinity:
-    # argparse converts a string default too, so a bad LUMINARY_CPU_AFFINITY is refused before anything runs.
-    try:
-        return CpuAffinity(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in CpuAffinity)
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a CPU affinity (from --cpu-affinity or LUMINARY_CPU_AFFINITY): "
-            f"choose {choices}"
-        ) from None
+_v1_mode = _one_of(V1Mode, "a v1 mode", "--v1", "LUMINARY_V1_MODE")
+_cpu_affinity = _one_of(CpuAffinity, "a CPU affinity", "--cpu-affinity", "LUMINARY_CPU_AFFINITY")
 
 
 def _log_format(value: str) -> str:
