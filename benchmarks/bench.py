@@ -160,6 +160,7 @@ from luminary.core import (
 )
 from luminary.core.study import study_day
 from luminary.http.cli import default_threads
+from luminary.http.workers import CpuAffinity, cpu_plan
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
 HERE = Path(__file__).parent
@@ -468,8 +469,6 @@ def luminary(
 ) -> contextlib.AbstractContextManager[int]:
     """``luminary serve`` on ``url``, with ``extra`` arguments after the benchmark's own."""
     script = Path(sys.executable).with_name("luminary")
-    # Said unless the server is from before --cpu-affinity existed (its workers go where they like).
-    kept = ["--cpu-affinity", affinity] if knows(script, "--cpu-affinity") else []
     return process(
         [
             str(script),
@@ -484,7 +483,7 @@ def luminary(
             # Always said (the server's own default depends on the database), unless the server is
             # from before --workers existed and serves one process anyway.
             *(["--workers", str(workers)] if workers != 1 or knows(script, "--workers") else []),
-            *kept,
+            *affinity_args(affinity),
             "--database-url",
             url,
             *extra,
@@ -504,22 +503,27 @@ def knows(script: Path, option: str) -> bool:
     return option in serve_help(script)
 
 
-def threads_for(chosen: int | None, db: Database, affinity: str) -> int:
+def affinity_args(affinity: str) -> list[str]:
+    """``--cpu-affinity`` for luminary serve and the ceiling alike, unless the installed server is
+    from before it existed (its workers, and the ceiling's, then go where the system puts them)."""
+    script = Path(sys.executable).with_name("luminary")
+    return ["--cpu-affinity", affinity] if knows(script, "--cpu-affinity") else []
+
+
+def threads_for(chosen: int | None, db: Database, affinity: str, workers: list[int]) -> int:
     """The waitress threads per worker: as chosen, else what ``luminary serve`` takes on that database
-    (with its workers kept on CPUs unless ``affinity`` is ``off``)."""
+    with ``affinity``, for every count of ``workers`` served (kept on CPUs only if all of them are)."""
     if chosen is not None:
         return chosen
-    return default_threads(next(iter(db.urls.values())), on_one_cpu=affinity != "off")
+    kept = all(cpu_plan(CpuAffinity(affinity), count) for count in workers)
+    return default_threads(next(iter(db.urls.values())), on_one_cpu=kept)
 
 
 def ceiling(
     threads: int, workers: int, log: IO[str], affinity: str = "on"
 ) -> contextlib.AbstractContextManager[int]:
     command = [sys.executable, str(HERE / "ceiling.py"), "--port", "0", "--threads", str(threads)]
-    script = Path(sys.executable).with_name("luminary")
-    # Kept on CPUs as luminary serve is, when it can be (see luminary()).
-    kept = ["--cpu-affinity", affinity] if knows(script, "--cpu-affinity") else []
-    return process([*command, "--workers", str(workers), *kept], log)
+    return process([*command, "--workers", str(workers), *affinity_args(affinity)], log)
 
 
 def serving_pids(port: int) -> list[int]:
@@ -1191,7 +1195,7 @@ def main() -> None:
         default=None,
         help="waitress threads per worker (default: luminary serve's for each database, "
         f"{default_threads('sqlite:///x.db')} on SQLite, {default_threads('postgresql://db/y')} on "
-        "PostgreSQL, and with --cpu-affinity off "
+        "PostgreSQL, and with workers not kept on CPUs (--cpu-affinity off, or auto but not one per CPU) "
         f"{default_threads('postgresql://127.0.0.1/y', on_one_cpu=False)} on PostgreSQL on this machine; "
         "the ceiling is served with each count used)",
     )
@@ -1325,7 +1329,9 @@ def main() -> None:
                 logs[name] = Path(tmp) / f"{name}.log"
                 return stack.enter_context(logs[name].open("w"))
 
-            threads = {db.name: threads_for(args.threads, db, args.cpu_affinity) for db in databases}
+            threads = {
+                db.name: threads_for(args.threads, db, args.cpu_affinity, variants) for db in databases
+            }
             tops = {
                 (t, w): stack.enter_context(ceiling(t, w, log(f"ceiling {w}w {t}t"), args.cpu_affinity))
                 for t in sorted(set(threads.values()))
