@@ -26,7 +26,8 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    databases the chosen scenarios need are seeded.
 2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
    environment, ``--workers`` as asked, 1 by default, each worker kept on a
-   CPU of its own as ``--cpu-affinity`` says, ``on`` by default) on each, again with the
+   CPU of its own as ``--cpu-affinity`` says, ``on`` by default; SQLite's commits
+   waiting for the disk unless ``--sqlite-synchronous normal``) on each, again with the
    extra arguments of each variant chosen (below), and a bare
    Falcon app under the same waitress settings, threads and workers: the
    ceiling. With ``--compare-workers N``, each database and the ceiling are
@@ -1213,6 +1214,13 @@ def main() -> None:
         "its own, as the default of one worker per CPU has them, 1 worker included)",
     )
     parser.add_argument(
+        "--sqlite-synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="how luminary serve's SQLite commits wait for the disk, as ?synchronous= on its URL says "
+        "(default full, luminary's own: each commit waits for its flush; normal: none does)",
+    )
+    parser.add_argument(
         "--compare-workers",
         type=int,
         metavar="N",
@@ -1318,7 +1326,10 @@ def main() -> None:
             for engine in engines:
                 db = Database(ENGINES[engine])
                 if engine == "sqlite":
-                    urls = {scale: f"sqlite:///{Path(tmp) / f'bench-{SCALES[scale]}.db'}" for scale in scales}
+                    # Said only when not luminary's default, for a luminary serve from before the setting.
+                    sync = args.sqlite_synchronous
+                    said = "" if sync == "full" else f"?synchronous={sync}"
+                    urls = {s: f"sqlite:///{Path(tmp) / f'bench-{SCALES[s]}.db'}{said}" for s in scales}
                 else:
                     urls = stack.enter_context(postgres_databases(args.postgres_url, scales))
                 seed_all(db, urls, args.users)

@@ -189,3 +189,79 @@ def test_a_postgres_read_begins_no_transaction_and_leaves_the_connection_as_it_f
         uow.users.add(User(display_name="Not kept", created_at=T0))
     with SqlAlchemyUnitOfWork(postgres_engine).reading() as uow:
         assert [u.display_name for u in uow.users.list_page(PageRequest(limit=10))] == ["Ada"]
+
+
+@pytest.fixture
+def sqlite_engine(request):
+    yield from sql_engine("sqlite", request)
+
+
+def _names(users) -> list[str]:
+    return sorted(u.display_name for u in users)
+
+
+def test_a_sqlite_read_keeps_one_snapshot_on_the_drivers_transaction_and_takes_no_write_lock(sqlite_engine):
+    """The read begins on the driver's connection (SQLAlchemy sees no transaction of its own); its
+    reads, those on the driver's cursor and those SQLAlchemy runs itself, see one snapshot; a writer
+    commits meanwhile, not waiting; the pooled connection ends the read out of any transaction."""
+    user_id = seed(sqlite_engine)
+    reader = SqlAlchemyUnitOfWork(sqlite_engine)
+    with reader.reading():
+        connection = reader._connection
+        assert connection is not None
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection.in_transaction
+        assert not connection.in_transaction()
+        assert _names(reader.users.list_page(PageRequest(limit=10))) == ["Ada"]  # the snapshot starts
+        with SqlAlchemyUnitOfWork(sqlite_engine) as writer:  # would wait 30 s on a write lock
+            writer.users.add(User(display_name="Grace", created_at=T0))
+            writer.commit()
+        # The driver's cursor, then SQLAlchemy itself (an IN list it expands): the same snapshot.
+        assert _names(reader.users.list_page(PageRequest(limit=10))) == ["Ada"]
+        assert list(reader.users.get_many([user_id, user_id + 1])) == [user_id]
+        assert connection.in_transaction()  # SQLAlchemy's, joining the driver's
+    assert not dbapi_connection.in_transaction
+    with SqlAlchemyUnitOfWork(sqlite_engine).reading() as after:
+        assert _names(after.users.list_page(PageRequest(limit=10))) == ["Ada", "Grace"]
+
+
+def test_a_sqlite_read_begun_on_the_driver_ends_there_when_sqlalchemy_never_joined(sqlite_engine):
+    seed(sqlite_engine)
+    reader = SqlAlchemyUnitOfWork(sqlite_engine)
+    with reader.reading():
+        connection = reader._connection
+        assert connection is not None
+        dbapi_connection = connection.connection.dbapi_connection
+        assert reader.users.list_page(PageRequest(limit=10))
+        assert dbapi_connection.in_transaction
+        assert not connection.in_transaction()
+    assert not dbapi_connection.in_transaction
+    # The same pooled connection writes next: BEGIN IMMEDIATE, as a writer always does.
+    with SqlAlchemyUnitOfWork(sqlite_engine) as writer:
+        assert writer._connection is not None
+        assert writer._connection.connection.dbapi_connection is dbapi_connection
+        assert writer._connection.in_transaction()
+        writer.users.add(User(display_name="Grace", created_at=T0))
+        writer.commit()
+
+
+@pytest.mark.postgres
+def test_a_postgres_read_that_fails_still_gives_its_connection_back_out_of_autocommit(postgres_engine):
+    user_id = seed(postgres_engine)
+    reader = SqlAlchemyUnitOfWork(postgres_engine)
+    with pytest.raises(RuntimeError, match="the answer failed"), reader.reading():
+        connection = reader._connection
+        assert connection is not None
+        dbapi_connection = connection.connection.dbapi_connection
+        # A statement SQLAlchemy runs itself (an IN list): its transaction begins nothing on the server.
+        assert list(reader.users.get_many([user_id])) == [user_id]
+        assert connection.in_transaction()
+        assert dbapi_connection.autocommit
+        raise RuntimeError("the answer failed")
+    assert not dbapi_connection.autocommit
+    with SqlAlchemyUnitOfWork(postgres_engine) as writer:
+        assert writer._connection is not None
+        assert writer._connection.connection.dbapi_connection is dbapi_connection
+        writer.users.add(User(display_name="Not kept", created_at=T0))
+    with SqlAlchemyUnitOfWork(postgres_engine).reading() as uow:
+        assert [u.display_name for u in uow.users.list_page(PageRequest(limit=10))] == ["Ada"]

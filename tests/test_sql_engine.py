@@ -22,7 +22,7 @@ from luminary.core import (
     Unavailable,
     User,
 )
-from luminary.sql import SqlAlchemyUnitOfWork, make_engine
+from luminary.sql import DatabaseError, SqlAlchemyUnitOfWork, make_engine, upgrade
 from luminary.sql.tables import sessions
 from sql_fixtures import SQL_BACKENDS, sql_engine, sqlite_database, terminate_backend
 
@@ -72,8 +72,36 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(request):
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+            # FULL (2): a commit waits for the disk.
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("given", ["normal", "NORMAL", "full"])
+def test_a_sqlite_url_says_how_commits_wait_for_the_disk(request, given):
+    path = sqlite_database(request)
+    upgrade(f"sqlite:///{path}?synchronous={given}")
+    engine = make_engine(f"sqlite:///{path}?synchronous={given}")
+    try:
+        assert engine.url.query == {}  # the driver is not given it
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            # Every connection of the pool, the write's included: NORMAL is 1, FULL 2.
+            assert uow._connection is not None
+            level = uow._connection.exec_driver_sql("PRAGMA synchronous").scalar()
+            assert level == {"normal": 1, "full": 2}[given.lower()]
+            uow.users.add(User(display_name="Ada", created_at=T0))
+            uow.commit()
+        with SqlAlchemyUnitOfWork(engine).reading() as uow:
+            assert [u.display_name for u in uow.users.list_page(PageRequest(limit=5))] == ["Ada"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("given", ["off", "extra", "2"])
+def test_a_sqlite_url_asking_for_another_synchronous_level_is_refused(given):
+    with pytest.raises(DatabaseError, match="synchronous must be full or normal"):
+        make_engine(f"sqlite:///luminary.db?synchronous={given}")
 
 
 def test_sqlite_transactions_take_the_write_lock_when_they_begin(request):

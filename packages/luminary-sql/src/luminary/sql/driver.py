@@ -14,7 +14,9 @@ It steps aside, and SQLAlchemy runs the statement as usual, when:
 
 - the connection is not in a transaction (SQLAlchemy would begin one, firing
   the engine's ``begin`` hook, which takes SQLite's write lock), unless it is
-  in autocommit (PostgreSQL's reads), where there is none to begin;
+  in autocommit, where there is none to begin, or its driver reads as
+  :func:`begin_bare` left it (SQLite in a transaction SQLAlchemy did not
+  begin, PostgreSQL in autocommit);
 - someone listens to the connection's statements (``before_cursor_execute`` or
   ``after_cursor_execute``: the query-count tests, an APM agent);
 - the statement has parameters SQLAlchemy renders at execution time
@@ -36,7 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["execute_bare", "fetch_all"]
+__all__ = ["autocommit", "begin_bare", "end_bare", "execute_bare", "fetch_all"]
 
 Processor = Callable[[Any], Any]
 
@@ -119,7 +121,7 @@ def fetch_all(
     """
     dispatch = connection.dispatch
     if (
-        not (connection.in_transaction() or _autocommit(connection))
+        not (connection.in_transaction() or autocommit(connection) or _begun_bare(connection))
         or dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
         or (compiled := _compiled(statement, connection.dialect)) is None
@@ -140,9 +142,72 @@ def fetch_all(
     return compiled.rows(fetched)
 
 
-def _autocommit(connection: Connection) -> bool:
+def autocommit(connection: Connection) -> bool:
     """Whether ``connection`` runs each statement on its own: there is no transaction to begin."""
     return bool(connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+
+def _begun_bare(connection: Connection) -> bool:
+    """Whether the driver's connection reads as :func:`begin_bare` left it, SQLAlchemy unaware."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        return dbapi_connection.in_transaction is True  # type: ignore[union-attr]
+    return getattr(dbapi_connection, "autocommit", False) is True
+
+
+def begin_bare(connection: Connection) -> bool:
+    """Begin a read-only unit of work on the driver's connection, behind SQLAlchemy's back.
+
+    SQLAlchemy's own ``begin()`` on SQLite, or its isolation level option on
+    PostgreSQL, costs more than a short read (its transaction object, events,
+    the engine's hook; setting the level and setting it back through the
+    dialect). Here SQLite begins a plain ``BEGIN`` on the driver's connection,
+    and PostgreSQL's driver is put in autocommit (meant for READ COMMITTED,
+    where each statement reads its own snapshot anyway). :func:`fetch_all` runs
+    in that state; a statement SQLAlchemy runs itself begins SQLAlchemy's
+    transaction, which on SQLite joins the driver's (the engine's hook begins
+    nothing more) and on PostgreSQL begins nothing on the server. End with
+    ``connection.rollback()`` if ``connection.in_transaction()``, then
+    :func:`end_bare`.
+
+    Returns ``False``, having done nothing, when someone listens to a SQLite
+    connection's statements: they would not see this BEGIN, so the caller
+    begins SQLAlchemy's transaction instead.
+    """
+    if connection.dialect.name == "sqlite":
+        dispatch = connection.dispatch
+        if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+            return False
+        _bare(connection, "BEGIN")
+        return True
+    _set_autocommit(connection, True)
+    return True
+
+
+def end_bare(connection: Connection) -> None:
+    """Undo what :func:`begin_bare` did, if the driver is still so: roll back, or leave autocommit.
+
+    Nothing to undo on a connection invalidated meanwhile (lost): the pool discards it.
+    """
+    if connection.invalidated or connection.closed or not _begun_bare(connection):
+        return
+    if connection.dialect.name != "sqlite":
+        _set_autocommit(connection, False)
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    try:
+        dbapi_connection.rollback()
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _translated(connection, "ROLLBACK", (), exc, None) from exc
+
+
+def _set_autocommit(connection: Connection, on: bool) -> None:
+    dbapi_connection = connection.connection.dbapi_connection
+    try:
+        dbapi_connection.autocommit = on  # type: ignore[union-attr]
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _translated(connection, f"autocommit = {on}", (), exc, None) from exc
 
 
 def execute_bare(connection: Connection, sql: str) -> None:
@@ -155,11 +220,17 @@ def execute_bare(connection: Connection, sql: str) -> None:
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
         connection.exec_driver_sql(sql)
         return
+    _bare(connection, sql)
+
+
+def _bare(connection: Connection, sql: str) -> None:
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(sql)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _translated(connection, sql, (), exc, cursor) from exc
     finally:
         cursor.close()
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from luminary.core.errors import Unavailable
 
 from .availability import outage_of, sqlite_file, unavailable
+from .driver import begin_bare, end_bare
 from .engine import READ_ONLY, write_lock
 from .repositories import (
     SqlAttemptRepository,
@@ -105,21 +106,15 @@ class SqlAlchemyUnitOfWork:
         try:
             if not read_only and (watched := sqlite_file(self.engine)) is not None:
                 watched.check()
-            connection = self.engine.connect()
-            try:
-                if read_only and _snapshot_per_statement(connection):
-                    # Each statement reads its own snapshot, in a transaction or not: one
-                    # around reads would only add two round trips (BEGIN, ROLLBACK). No
-                    # transaction is begun, not even SQLAlchemy's. The pool restores the
-                    # isolation level.
-                    connection.execution_options(**{READ_ONLY: True, "isolation_level": "AUTOCOMMIT"})
-                else:
-                    if read_only:
-                        connection.execution_options(**{READ_ONLY: True})
+            if read_only:
+                connection = self._begin_reading()
+            else:
+                connection = self.engine.connect()
+                try:
                     connection.begin()
-            except BaseException:
-                connection.close()
-                raise
+                except BaseException:
+                    connection.close()
+                    raise
         except BaseException as exc:
             if lock is not None:
                 lock.release()
@@ -157,8 +152,13 @@ class SqlAlchemyUnitOfWork:
         if isinstance(exc, Unavailable):
             self._failed(exc)
         try:
-            if connection.in_transaction():
-                connection.rollback()
+            try:
+                if connection.in_transaction():
+                    connection.rollback()
+            finally:
+                # What a read did on the driver's connection (see _begin_reading), undone whatever
+                # happened: a PostgreSQL connection must not go back to the pool in autocommit.
+                end_bare(connection)
         except DBAPIError as rollback_error:
             # A connection lost mid-transaction cannot roll back, and need not:
             # the server dropped the transaction with it.
@@ -171,6 +171,29 @@ class SqlAlchemyUnitOfWork:
             connection.close()
             if lock is not None:
                 lock.release()
+
+    def _begin_reading(self) -> Connection:
+        """A connection for a read-only transaction, begun as cheaply as the database allows.
+
+        PostgreSQL at READ COMMITTED reads in autocommit: each statement reads its
+        own snapshot, in a transaction or not, so one around the reads would only
+        add two round trips (BEGIN, ROLLBACK); no transaction is begun, not even
+        SQLAlchemy's. SQLite begins a plain ``BEGIN``, which takes no write lock.
+        Both on the driver's connection (:func:`~luminary.sql.driver.begin_bare`),
+        not through SQLAlchemy's transaction or isolation level option, which cost
+        a third of a short read.
+        """
+        connection = self.engine.connect()
+        try:
+            sqlite = connection.dialect.name == "sqlite"
+            if (sqlite or _snapshot_per_statement(connection)) and begin_bare(connection):
+                return connection
+            connection.execution_options(**{READ_ONLY: True})
+            connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def _failed(self, error: Unavailable) -> Unavailable:
         self._outage.failed(error)
