@@ -265,3 +265,21 @@ def test_a_postgres_read_that_fails_still_gives_its_connection_back_out_of_autoc
         writer.users.add(User(display_name="Not kept", created_at=T0))
     with SqlAlchemyUnitOfWork(postgres_engine).reading() as uow:
         assert [u.display_name for u in uow.users.list_page(PageRequest(limit=10))] == ["Ada"]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ("2025-12-01 10:30:00.000000+00:00", "2025-12-01 10:31:00.250000+00:00"),
+        ("2025-12-01 10:30:00.000000+00:00", None),  # a null: value by value
+        ("2025-12-01 10:30:00.000000+00:00", "2025-12-01 10:31:00"),  # naive, as older rows may be
+        ("2025-12-01 12:30:00+02:00",),
+        (),
+    ],
+)
+def test_a_column_of_sqlite_timestamps_reads_as_its_values_one_by_one(column):
+    from luminary.sql.tables import _sqlite_result
+
+    whole = list(_sqlite_result.column(column))
+    assert whole == [_sqlite_result(value) for value in column]
+    assert all(value is None or value.tzinfo is not None for value in whole)

@@ -31,6 +31,7 @@ pool does not hand it out again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Dialect
@@ -41,6 +42,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 __all__ = ["autocommit", "begin_bare", "end_bare", "execute_bare", "fetch_all"]
 
 Processor = Callable[[Any], Any]
+#: A result processor may carry, as its attribute ``column``, a function processing a whole
+#: column (a tuple of values) at once into an iterable of the same values ``map`` would give.
+COLUMN_PROCESSOR = "column"
 
 
 class _Compiled:
@@ -62,8 +66,8 @@ class _Compiled:
         self.order: tuple[str, ...] | None = None
         if compiled.positional:
             self.order = tuple(compiled.positiontup or ())
-        self.results: list[tuple[int, Processor]] = [
-            (index, processor)
+        self.results: list[tuple[int, Callable[[Any], Iterable[Any]]]] = [
+            (index, getattr(processor, COLUMN_PROCESSOR, None) or partial(map, processor))
             for index, type_ in enumerate(result_types)
             if (processor := type_.dialect_impl(dialect).result_processor(dialect, None)) is not None
         ]
@@ -82,8 +86,8 @@ class _Compiled:
         # Column by column: zip turns rows into columns and back in C, where a loop
         # over the rows rebuilding each in Python cost as much as the statement.
         columns: list[Iterable[Any]] = list(zip(*fetched, strict=True))
-        for index, processor in self.results:
-            columns[index] = map(processor, columns[index])
+        for index, process in self.results:
+            columns[index] = process(columns[index])
         return list(zip(*columns, strict=True))
 
 

@@ -48,7 +48,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -227,6 +228,23 @@ def _sqlite_result(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+_tzinfo = attrgetter("tzinfo")
+
+
+def _sqlite_results(values: tuple[str | None, ...]) -> Iterable[datetime | None]:
+    """:func:`_sqlite_result` of a whole column: without a None or a naive value (what
+    Luminary stores), parsed by C-level loops alone, at half the cost per value."""
+    if None not in values:
+        parsed = list(map(datetime.fromisoformat, cast("tuple[str, ...]", values)))
+        if None not in map(_tzinfo, parsed):
+            return parsed
+    return map(_sqlite_result, values)
+
+
+# How luminary.sql.driver processes a whole column of timestamps read from SQLite.
+_sqlite_result.column = _sqlite_results  # type: ignore[attr-defined]
 
 
 # Enum lookups by value: a dict is several times cheaper than calling the enum.
