@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["autocommit", "begin_bare", "end_bare", "execute_bare", "fetch_all"]
+__all__ = ["begin_bare", "end_bare", "execute_bare", "fetch_all"]
 
 Processor = Callable[[Any], Any]
 #: A result processor may carry, as its attribute ``column``, a function processing a whole
@@ -125,7 +125,7 @@ def fetch_all(
     """
     dispatch = connection.dispatch
     if (
-        not (connection.in_transaction() or autocommit(connection) or _begun_bare(connection))
+        not (connection.in_transaction() or _autocommit(connection) or _begun_bare(connection))
         or dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
         or (compiled := _compiled(statement, connection.dialect)) is None
@@ -146,7 +146,7 @@ def fetch_all(
     return compiled.rows(fetched)
 
 
-def autocommit(connection: Connection) -> bool:
+def _autocommit(connection: Connection) -> bool:
     """Whether ``connection`` runs each statement on its own: there is no transaction to begin."""
     return bool(connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
