@@ -552,3 +552,12 @@ def test_db_upgrade_names_the_database_and_where_it_came_from(environment, capsy
     )
     assert cli.main(["db", "upgrade"]) == 0
     assert capsys.readouterr().out == f"{named} is at revision {HEAD}, up to date.\n"
+
+
+def test_the_help_names_each_options_choices_as_they_are_typed():
+    # Choices that are enum members would show as {CpuAffinity.AUTO,…} without a metavar.
+    text = serve_parser().format_help()
+    assert "--cpu-affinity {auto,on,off}" in text
+    assert "--v1 {open,token,off}" in text
+    assert "CpuAffinity." not in text
+    assert "V1Mode." not in text

@@ -241,6 +241,62 @@ def test_the_pool_gauges_follow_the_connections_in_use(request, clock):
         engine.dispose()
 
 
+def test_answering_a_request_does_no_work_for_the_pool_gauges(request, clock):
+    """A single process reads its pool when scraped, not at each checkout or answer."""
+    sql = pytest.importorskip("luminary.sql")
+    from sql_fixtures import sqlite_database
+
+    engine = sql.make_engine(f"sqlite:///{sqlite_database(request)}")
+    try:
+        metrics = Metrics()
+        read = []
+        pool_values = metrics.pool_values
+        metrics.pool_values = lambda: read.append(1) or pool_values()  # type: ignore[method-assign]
+        metrics.watch_pool(engine)
+        uow_factory = partial(sql.SqlAlchemyUnitOfWork, engine)
+        client = falcon.testing.TestClient(create_app(uow_factory, clock=clock, metrics=metrics))
+        for _ in range(5):
+            assert client.simulate_get("/readyz").status_code == 200
+        assert read == []
+        assert value(scrape(client), "luminary_db_pool_idle") == 1
+        assert read == [1]
+    finally:
+        engine.dispose()
+
+
+def test_a_workers_pool_gauges_are_written_for_the_others_scrapes(request, tmp_path, monkeypatch):
+    """With workers, each writes its pool's gauges to its files, within a refresh of any change."""
+    sql = pytest.importorskip("luminary.sql")
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    from luminary.http import metrics as metrics_module
+    from sql_fixtures import sqlite_database
+
+    monkeypatch.setattr(metrics_module, "POOL_REFRESH_SECONDS", 0.02)
+    engine = sql.make_engine(f"sqlite:///{sqlite_database(request)}")
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    metrics_module.share_between_processes(str(directory))
+    try:
+        metrics = Metrics(multiprocess_dir=str(directory))
+        metrics.watch_pool(engine)
+
+        def checked_out() -> float | None:
+            # As another worker answering a scrape reads them: from the files.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=str(directory))
+            return registry.get_sample_value("luminary_db_pool_checked_out", {"pid": str(os.getpid())})
+
+        assert checked_out() == 0
+        with engine.connect():
+            assert _until(lambda: checked_out() == 1, seconds=5)
+        assert _until(lambda: checked_out() == 0, seconds=5)
+        metrics.close()
+    finally:
+        metrics_module.keep_in_process()
+        engine.dispose()
+
+
 def test_a_store_without_a_pool_reports_no_pool(memory_world):
     samples = scrape(memory_world.client)
     assert not [name for name, _ in samples if name.startswith("luminary_db_pool")]

@@ -1,19 +1,30 @@
-"""Reads on the driver's cursor (luminary.sql.driver): the rows SQLAlchemy would give, its errors,
-and SQLAlchemy's own execution wherever the driver's would skip something it does."""
+"""Reads and writes on the driver's cursor (luminary.sql.driver): the rows and values SQLAlchemy would
+give, its errors, and SQLAlchemy's own execution wherever the driver's would skip something it does."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
-from sqlalchemy import bindparam, event, literal_column, select, text, tuple_
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import bindparam, event, insert, literal_column, select, text, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from luminary.core import Attempt, Constellation, PageRequest, Session, SessionStatus, Unavailable, User
+from luminary.core import (
+    Attempt,
+    Constellation,
+    PageRequest,
+    Post,
+    PostType,
+    Session,
+    SessionStatus,
+    Unavailable,
+    User,
+)
 from luminary.sql import SqlAlchemyUnitOfWork
-from luminary.sql.driver import fetch_all
-from luminary.sql.tables import sessions
+from luminary.sql.driver import fetch_all, insert_row, update_rows
+from luminary.sql.tables import sessions, users
 from sql_fixtures import SQL_BACKENDS, sql_engine, terminate_backend
 
 T0 = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
@@ -283,3 +294,130 @@ def test_a_column_of_sqlite_timestamps_reads_as_its_values_one_by_one(column):
     whole = list(_sqlite_result.column(column))
     assert whole == [_sqlite_result(value) for value in column]
     assert all(value is None or value.tzinfo is not None for value in whole)
+
+
+# ---------------------------------------------------------------- writes
+
+UPDATE = update(sessions).where(sessions.c.id == bindparam("_id"))
+INSERT = insert(sessions)
+
+
+def _session_row(connection, session_id: int) -> tuple:
+    return tuple(connection.execute(select(sessions).where(sessions.c.id == session_id)).one())
+
+
+def test_an_update_on_the_driver_writes_what_sqlalchemy_writes_and_counts_its_rows(engine):
+    """Its SET clause follows the keys given; times, dates and booleans are converted as SQLAlchemy
+    converts them (text on SQLite)."""
+    seed(engine)
+    done = T0 + timedelta(hours=1, microseconds=250)
+    values = {
+        "status": SessionStatus.COMPLETED.value,
+        "minutes": 40,
+        "completed_at": done,
+        "study_day": done.date(),
+        "auto_stopped": True,
+    }
+    with engine.connect() as connection, connection.begin():
+        assert update_rows(connection, UPDATE, {**values, "_id": 2}) == 1
+        connection.execute(UPDATE, {**values, "_id": 4})
+        # Another shape of the same statement: only the title.
+        assert update_rows(connection, UPDATE, {"title": "Renamed", "_id": 2}) == 1
+        connection.execute(UPDATE, {"title": "Renamed", "_id": 4})
+        assert update_rows(connection, UPDATE, {"title": "Nobody", "_id": 10**9}) == 0
+        mine, theirs = _session_row(connection, 2), _session_row(connection, 4)
+    written = [sessions.c.keys().index(key) for key in (*values, "title")]
+    assert [mine[i] for i in written] == [theirs[i] for i in written]
+    assert [mine[i] for i in written] == [*values.values(), "Renamed"]
+    # What the writes did not name stays (the second session's own creation time).
+    assert mine[sessions.c.keys().index("created_at")] == T0 + timedelta(minutes=1)
+
+
+def test_an_insert_on_the_driver_gives_the_new_rows_id(engine):
+    seed(engine)
+    values = {
+        "title": "New",
+        "status": SessionStatus.PLANNED.value,
+        "created_at": T0,
+        "updated_at": T0 + timedelta(seconds=1),
+        "user_id": 1,
+    }
+    with engine.connect() as connection, connection.begin():
+        first = insert_row(connection, INSERT, values)
+        second = connection.execute(INSERT, values).inserted_primary_key[0]
+        third = insert_row(connection, INSERT, {**values, "minutes": 5})
+        assert (second, third) == (first + 1, first + 2)
+        assert _session_row(connection, first)[1:] == _session_row(connection, second)[1:]
+        assert _session_row(connection, third)[sessions.c.keys().index("minutes")] == 5
+
+
+def test_a_write_on_the_driver_fails_as_sqlalchemy_would(engine):
+    seed(engine)
+    with engine.connect() as connection, connection.begin(), pytest.raises(IntegrityError):
+        # The title's length check.
+        update_rows(connection, UPDATE, {"title": "", "_id": 1})
+    with engine.connect() as connection, connection.begin(), pytest.raises(IntegrityError):
+        insert_row(connection, INSERT, {"title": "x", "status": "lost", "created_at": T0, "updated_at": T0})
+
+
+def test_statement_listeners_see_every_write(engine):
+    """An agent listening to statements gets the writes too: SQLAlchemy runs them then."""
+    user_id = seed(engine)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.lstrip().split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            user = uow.users.get(user_id, for_update=True)
+            assert user is not None
+            uow.users.update(attrs.evolve(user, display_name="Grace"))
+            uow.posts.add(
+                Post(
+                    user_id=user_id,
+                    constellation_id=1,
+                    post_type=PostType.PROGRESS,
+                    message="Hi",
+                    created_at=T0,
+                )
+            )
+            uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [s for s in seen if s in ("UPDATE", "INSERT")] == ["UPDATE", "INSERT"]
+
+
+def test_a_write_outside_a_transaction_is_run_by_sqlalchemy_which_begins_one(engine):
+    user_id = seed(engine)
+    with engine.connect() as connection:
+        assert (
+            update_rows(
+                connection,
+                update(users).where(users.c.id == bindparam("_id")),
+                {"display_name": "Grace", "_id": user_id},
+            )
+            == 1
+        )
+        assert connection.in_transaction()
+        connection.commit()
+    with engine.connect() as connection:
+        assert connection.execute(select(users.c.display_name)).scalar_one() == "Grace"
+
+
+def test_a_value_its_column_type_refuses_raises_as_sqlalchemy_would(engine):
+    seed(engine)
+    naive = datetime(2025, 1, 1)
+    with engine.connect() as connection, connection.begin():
+        with pytest.raises(StatementError, match="naive datetime") as sqlalchemys:
+            connection.execute(UPDATE, {"completed_at": naive, "_id": 1})
+        for run in (
+            lambda: fetch_all(connection, STATEMENT, {"user_id": 1, "before": naive, "before_id": 1}),
+            lambda: update_rows(connection, UPDATE, {"completed_at": naive, "_id": 1}),
+            lambda: insert_row(connection, INSERT, {"title": "t", "status": "planned", "created_at": naive}),
+        ):
+            with pytest.raises(StatementError, match="naive datetime") as caught:
+                run()
+            assert type(caught.value) is type(sqlalchemys.value)
+            assert isinstance(caught.value.orig, ValueError)

@@ -832,6 +832,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-affinity",
         type=_cpu_affinity,
         choices=list(CpuAffinity),
+        # The values as typed (the choices are members, which argparse would show as CpuAffinity.ON).
+        metavar="{" + ",".join(mode.value for mode in CpuAffinity) + "}",
         default=setting("LUMINARY_CPU_AFFINITY") or CpuAffinity.AUTO.value,
         help="keep each worker on one CPU: 'auto' when there is one worker per CPU (the default "
         "count), 'on' always (worker i on the i-th CPU, going round), 'off' never "

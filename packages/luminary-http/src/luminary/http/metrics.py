@@ -33,7 +33,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -49,6 +49,8 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from luminary.core import (
     Attempt,
@@ -89,6 +91,9 @@ MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "unmatched"
 #: The methods counted by name; any other is counted as ``other``.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+#: How often, in seconds, each worker writes its pool's gauges for the others' scrapes.
+POOL_REFRESH_SECONDS = 1.0
 
 _CONVERTER = re.compile(r"\{(\w+):[^}]*\}")
 #: The gauges of a database pool, and what they say.
@@ -179,7 +184,8 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
-        #: The pool's gauges, made by :meth:`watch_pool` (a store without a pool has none).
+        #: The pool's gauges of a worker, made by :meth:`watch_pool` (a single process reads its
+        #: pool when scraped instead; a store without a pool has none).
         self.pool_gauges: dict[str, Gauge] = {}
         self.sessions_completed = Counter(
             "luminary_sessions_completed", "Sessions completed (committed).", registry=registry
@@ -196,9 +202,10 @@ class Metrics:
         )
         self.stars_earned = Counter("luminary_stars_earned", "Stars added to attempts.", registry=registry)
         self._engine: Engine | None = None
-        #: What the pool's gauges were last set to (size, checked out, idle, overflow), under its lock.
+        #: What a worker's pool gauges were last set to (size, checked out, idle, overflow), under its lock.
         self._pool_shown: tuple[int, ...] = ()
         self._pool_lock = threading.Lock()
+        self._closed = threading.Event()
         self._routes: dict[str, str] = {}
         #: The series of each (method, route, status) seen: ``labels()`` checks and locks at every call.
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -206,42 +213,57 @@ class Metrics:
     # ------------------------------------------------------------ the database pool
 
     def watch_pool(self, engine: Engine) -> None:
-        """Report ``engine``'s pool: read at each checkout, at each answer, and at each scrape.
+        """Report ``engine``'s pool, read when the metrics are scraped: nothing is done per request.
 
-        Only a ``QueuePool`` (every database but SQLite in memory) tells how it is used;
+        A single process reads its pool as it answers ``/metrics``. With workers,
+        whichever worker answers reads the others' values from their files: each
+        worker writes its own there every :data:`POOL_REFRESH_SECONDS` (from a thread
+        of its own, only when a value changed) and as it answers a scrape. Only a
+        ``QueuePool`` (every database but SQLite in memory) tells how it is used;
         another pool is not reported.
         """
-        from sqlalchemy import event
         from sqlalchemy.pool import QueuePool
 
         if not isinstance(engine.pool, QueuePool) or self._engine is not None:
             return
-        # One series per live worker (labelled pid with workers): a pool belongs to one process.
+        self._engine = engine
+        if self.registry is not None:
+            self.registry.register(_PoolCollector(self))
+            return
+        # One series per live worker (labelled pid): a pool belongs to one process.
         self.pool_gauges = {
-            name: Gauge(name, text + " Per process.", registry=self.registry, multiprocess_mode="liveall")
+            name: Gauge(name, text + " Per process.", registry=None, multiprocess_mode="liveall")
             for name, text in POOL_GAUGES.items()
         }
-        self._engine = engine
-        event.listen(engine, "checkout", self._checked_out)
         self.refresh_pool()
+        threading.Thread(target=self._refresh_pool_every, name="luminary-pool-gauges", daemon=True).start()
 
-    def _checked_out(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        self.refresh_pool()
+    def _refresh_pool_every(self) -> None:
+        while not self._closed.wait(POOL_REFRESH_SECONDS):
+            self.refresh_pool()
 
-    def refresh_pool(self) -> None:
-        """Set the pool gauges from the watched engine's pool."""
-        if self._engine is None:
-            return
+    def close(self) -> None:
+        """Stop writing a worker's pool gauges (its thread ends within a refresh)."""
+        self._closed.set()
+
+    def pool_values(self) -> tuple[int, int, int, int]:
+        """The watched pool's size, connections checked out, idle and beyond its size, read now."""
+        assert self._engine is not None
         # The engine's pool is replaced when it is disposed, by one of the same class.
         pool = cast("QueuePool", self._engine.pool)
+        size, idle, overflow = pool.size(), pool.checkedin(), pool.overflow()
+        # size + overflow connections are open (overflow is negative while the pool has
+        # not opened all of its own yet); those not idle are checked out.
+        return size, size + overflow - idle, idle, max(0, overflow)
+
+    def refresh_pool(self) -> None:
+        """Write the pool gauges of this worker from its pool, those that changed (with workers only)."""
+        if self._engine is None or not self.pool_gauges:
+            return
         with self._pool_lock:
-            size, idle, overflow = pool.size(), pool.checkedin(), pool.overflow()
-            # size + overflow connections are open (overflow is negative while the pool has
-            # not opened all of its own yet); those not idle are checked out.
-            shown = (size, size + overflow - idle, idle, max(0, overflow))
+            shown = self.pool_values()
             if shown == self._pool_shown:
                 return
-            # Only what changed: a request moves one connection, the size stays.
             before = self._pool_shown or (None,) * len(shown)
             for gauge, old, new in zip(self.pool_gauges.values(), before, shown, strict=True):
                 if old != new:
@@ -305,8 +327,6 @@ class Metrics:
             )
         series[0].inc()
         series[1].observe(elapsed)
-        if self._engine is not None:
-            self.refresh_pool()  # connections given back during the request
 
     # ------------------------------------------------------------ exposition
 
@@ -318,6 +338,22 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
+
+
+class _PoolCollector(Collector):
+    """A single process's pool gauges, read from its pool as the registry is collected."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        values = self._metrics.pool_values()
+        for (name, text), value in zip(POOL_GAUGES.items(), values, strict=True):
+            yield GaugeMetricFamily(name, text + " Per process.", value=value)
+
+    def describe(self) -> Iterator[Metric]:
+        # Named without reading the pool (auto_describe would collect to learn the names).
+        return (GaugeMetricFamily(name, text + " Per process.") for name, text in POOL_GAUGES.items())
 
 
 class MetricsResource:

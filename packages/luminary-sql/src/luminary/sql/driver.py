@@ -1,4 +1,4 @@
-"""Reads run on the driver's own cursor, their SQL compiled by SQLAlchemy once.
+"""Reads and writes run on the driver's own cursor, their SQL compiled by SQLAlchemy once.
 
 Every statement SQLAlchemy executes gets an execution context, a lookup in the
 compiled cache by the statement's cache key, result metadata built from the
@@ -8,20 +8,24 @@ the driver spends running the statement. :func:`fetch_all` runs a statement
 built once (from the repositories' and the read model's caches) as SQL
 compiled once per dialect, on the connection's DBAPI cursor, applying the same
 bind and result processors of the column types that SQLAlchemy would, and
-hands back plain tuples.
+hands back plain tuples. :func:`insert_row` and :func:`update_rows` do the same
+for the repositories' INSERT of one row (giving its new id: PostgreSQL's
+``RETURNING``, SQLite's ``lastrowid``) and UPDATE (giving the rows changed),
+compiled once per set of columns written, as SQLAlchemy compiles them.
 
-It steps aside, and SQLAlchemy runs the statement as usual, when:
+They step aside, and SQLAlchemy runs the statement as usual, when:
 
 - the connection is not in a transaction (SQLAlchemy would begin one, firing
-  the engine's ``begin`` hook, which takes SQLite's write lock), unless it is
-  in autocommit, where there is none to begin, or its driver reads as
-  :func:`begin_bare` left it (SQLite in a transaction SQLAlchemy did not
+  the engine's ``begin`` hook, which takes SQLite's write lock), unless, for a
+  read, it is in autocommit, where there is none to begin, or its driver reads
+  as :func:`begin_bare` left it (SQLite in a transaction SQLAlchemy did not
   begin, PostgreSQL in autocommit);
 - someone listens to the connection's statements (``before_cursor_execute`` or
   ``after_cursor_execute``: the query-count tests, an APM agent);
 - the statement has parameters SQLAlchemy renders at execution time
   (``IN`` lists with ``expanding=True``, literal-execute parameters) or
-  names in its SQL otherwise than their keys.
+  names in its SQL otherwise than their keys, or (a write) values SQLAlchemy
+  computes in Python as it runs it (a column's ``default`` or ``onupdate``).
 
 Errors take SQLAlchemy's shape (:class:`sqlalchemy.exc.DBAPIError` and its
 subclasses); a lost connection is invalidated, as SQLAlchemy does, so that the
@@ -39,7 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["begin_bare", "end_bare", "execute_bare", "fetch_all"]
+__all__ = ["begin_bare", "end_bare", "execute_bare", "fetch_all", "insert_row", "update_rows"]
 
 Processor = Callable[[Any], Any]
 #: A result processor may carry, as its attribute ``column``, a function processing a whole
@@ -132,7 +136,7 @@ def fetch_all(
     ):
         # Rows are tuples.
         return cast("Sequence[tuple[Any, ...]]", connection.execute(statement, dict(params)).all())
-    parameters = compiled.parameters(params)
+    parameters = _parameters(connection, compiled, params)
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
@@ -144,6 +148,103 @@ def fetch_all(
     finally:
         cursor.close()
     return compiled.rows(fetched)
+
+
+#: Compiled INSERTs and UPDATEs by (statement, dialect class, paramstyle, the parameters' keys):
+#: their VALUES or SET clause follows the keys given, as SQLAlchemy's does.
+_COMPILED_WRITES: dict[tuple[Executable, type[Dialect], str, tuple[str, ...]], _Compiled | None] = {}
+
+
+def _compiled_write(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled | None:
+    key = (statement, type(dialect), dialect.paramstyle, keys)
+    try:
+        return _COMPILED_WRITES[key]
+    except KeyError:
+        pass
+    compiled = cast("ClauseElement", statement).compile(dialect=dialect, column_keys=list(keys))
+    assert isinstance(compiled, SQLCompiler)
+    plain = not (
+        compiled.literal_execute_params
+        or compiled.post_compile_params
+        or compiled.escaped_bind_names
+        or any(bind.expanding for bind in compiled.bind_names)
+        # Values SQLAlchemy computes in Python as it runs the statement (a column's
+        # ``default`` or ``onupdate``): none of Luminary's tables has one.
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        # More than the new row's id returned (RETURNING is PostgreSQL's way to give it).
+        or len(compiled.effective_returning or ()) > 1
+    )
+    found = _Compiled(compiled, dialect, ()) if plain else None
+    return _COMPILED_WRITES.setdefault(key, found)
+
+
+def _writing_bare(connection: Connection) -> bool:
+    """Whether a write may run on the driver's cursor: in SQLAlchemy's transaction, nobody listening."""
+    dispatch = connection.dispatch
+    return (
+        connection.in_transaction()
+        and not dispatch.before_cursor_execute
+        and not dispatch.after_cursor_execute
+    )
+
+
+def update_rows(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
+    """Run ``statement`` (an UPDATE built once and kept) with ``params``; the number of rows it changed.
+
+    Its SET clause follows ``params``' keys, as :meth:`Connection.execute` makes it.
+
+    Raises:
+        DBAPIError: As :meth:`Connection.execute` would.
+    """
+    compiled = (
+        _compiled_write(statement, connection.dialect, tuple(params)) if _writing_bare(connection) else None
+    )
+    if compiled is None:
+        return int(connection.execute(statement, dict(params)).rowcount)
+    cursor = _run_write(connection, compiled, params)
+    try:
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+def insert_row(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
+    """Run ``statement`` (an INSERT of one row, built once and kept) with ``params``; the new row's id.
+
+    Raises:
+        DBAPIError: As :meth:`Connection.execute` would.
+        RuntimeError: The database did not report the new id.
+    """
+    compiled = (
+        _compiled_write(statement, connection.dialect, tuple(params)) if _writing_bare(connection) else None
+    )
+    if compiled is None:
+        (new_id,) = connection.execute(statement, dict(params)).inserted_primary_key or (None,)
+    else:
+        cursor = _run_write(connection, compiled, params)
+        try:
+            # PostgreSQL returns it (RETURNING id); SQLite's driver tells the row's id.
+            new_id = cursor.fetchone()[0] if cursor.description else cursor.lastrowid
+        finally:
+            cursor.close()
+    if new_id is None:  # pragma: no cover - every supported database reports it
+        raise RuntimeError("the database did not report the new row's id")
+    return int(new_id)
+
+
+def _run_write(connection: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    parameters = _parameters(connection, compiled, params)
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.sql, parameters)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        error = _translated(connection, compiled.sql, parameters, exc, cursor)
+        cursor.close()
+        raise error from exc
+    return cursor
 
 
 def _autocommit(connection: Connection) -> bool:
@@ -237,6 +338,18 @@ def _bare(connection: Connection, sql: str) -> None:
         raise _translated(connection, sql, (), exc, cursor) from exc
     finally:
         cursor.close()
+
+
+def _parameters(connection: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    """``params`` as the driver takes them; a value a bind processor refuses (a naive datetime)
+    raises :class:`~sqlalchemy.exc.StatementError`, as SQLAlchemy's execution would."""
+    try:
+        return compiled.parameters(params)
+    except Exception as exc:
+        error = DBAPIError.instance(
+            compiled.sql, dict(params), exc, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+        )
+        raise error from exc
 
 
 def _translated(connection: Connection, sql: str, parameters: Any, exc: Any, cursor: Any) -> DBAPIError:

@@ -73,7 +73,7 @@ from luminary.core.errors import Conflict
 from luminary.core.pagination import PageRequest
 
 from .availability import unavailable
-from .driver import fetch_all
+from .driver import fetch_all, insert_row, update_rows
 from .tables import (
     UtcDateTime,
     attempt_from_row,
@@ -157,18 +157,22 @@ class _SqlRepository:
     # caches its SQL by them), so no statement is built per write.
 
     def _insert(self, values: dict[str, Any]) -> int:
-        result = self._execute(self._cached("insert", partial(insert, self.table)), values)
-        (new_id,) = result.inserted_primary_key or (None,)
-        if new_id is None:  # pragma: no cover - every supported database reports it
-            raise RuntimeError(f"{self.table.name}: the database did not report the new id")
-        return int(new_id)
+        try:
+            return insert_row(self._connection, self._cached("insert", partial(insert, self.table)), values)
+        except DBAPIError as exc:
+            raise_translated(exc)
 
     def _update(self, entity_id: int, values: dict[str, Any]) -> None:
         def build() -> Executable:
             return update(self.table).where(self.table.c.id == bindparam("_id"))
 
-        result = self._execute(self._cached("update", build), {**values, "_id": entity_id})
-        if result.rowcount == 0:
+        try:
+            changed = update_rows(
+                self._connection, self._cached("update", build), {**values, "_id": entity_id}
+            )
+        except DBAPIError as exc:
+            raise_translated(exc)
+        if changed == 0:
             # The in-memory store cannot lose a row between a read and a write;
             # a database can, when another transaction deleted it in between.
             raise Conflict(f"{_WORDS[self.table.name]} {entity_id} no longer exists.")
@@ -793,8 +797,8 @@ class SqlTokenRepository(_SqlRepository):
         def build() -> Executable:
             return select(tokens).where(tokens.c.digest == bindparam("digest"))
 
-        row = self._execute(self._cached("by_digest", build), {"digest": digest}).mappings().first()
-        return token_from_row(row) if row is not None else None
+        rows = self._mappings(self._cached("by_digest", build), {"digest": digest})
+        return token_from_row(rows[0]) if rows else None
 
     def list_by_user(self, user_id: int) -> Sequence[Token]:
         """Return the user's tokens, by id."""
@@ -815,7 +819,12 @@ class SqlTokenRepository(_SqlRepository):
                 .values(last_used_at=bindparam("used_at", type_=tokens.c.last_used_at.type))
             )
 
-        self._execute(self._cached("touch", build), {"token_id": token_id, "used_at": when})
+        try:
+            update_rows(
+                self._connection, self._cached("touch", build), {"token_id": token_id, "used_at": when}
+            )
+        except DBAPIError as exc:
+            raise_translated(exc)
 
     def delete(self, token_id: int) -> None:
         """Remove the token: the next request presenting it is refused."""
