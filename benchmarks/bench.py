@@ -17,8 +17,10 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    student and an administrator who sign in with a token), 10x (10x the users,
    sessions and posts, the same two accounts), a year of study (one student
    with 10,000 completed sessions over 2025) and the 1x data again for the
-   write mix alone, so that the lists read elsewhere do not grow during the
-   run; and 10,000 users (with the 1x shape) for the peak memory, only when
+   write mix alone (with 1,024 attempts at the big constellation, so that
+   each attempt, whose v1 answer lists its sessions, gains about one session
+   a minute of the run rather than hundreds), so that the lists read elsewhere
+   do not grow during the run; and 10,000 users (with the 1x shape) for the peak memory, only when
    that scenario is chosen by ``--scenario``. SQLite always (unless
    ``--database`` leaves it out); PostgreSQL when ``--postgres-url`` or
    ``$LUMINARY_BENCH_POSTGRES_URL`` names a server: its databases are throwaway
@@ -166,12 +168,24 @@ from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
 HERE = Path(__file__).parent
 CONNECTIONS = 16
+#: The attempts at the big constellation in the write mix's database, 64 per connection's user:
+#: each step adds a session to one of them, and its v1 answer lists the attempt's sessions, so
+#: with one attempt per connection the answers grew through a run (1.7 KB to 10.6 KB on
+#: average over a full run), measuring the run's length rather than the write.
+WRITE_ATTEMPTS = 64 * CONNECTIONS
 
 
 # ---------------------------------------------------------------- seeding
 
 
-def seed(url: str, users: int, *, sessions_per_user: int = 20, posts_per_user: int = 10) -> None:
+def seed(
+    url: str,
+    users: int,
+    *,
+    sessions_per_user: int = 20,
+    posts_per_user: int = 10,
+    big_attempts: int = CONNECTIONS,
+) -> None:
     """Fill an empty database in one transaction, keeping every invariant of the domain."""
     upgrade(url)
     engine = make_engine(url)
@@ -232,11 +246,16 @@ def seed(url: str, users: int, *, sessions_per_user: int = 20, posts_per_user: i
                     created_at=user.created_at,
                 )
             )
-        # One attempt per benchmark connection at the big constellation.
-        for c in range(CONNECTIONS):
-            uow.attempts.add(Attempt(user_id=1 + c % users, constellation_id=big.id, created_at=at()))
+        # Attempts at the big constellation: one per benchmark connection (and its user), or more.
+        for c in range(big_attempts):
+            uow.attempts.add(Attempt(user_id=_big_owner(c, users), constellation_id=big.id, created_at=at()))
         uow.commit()
     engine.dispose()
+
+
+def _big_owner(c: int, users: int) -> int:
+    """The user of the ``c``-th attempt at the big constellation: one of the first ``CONNECTIONS``."""
+    return 1 + c % min(users, CONNECTIONS)
 
 
 YEAR_SESSIONS = 10_000
@@ -366,7 +385,7 @@ def seed_all(db: Database, urls: Mapping[int, str], users: int) -> None:
             db.tokens[scale] = {"year": seed_year(url)}
             what = f"a year of study ({YEAR_SESSIONS:,} sessions)"
         elif scale == WRITE:
-            seed(url, users)
+            seed(url, users, big_attempts=WRITE_ATTEMPTS)
             what = f"{users} users, {users * 10} posts, for the write mix"
         elif scale == PEAK:
             seed(url, PEAK_USERS)
@@ -639,7 +658,7 @@ def get(path: str | Callable[[int], str], *, token: str | None = None) -> Step:
 def write_mix(attempts: list[tuple[int, int]]) -> Step:
     """As the app does: log a session on an attempt, complete it, add a star; three requests per step.
 
-    ``attempts`` holds (user id, attempt id) pairs.
+    ``attempts`` holds (user id, attempt id) pairs; step ``n`` takes the n-th of them (going round).
     """
 
     async def step(conn: Connection, n: int) -> list[Result]:
@@ -1371,8 +1390,8 @@ def main() -> None:
                 for server in servers
             }
             top_of = {name: tops[threads[db.name], w] for name, db, w in targets}
-            # The attempts at the big constellation, one per connection, as seed() made them.
-            attempts = [(1 + c % args.users, args.users + 1 + c) for c in range(CONNECTIONS)]
+            # The write mix's attempts at the big constellation, as seed() made them.
+            attempts = [(_big_owner(c, args.users), args.users + 1 + c) for c in range(WRITE_ATTEMPTS)]
             steps = {(name, s.label): s.step(db, attempts) for name, db, _ in targets for s in scenarios}
             idle: dict[tuple[str, str], list[tuple[int, int]]] = {}
             for name, db, _ in targets:
