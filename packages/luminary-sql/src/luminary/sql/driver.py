@@ -99,6 +99,17 @@ class _Compiled:
 _COMPILED: dict[tuple[Executable, type[Dialect], str], _Compiled | None] = {}
 
 
+def _rendered_when_run(compiled: SQLCompiler) -> bool:
+    """Whether SQLAlchemy finishes the statement's SQL as it runs it: IN lists, literal-execute
+    parameters, or names the SQL spells otherwise than the parameters' keys."""
+    return bool(
+        compiled.literal_execute_params
+        or compiled.post_compile_params
+        or compiled.escaped_bind_names
+        or any(bind.expanding for bind in compiled.bind_names)
+    )
+
+
 def _compiled(statement: Executable, dialect: Dialect) -> _Compiled | None:
     key = (statement, type(dialect), dialect.paramstyle)
     try:
@@ -107,13 +118,7 @@ def _compiled(statement: Executable, dialect: Dialect) -> _Compiled | None:
         pass
     compiled = cast("ClauseElement", statement).compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    plain = not (
-        compiled.literal_execute_params
-        or compiled.post_compile_params
-        # Names the SQL spells otherwise than the parameters' keys.
-        or compiled.escaped_bind_names
-        or any(bind.expanding for bind in compiled.bind_names)
-    )
+    plain = not _rendered_when_run(compiled)
     result_types = [column.type for column in getattr(statement, "selected_columns", ())]
     found = _Compiled(compiled, dialect, result_types) if plain and result_types else None
     return _COMPILED.setdefault(key, found)
@@ -136,15 +141,11 @@ def fetch_all(
     ):
         # Rows are tuples.
         return cast("Sequence[tuple[Any, ...]]", connection.execute(statement, dict(params)).all())
-    parameters = _parameters(connection, compiled, params)
-    dbapi_connection = connection.connection.dbapi_connection
-    assert dbapi_connection is not None
-    cursor = dbapi_connection.cursor()
+    cursor = _executed(connection, compiled, params)
     try:
-        cursor.execute(compiled.sql, parameters)
         fetched = cast("list[tuple[Any, ...]]", cursor.fetchall())
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _translated(connection, compiled.sql, parameters, exc, cursor) from exc
+        raise _translated(connection, compiled.sql, dict(params), exc, cursor) from exc
     finally:
         cursor.close()
     return compiled.rows(fetched)
@@ -164,10 +165,7 @@ def _compiled_write(statement: Executable, dialect: Dialect, keys: tuple[str, ..
     compiled = cast("ClauseElement", statement).compile(dialect=dialect, column_keys=list(keys))
     assert isinstance(compiled, SQLCompiler)
     plain = not (
-        compiled.literal_execute_params
-        or compiled.post_compile_params
-        or compiled.escaped_bind_names
-        or any(bind.expanding for bind in compiled.bind_names)
+        _rendered_when_run(compiled)
         # Values SQLAlchemy computes in Python as it runs the statement (a column's
         # ``default`` or ``onupdate``): none of Luminary's tables has one.
         or compiled.insert_prefetch
@@ -202,7 +200,7 @@ def update_rows(connection: Connection, statement: Executable, params: Mapping[s
     )
     if compiled is None:
         return int(connection.execute(statement, dict(params)).rowcount)
-    cursor = _run_write(connection, compiled, params)
+    cursor = _executed(connection, compiled, params)
     try:
         return int(cursor.rowcount)
     finally:
@@ -222,7 +220,7 @@ def insert_row(connection: Connection, statement: Executable, params: Mapping[st
     if compiled is None:
         (new_id,) = connection.execute(statement, dict(params)).inserted_primary_key or (None,)
     else:
-        cursor = _run_write(connection, compiled, params)
+        cursor = _executed(connection, compiled, params)
         try:
             # PostgreSQL returns it (RETURNING id); SQLite's driver tells the row's id.
             new_id = cursor.fetchone()[0] if cursor.description else cursor.lastrowid
@@ -233,7 +231,8 @@ def insert_row(connection: Connection, statement: Executable, params: Mapping[st
     return int(new_id)
 
 
-def _run_write(connection: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+def _executed(connection: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    """A driver cursor that ran ``compiled`` with ``params``; the caller reads and closes it."""
     parameters = _parameters(connection, compiled, params)
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None
