@@ -18,9 +18,10 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    sessions and posts, the same two accounts), a year of study (one student
    with 10,000 completed sessions over 2025) and the 1x data again for the
    write mix alone (with 1,024 attempts at the big constellation, so that
-   each attempt, whose v1 answer lists its sessions, gains about one session
-   a minute of the run rather than hundreds), so that the lists read elsewhere
-   do not grow during the run; and 10,000 users (with the 1x shape) for the peak memory, only when
+   each attempt, whose v1 answer lists its sessions, gains a few sessions in a
+   full run rather than hundreds: about 1 KB an answer on average), so that
+   the lists read elsewhere do not grow during the run; and 10,000 users
+   (with the 1x shape) for the peak memory, only when
    that scenario is chosen by ``--scenario``. SQLite always (unless
    ``--database`` leaves it out); PostgreSQL when ``--postgres-url`` or
    ``$LUMINARY_BENCH_POSTGRES_URL`` names a server: its databases are throwaway
