@@ -16,12 +16,16 @@ from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock,
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
 from .cors import Cors
-from .logs import current_request_id, new_request_id, printable
+from .logs import Records, current_request_id, new_request_id, printable
 from .metrics import Metrics, MetricsResource
 from .ratelimits import RateLimit, RateLimiter
 from .requests import MAX_BODY, IdConverter
 
 access_log = logging.getLogger("luminary.access")
+#: The access log's records, one a request.
+_access_records = Records(
+    access_log, logging.INFO, '%s "%s %s" %d %.1fms request_id=%s', __file__, "process_response"
+)
 
 #: The header a request's id comes in (from a proxy or the client) and goes back in.
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -88,12 +92,7 @@ class AccessLog:
             request_id: str = req.context.get("request_id") or "-"
             # Made and handed on directly: Logger.info would also look up its caller's
             # file and line in the stack, which no line of the log shows.
-            record = access_log.makeRecord(
-                access_log.name,
-                logging.INFO,
-                __file__,
-                0,
-                '%s "%s %s" %d %.1fms request_id=%s',
+            record = _access_records.make(
                 (
                     req.remote_addr,
                     printable(req.method),
@@ -102,8 +101,6 @@ class AccessLog:
                     elapsed,
                     printable(request_id),
                 ),
-                None,
-                "process_response",
                 # The fields of a JSON line (--log-format json); JSON escapes them itself.
                 {
                     "client": req.remote_addr,

@@ -35,10 +35,18 @@ then costs a failed ping, not a failed request) and hands out the most recently
 used connection first, so that a busy server makes no round trip per request
 for the check. psycopg prepares statements on the server from their first
 repetition on a connection.
+
+**Both** keep the connection of a unit of work, still checked out, for the
+next one (:class:`KeptConnections`): a short read would otherwise spend a
+sixth of its instructions checking a connection out of SQLAlchemy's pool and
+back in. At most the pool's size are kept, none idle for more than
+``POSTGRES_PING_AFTER_IDLE_SECONDS`` (it goes back to the pool, which pings it
+before use), none in a transaction, and ``engine.dispose()`` closes them.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -59,6 +67,7 @@ __all__ = [
     "SQLITE_BUSY_TIMEOUT_SECONDS",
     "check_connection",
     "describe",
+    "kept_connections",
     "make_engine",
     "sqlite_path",
     "write_lock",
@@ -71,10 +80,14 @@ POSTGRES_PING_AFTER_IDLE_SECONDS = 2.0
 #: psycopg prepares a statement on the server once a connection has run it this many times.
 POSTGRES_PREPARE_THRESHOLD = 1
 _IDLE_SINCE = "luminary_idle_since"
+#: Where a connection returned by the readers' cache keeps when it was last used (see KeptConnections).
+_KEPT_SINCE = "luminary_kept_since"
 #: The connection execution option marking a read-only transaction.
 READ_ONLY = "luminary_read_only"
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+#: The writers' lock file of each SQLite engine on a file.
+_WRITERS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 #: Where a pooled SQLite connection keeps the descriptor of the writers' lock file while it holds it.
 _WRITER_FD = "luminary_writer_fd"
 #: Where a pooled SQLite connection keeps its busy timeout, in seconds.
@@ -117,6 +130,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         engine = create_engine(parsed, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseError(f"Cannot use the database {describe(parsed)}: {exc}") from None
+    _keep_connections(engine)
     if backend == "sqlite":
         _configure_sqlite(engine, synchronous)
     elif backend == "postgresql":
@@ -185,7 +199,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             cursor.close()
 
     # Writers of other processes queue on a lock file (see luminary.sql.writelock), held
-    # from BEGIN IMMEDIATE until the connection is back in the pool, its transaction over.
+    # from BEGIN IMMEDIATE until its unit of work ends (KeptConnections.keep, or the pool's check-in).
     writers = WriterLock.beside(path) if path is not None else None
 
     @event.listens_for(engine, "begin")
@@ -216,6 +230,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         execute_bare(connection, "BEGIN IMMEDIATE")
 
     if writers is not None:
+        _WRITERS[engine] = writers
 
         @event.listens_for(engine, "checkin")
         def on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
@@ -238,7 +253,9 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkin")
     def on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
-        connection_record.info[_IDLE_SINCE] = time.monotonic()
+        # Idle since it was last used: back from the readers' cache, that was before it came back.
+        kept_since = connection_record.info.pop(_KEPT_SINCE, None)
+        connection_record.info[_IDLE_SINCE] = time.monotonic() if kept_since is None else kept_since
 
     @event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
@@ -249,6 +266,140 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise DisconnectionError(f"the pooled connection did not answer a ping: {exc}") from exc
+
+
+class KeptConnections:
+    """Connections kept, checked out of the pool, from one unit of work to the next.
+
+    Checking a connection out of SQLAlchemy's pool and back in (its
+    ``Connection``, the pool's events and bookkeeping, the reset on return) cost
+    a sixth of a short read's instructions. A unit of work takes a connection
+    from here when one waits, and leaves it here when it ends with the
+    connection as the pool would hand it out: no transaction open, on the
+    driver either, no execution option of its own, not invalidated. A SQLite
+    writer's hold on the writers' lock file, which the pool's check-in would
+    end, ends here.
+
+    - At most the pool's size are kept, the most recently used first (as the
+      PostgreSQL pool, LIFO), so that the connections in use stay few and warm.
+    - One kept ``POSTGRES_PING_AFTER_IDLE_SECONDS`` or longer goes back to the
+      pool, told when it was last used, and the pool pings it before use (see
+      ``_ping_when_idle``): a server restart meanwhile costs no request.
+    - ``engine.dispose()`` closes those kept; a forked process forgets its
+      parent's without closing them (they are the parent's).
+    - The pool counts the kept ones as checked out; :meth:`count` tells how many
+      are (the pool gauges show them as idle).
+    """
+
+    def __init__(self, engine: Engine, limit: int) -> None:
+        self._engine = weakref.ref(engine)
+        self._limit = limit
+        self._lock = threading.Lock()
+        #: (connection, when last used), the most recent last.
+        self._kept: list[tuple[Connection, float]] = []
+
+    def count(self) -> int:
+        """How many connections are kept now."""
+        return len(self._kept)
+
+    def take(self) -> Connection | None:
+        """The connection used last, if one is kept and was used lately; else ``None``."""
+        with self._lock:
+            if not self._kept:
+                return None
+            connection, since = self._kept.pop()
+            stale = time.monotonic() - since >= POSTGRES_PING_AFTER_IDLE_SECONDS
+            if stale:
+                # Those kept before it were used even longer ago: all go back to the pool.
+                returned, self._kept = [(connection, since), *self._kept], []
+        if not stale:
+            return connection
+        for old, old_since in returned:
+            old.connection.info[_KEPT_SINCE] = old_since
+            old.close()
+        return None
+
+    def keep(self, connection: Connection) -> bool:
+        """Keep ``connection`` for the next reader, if it is as the pool would hand it out.
+
+        Returns whether it was kept; if not, the caller closes it.
+        """
+        engine = self._engine()
+        if (
+            engine is None
+            or connection.closed
+            or connection.invalidated
+            or connection.in_transaction()
+            or connection.get_execution_options() != engine.get_execution_options()
+            or not _driver_idle(connection)
+        ):
+            return False
+        info = connection.connection.info
+        if _WRITER_FD in info:
+            # Its transaction is over: the next writer of any process may go.
+            fd = info.pop(_WRITER_FD)
+            writers = _WRITERS.get(engine)
+            if writers is not None and fd is not None:
+                writers.release(fd)
+        with self._lock:
+            if len(self._kept) >= self._limit:
+                return False
+            self._kept.append((connection, time.monotonic()))
+        return True
+
+    def close(self) -> None:
+        """Close every connection kept (``engine.dispose()``): a dropped database has none left open."""
+        with self._lock:
+            kept, self._kept = self._kept, []
+        for connection, _ in kept:
+            connection.invalidate()  # closes the driver's connection now, wherever its pool went
+            connection.close()
+
+    def forget(self) -> None:
+        """Drop every connection kept without closing it: after a fork, they belong to the parent."""
+        self._lock = threading.Lock()
+        self._kept = []
+
+
+_KEPT_CONNECTIONS: weakref.WeakKeyDictionary[Engine, KeptConnections] = weakref.WeakKeyDictionary()
+
+
+def kept_connections(engine: Engine) -> KeptConnections | None:
+    """The cache of reading connections of an engine made by :func:`make_engine` (with a
+    pool of a fixed size), else ``None``."""
+    return _KEPT_CONNECTIONS.get(engine)
+
+
+def _keep_connections(engine: Engine) -> None:
+    size = getattr(engine.pool, "size", None)
+    if not callable(size) or size() < 1:
+        return
+    readers = KeptConnections(engine, size())
+    _KEPT_CONNECTIONS[engine] = readers
+    event.listen(engine, "engine_disposed", lambda _engine: readers.close())
+
+
+def _forget_kept_connections() -> None:
+    for readers in list(_KEPT_CONNECTIONS.values()):
+        readers.forget()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_kept_connections)
+
+
+def _driver_idle(connection: Connection) -> bool:
+    """Whether the driver's connection has no transaction open (and is not in autocommit)."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is None:
+        return False
+    if connection.dialect.name == "sqlite":
+        return dbapi_connection.in_transaction is False
+    if getattr(dbapi_connection, "autocommit", False):
+        return False
+    info = getattr(dbapi_connection, "info", None)
+    # psycopg: TransactionStatus.IDLE is 0.
+    return info is not None and int(info.transaction_status) == 0
 
 
 def sqlite_path(url: URL) -> str | None:

@@ -26,7 +26,7 @@ from luminary.core.errors import Unavailable
 
 from .availability import outage_of, sqlite_file, unavailable
 from .driver import begin_bare, end_bare
-from .engine import READ_ONLY, write_lock
+from .engine import READ_ONLY, kept_connections, write_lock
 from .repositories import (
     SqlAttemptRepository,
     SqlConstellationRepository,
@@ -90,6 +90,8 @@ class SqlAlchemyUnitOfWork:
         self._read_only = False
         self._lock: threading.Lock | None = None
         self._outage = outage_of(engine)
+        #: Where a connection waits between units of work (see KeptConnections), if it can.
+        self._kept = kept_connections(engine)
 
     def reading(self) -> SqlAlchemyUnitOfWork:
         """Make the next entry a read-only transaction (no write lock on SQLite)."""
@@ -109,7 +111,7 @@ class SqlAlchemyUnitOfWork:
             if read_only:
                 connection = self._begin_reading()
             else:
-                connection = self.engine.connect()
+                connection = self._connect()
                 try:
                     connection.begin()
                 except BaseException:
@@ -168,7 +170,8 @@ class SqlAlchemyUnitOfWork:
             if exc is None:
                 raise self._failed(error) from rollback_error
         finally:
-            connection.close()
+            if self._kept is None or not self._kept.keep(connection):
+                connection.close()
             if lock is not None:
                 lock.release()
 
@@ -183,7 +186,7 @@ class SqlAlchemyUnitOfWork:
         not through SQLAlchemy's transaction or isolation level option, which cost
         a third of a short read.
         """
-        connection = self.engine.connect()
+        connection = self._connect()
         try:
             sqlite = connection.dialect.name == "sqlite"
             if (sqlite or _snapshot_per_statement(connection)) and begin_bare(connection):
@@ -194,6 +197,11 @@ class SqlAlchemyUnitOfWork:
             connection.close()
             raise
         return connection
+
+    def _connect(self) -> Connection:
+        """The connection the last unit of work left, if one waits; else one from the pool."""
+        kept = self._kept.take() if self._kept is not None else None
+        return self.engine.connect() if kept is None else kept
 
     def _failed(self, error: Unavailable) -> Unavailable:
         self._outage.failed(error)
