@@ -10,6 +10,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
+from forked import told_by_a_forked_child
 from luminary.http.logs import JsonFormatter, Records, TextFormatter, printable
 
 MESSAGE = '%s "%s %s" %d %.1fms request_id=%s'
@@ -84,15 +85,6 @@ def test_a_forked_worker_s_records_carry_its_own_process():
     logger = logging.getLogger("luminary.test.fork")
     records = Records(logger, logging.INFO, MESSAGE, __file__, "answer")
     assert records.make(ARGS, EXTRA).process == os.getpid()
-    reading, writing = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the worker's side
-        try:
-            os.write(writing, str(records.make(ARGS, EXTRA).process).encode())
-        finally:
-            os._exit(0)
-    os.close(writing)
-    with os.fdopen(reading) as pipe:
-        told = pipe.read()
-    os.waitpid(child, 0)
-    assert int(told) == child
+    told = told_by_a_forked_child(lambda: f"{os.getpid()} {records.make(ARGS, EXTRA).process}")
+    child, process = told.split()
+    assert process == child != str(os.getpid())

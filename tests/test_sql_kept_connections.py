@@ -4,12 +4,12 @@ nothing outlives its engine, its idle limit or a fork."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event
 
+from forked import told_by_a_forked_child
 from luminary.core import PageRequest, Unavailable, User
 from luminary.sql import SqlAlchemyUnitOfWork
 from luminary.sql import engine as engine_module
@@ -147,16 +147,5 @@ def test_a_lost_connection_is_not_kept(engine):
 
 def test_a_forked_process_does_not_use_its_parent_s_kept_connections(engine):
     _, dbapi = read(engine)
-    reading, writing = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover - the child's side
-        try:
-            os.write(writing, str(kept_connections(engine).count()).encode())
-        finally:
-            os._exit(0)
-    os.close(writing)
-    with os.fdopen(reading) as pipe:
-        told = pipe.read()
-    os.waitpid(child, 0)
-    assert told == "0"
+    assert told_by_a_forked_child(lambda: str(kept_connections(engine).count())) == "0"
     assert read(engine) == (0, dbapi)  # the parent's is still good
