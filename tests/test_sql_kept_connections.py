@@ -15,12 +15,14 @@ from luminary.sql import SqlAlchemyUnitOfWork
 from luminary.sql import engine as engine_module
 from luminary.sql.engine import kept_connections
 from luminary.sql.writelock import WriterLock
-from sql_fixtures import SQL_BACKENDS, sql_engine
+from sql_fixtures import SQL_BACKENDS, sql_engine, terminate_backend
 
 
 @pytest.fixture(params=SQL_BACKENDS)
 def engine(request):
-    yield from sql_engine(request.param, request)
+    for engine in sql_engine(request.param, request):
+        engine.dispose()  # nothing kept by an earlier test (PostgreSQL's engine serves the whole run)
+        yield engine
 
 
 def checkouts(engine) -> list[object]:
@@ -93,18 +95,23 @@ def test_units_of_work_at_once_keep_at_most_the_pool_s_size(engine):
     assert engine.pool.checkedout() == size  # the others went back to the pool
 
 
-def test_a_connection_idle_too_long_goes_back_to_the_pool_which_checks_it(engine, monkeypatch):
+def pinging(engine, monkeypatch) -> list[object]:
+    """Every connection kept is pinged before use from now on; the driver connections pinged."""
     monkeypatch.setattr(engine_module, "POSTGRES_PING_AFTER_IDLE_SECONDS", 0.0)
     pings: list[object] = []
     ping = engine.dialect.do_ping
     monkeypatch.setattr(engine.dialect, "do_ping", lambda dbapi: pings.append(dbapi) or ping(dbapi))
+    return pings
+
+
+def test_a_postgres_connection_kept_a_while_is_pinged_and_serves_without_the_pool(engine, monkeypatch):
+    pings = pinging(engine, monkeypatch)
     _, first = read(engine)
     pings.clear()  # the pool may have pinged the one it handed out first
     seen = checkouts(engine)
-    read(engine)
-    assert seen == [first]  # back to the pool, and out again
-    if engine.dialect.name == "postgresql":
-        assert pings == [first]  # idle since its last use: the pool pinged it
+    assert read(engine) == (0, first)
+    assert seen == []  # no more connections than units of work at once
+    assert pings == ([first] if engine.dialect.name == "postgresql" else [])
 
 
 def test_disposing_the_engine_closes_the_kept_connections(engine):
@@ -135,14 +142,25 @@ def test_a_connection_not_as_the_pool_hands_them_out_is_not_kept(engine):
 def test_a_lost_connection_is_not_kept(engine):
     if engine.dialect.name != "postgresql":
         pytest.skip("a connection is lost to a server")
-    from sql_fixtures import terminate_backend
-
     _, dbapi = read(engine)
     terminate_backend(engine, dbapi.info.backend_pid)
-    with pytest.raises(Unavailable):
+    with pytest.raises(Unavailable):  # used at once: no ping, as the pool would not ping it either
         read(engine)
     assert kept_connections(engine).count() == 0
     assert read(engine)[0] == 0
+
+
+def test_a_kept_connection_lost_a_while_ago_fails_its_ping_not_the_request(engine, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a connection is lost to a server")
+    pings = pinging(engine, monkeypatch)
+    _, dbapi = read(engine)
+    terminate_backend(engine, dbapi.info.backend_pid)
+    pings.clear()
+    count, other = read(engine)
+    assert (count, pings[0]) == (0, dbapi)
+    assert other is not dbapi
+    assert kept_connections(engine).count() == 1
 
 
 def test_a_forked_process_does_not_use_its_parent_s_kept_connections(engine):

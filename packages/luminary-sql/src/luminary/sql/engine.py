@@ -39,9 +39,9 @@ repetition on a connection.
 **Both** keep the connection of a unit of work, still checked out, for the
 next one (:class:`KeptConnections`): a short read would otherwise spend
 nearly a fifth of its instructions checking a connection out of SQLAlchemy's
-pool and back in. At most the pool's size are kept, none idle for more than
-``POSTGRES_PING_AFTER_IDLE_SECONDS`` (it goes back to the pool, which pings it
-before use), none in a transaction, and ``engine.dispose()`` closes them.
+pool and back in. At most the pool's size are kept, none in a transaction; one kept
+``POSTGRES_PING_AFTER_IDLE_SECONDS`` or longer is pinged before use, as the pool
+does; ``engine.dispose()`` closes them.
 """
 
 from __future__ import annotations
@@ -80,8 +80,6 @@ POSTGRES_PING_AFTER_IDLE_SECONDS = 2.0
 #: psycopg prepares a statement on the server once a connection has run it this many times.
 POSTGRES_PREPARE_THRESHOLD = 1
 _IDLE_SINCE = "luminary_idle_since"
-#: Where a connection returned by the readers' cache keeps when it was last used (see KeptConnections).
-_KEPT_SINCE = "luminary_kept_since"
 #: The connection execution option marking a read-only transaction.
 READ_ONLY = "luminary_read_only"
 
@@ -253,9 +251,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkin")
     def on_checkin(dbapi_connection: Any, connection_record: Any) -> None:
-        # Idle since it was last used: back from the readers' cache, that was before it came back.
-        kept_since = connection_record.info.pop(_KEPT_SINCE, None)
-        connection_record.info[_IDLE_SINCE] = time.monotonic() if kept_since is None else kept_since
+        connection_record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def on_checkout(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
@@ -282,10 +278,12 @@ class KeptConnections:
     end, ends here.
 
     - At most the pool's size are kept, the most recently used first (as the
-      PostgreSQL pool, LIFO), so that the connections in use stay few and warm.
-    - One kept ``POSTGRES_PING_AFTER_IDLE_SECONDS`` or longer goes back to the
-      pool, told when it was last used, and the pool pings it before use (see
-      ``_ping_when_idle``): a server restart meanwhile costs no request.
+      PostgreSQL pool, LIFO), so that the connections in use stay few and warm;
+      a connection leaves only to serve, or when the engine is disposed, so that
+      no more are open than units of work ran at once.
+    - A PostgreSQL connection kept ``POSTGRES_PING_AFTER_IDLE_SECONDS`` or
+      longer is pinged before use, as the pool pings one (``_ping_when_idle``):
+      a server restart meanwhile costs no request.
     - ``engine.dispose()`` closes those kept; a forked process forgets its
       parent's without closing them (they are the parent's).
     - The pool counts the kept ones as checked out; :meth:`count` tells how many
@@ -295,6 +293,8 @@ class KeptConnections:
     def __init__(self, engine: Engine, limit: int) -> None:
         self._engine = weakref.ref(engine)
         self._limit = limit
+        #: Whether a connection kept a while is pinged before use (PostgreSQL: see _ping_when_idle).
+        self._pings = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
         #: (connection, when last used), the most recent last.
         self._kept: list[tuple[Connection, float]] = []
@@ -304,21 +304,24 @@ class KeptConnections:
         return len(self._kept)
 
     def take(self) -> Connection | None:
-        """The connection used last, if one is kept and was used lately; else ``None``."""
+        """The connection used last, if one is kept; else ``None`` (the caller checks one out of the pool).
+
+        A PostgreSQL connection kept ``POSTGRES_PING_AFTER_IDLE_SECONDS`` or longer
+        is pinged first, as the pool pings one idle that long; one that does not
+        answer (a server restart meanwhile) is discarded, and ``None`` returned.
+        """
         with self._lock:
             if not self._kept:
                 return None
             connection, since = self._kept.pop()
-            stale = time.monotonic() - since >= POSTGRES_PING_AFTER_IDLE_SECONDS
-            if stale:
-                # Those kept before it were used even longer ago: all go back to the pool.
-                returned, self._kept = [(connection, since), *self._kept], []
-        if not stale:
-            return connection
-        for old, old_since in returned:
-            old.connection.info[_KEPT_SINCE] = old_since
-            old.close()
-        return None
+        if self._pings and time.monotonic() - since >= POSTGRES_PING_AFTER_IDLE_SECONDS:
+            try:
+                connection.dialect.do_ping(connection.connection.dbapi_connection)
+            except Exception:
+                connection.invalidate()  # the pool opens a new one in its place
+                connection.close()
+                return None
+        return connection
 
     def keep(self, connection: Connection) -> bool:
         """Keep ``connection`` for the next reader, if it is as the pool would hand it out.
