@@ -316,7 +316,9 @@ class KeptConnections:
             connection, since = self._kept.pop()
         if self._pings and time.monotonic() - since >= POSTGRES_PING_AFTER_IDLE_SECONDS:
             try:
-                connection.dialect.do_ping(connection.connection.dbapi_connection)
+                dbapi_connection = connection.connection.dbapi_connection
+                assert dbapi_connection is not None  # an invalidated connection is never kept
+                connection.dialect.do_ping(dbapi_connection)
             except Exception:
                 connection.invalidate()  # the pool opens a new one in its place
                 connection.close()
