@@ -13,16 +13,21 @@ from forked import told_by_a_forked_child
 from luminary.core import PageRequest, Unavailable, User
 from luminary.sql import SqlAlchemyUnitOfWork
 from luminary.sql import engine as engine_module
-from luminary.sql.engine import kept_connections
+from luminary.sql.engine import kept_connections, make_engine
 from luminary.sql.writelock import WriterLock
 from sql_fixtures import SQL_BACKENDS, sql_engine, terminate_backend
 
 
 @pytest.fixture(params=SQL_BACKENDS)
 def engine(request):
-    for engine in sql_engine(request.param, request):
-        engine.dispose()  # nothing kept by an earlier test (PostgreSQL's engine serves the whole run)
-        yield engine
+    for shared in sql_engine(request.param, request):
+        # An engine of its own: PostgreSQL's run engine serves every test, and one may have stopped
+        # its keeping (a SQL rate limiter).
+        engine = make_engine(shared.url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def checkouts(engine) -> list[object]:
@@ -167,3 +172,19 @@ def test_a_forked_process_does_not_use_its_parent_s_kept_connections(engine):
     _, dbapi = read(engine)
     assert told_by_a_forked_child(lambda: str(kept_connections(engine).count())) == "0"
     assert read(engine) == (0, dbapi)  # the parent's is still good
+
+
+def test_an_engine_with_a_sql_rate_limiter_keeps_nothing(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the SQL rate limiter counts in PostgreSQL")
+    from luminary.sql.rate_limits import SqlRateLimitCounter
+
+    read(engine)
+    assert kept_connections(engine).count() == 1
+    SqlRateLimitCounter(engine)
+    assert kept_connections(engine).count() == 0
+    seen = checkouts(engine)
+    read(engine)
+    read(engine)
+    assert len(seen) == 2  # each from the pool, where the limiter's come from too
+    assert kept_connections(engine).count() == 0

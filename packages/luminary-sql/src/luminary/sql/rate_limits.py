@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from .engine import kept_connections
 from .tables import RATE_LIMIT_KEY_MAX
 
 __all__ = ["SqlRateLimitCounter"]
@@ -51,6 +52,10 @@ class SqlRateLimitCounter:
     shared = True
 
     def __init__(self, engine: Engine, *, sweep_every: float = 60.0) -> None:
+        # Its connections come from the pool, a request's unit of work's too: none kept
+        # aside for units of work (see KeptConnections.stop).
+        if (kept := kept_connections(engine)) is not None:
+            kept.stop()
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sweep_every = sweep_every
         self._next_sweep = 0.0
