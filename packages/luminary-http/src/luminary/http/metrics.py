@@ -253,10 +253,10 @@ class Metrics:
         # The engine's pool is replaced when it is disposed, by one of the same class.
         pool = cast("QueuePool", self._engine.pool)
         size, idle, overflow = pool.size(), pool.checkedin(), pool.overflow()
-        # Connections kept between reads are checked out of the pool, but idle.
-        readers = kept_connections(self._engine)
-        if readers is not None:
-            idle += readers.count()
+        # Connections kept between units of work are checked out of the pool, but idle.
+        kept = kept_connections(self._engine)
+        if kept is not None:
+            idle += kept.count()
         # size + overflow connections are open (overflow is negative while the pool has
         # not opened all of its own yet); those not idle are checked out.
         return size, size + overflow - idle, idle, max(0, overflow)

@@ -6,11 +6,13 @@
         user = uow.users.get(1, for_update=True)
         uow.users.update(…)
         uow.commit()                            # COMMIT; a later statement begins anew
-    # leaving: ROLLBACK of whatever was not committed, then the connection goes back to the pool
+    # leaving: ROLLBACK of whatever was not committed, then the connection waits for the
+    # next unit of work (luminary.sql.engine.KeptConnections) or goes back to the pool
 
-A unit of work may be entered again once left; each entry is a new connection
-and transaction. It is not meant to be shared between threads: make one per
-request (``functools.partial(SqlAlchemyUnitOfWork, engine)`` is a factory).
+A unit of work may be entered again once left; each entry is a new transaction,
+on the connection the last unit of work left if one waits. It is not meant to be
+shared between threads: make one per request
+(``functools.partial(SqlAlchemyUnitOfWork, engine)`` is a factory).
 """
 
 from __future__ import annotations
