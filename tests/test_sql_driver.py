@@ -421,3 +421,49 @@ def test_a_value_its_column_type_refuses_raises_as_sqlalchemy_would(engine):
                 run()
             assert type(caught.value) is type(sqlalchemys.value)
             assert isinstance(caught.value.orig, ValueError)
+
+
+@pytest.mark.postgres
+def test_postgres_statements_share_one_cursor_per_connection_made_anew_after_a_failure(postgres_engine):
+    """psycopg's cursor is kept on its connection, reads and writes alike; one whose statement
+    failed is closed and not used again, and the connection's next statement gets a new one."""
+    from luminary.sql import driver
+
+    user_id = seed(postgres_engine)
+    params = {"user_id": user_id, "before": T0 + timedelta(minutes=3), "before_id": 10**9}
+    with postgres_engine.connect() as connection, connection.begin():
+        assert len(fetch_all(connection, STATEMENT, params)) == 4
+        kept = connection.connection.info[driver._CURSOR]
+        assert not kept.closed
+        assert update_rows(connection, UPDATE, {"title": "Renamed", "_id": 2}) == 1
+        assert connection.connection.info[driver._CURSOR] is kept
+        # A second statement's rows do not disturb the rows the first one gave.
+        first = fetch_all(connection, STATEMENT, params)
+        second = fetch_all(connection, STATEMENT, {**params, "before": T0 + timedelta(minutes=1)})
+        assert (len(first), len(second)) == (4, 2)
+        assert connection.connection.info[driver._CURSOR] is kept
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            update_rows(connection, UPDATE, {"title": "", "_id": 1})
+        assert kept.closed
+        assert driver._CURSOR not in connection.connection.info
+        assert update_rows(connection, UPDATE, {"title": "Again", "_id": 3}) == 1
+        again = connection.connection.info[driver._CURSOR]
+        assert again is not kept
+        assert not again.closed
+        assert [row[0] for row in fetch_all(connection, STATEMENT, params)] == [r[0] for r in first]
+
+
+@pytest.mark.postgres
+def test_postgres_rows_come_in_binary(postgres_engine):
+    """The server sends the driver's reads in binary (which the rows test above finds equal to
+    SQLAlchemy's, read as text); SQLAlchemy's own execution is left as it was."""
+    from luminary.sql import driver
+
+    user_id = seed(postgres_engine)
+    params = {"user_id": user_id, "before": T0 + timedelta(minutes=3), "before_id": 10**9}
+    with postgres_engine.connect() as connection, connection.begin():
+        fetch_all(connection, STATEMENT, params)
+        result = connection.connection.info[driver._CURSOR].pgresult
+        assert [result.fformat(n) for n in range(result.nfields)] == [1] * 5
+        own = connection.execute(STATEMENT, params).cursor
+        assert own.pgresult.fformat(0) == 0

@@ -11,7 +11,9 @@ bind and result processors of the column types that SQLAlchemy would, and
 hands back plain tuples. :func:`insert_row` and :func:`update_rows` do the same
 for the repositories' INSERT of one row (giving its new id: PostgreSQL's
 ``RETURNING``, SQLite's ``lastrowid``) and UPDATE (giving the rows changed),
-compiled once per set of columns written, as SQLAlchemy compiles them.
+compiled once per set of columns written, as SQLAlchemy compiles them. On
+PostgreSQL they run on one cursor kept with the driver's connection, and its
+rows come in binary, which psycopg loads for less than text.
 
 They step aside, and SQLAlchemy runs the statement as usual, when:
 
@@ -54,10 +56,14 @@ COLUMN_PROCESSOR = "column"
 class _Compiled:
     """A statement's SQL for one dialect, and how its parameters and rows are processed."""
 
-    __slots__ = ("binds", "defaults", "order", "results", "sql")
+    __slots__ = ("binary", "binds", "defaults", "order", "results", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect, result_types: Sequence[Any]) -> None:
         self.sql = compiled.string
+        #: Whether the driver asks for results in binary (psycopg): an integer or a timestamp
+        #: loads from its bytes for less than from its text (a feed page of 100 posts: 8% fewer
+        #: instructions in all); the values are the same.
+        self.binary = dialect.name == "postgresql"
         self.defaults: dict[str, Any] = {}
         self.binds: list[tuple[str, Processor]] = []
         for bind, name in compiled.bind_names.items():
@@ -145,9 +151,9 @@ def fetch_all(
     try:
         fetched = cast("list[tuple[Any, ...]]", cursor.fetchall())
     except connection.dialect.loaded_dbapi.Error as exc:
+        _discard(connection, cursor)
         raise _translated(connection, compiled.sql, dict(params), exc, cursor) from exc
-    finally:
-        cursor.close()
+    _done(compiled, cursor)
     return compiled.rows(fetched)
 
 
@@ -201,10 +207,9 @@ def update_rows(connection: Connection, statement: Executable, params: Mapping[s
     if compiled is None:
         return int(connection.execute(statement, dict(params)).rowcount)
     cursor = _executed(connection, compiled, params)
-    try:
-        return int(cursor.rowcount)
-    finally:
-        cursor.close()
+    changed = int(cursor.rowcount)
+    _done(compiled, cursor)
+    return changed
 
 
 def insert_row(connection: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
@@ -224,26 +229,70 @@ def insert_row(connection: Connection, statement: Executable, params: Mapping[st
         try:
             # PostgreSQL returns it (RETURNING id); SQLite's driver tells the row's id.
             new_id = cursor.fetchone()[0] if cursor.description else cursor.lastrowid
-        finally:
-            cursor.close()
+        except BaseException:
+            _discard(connection, cursor)
+            raise
+        _done(compiled, cursor)
     if new_id is None:  # pragma: no cover - every supported database reports it
         raise RuntimeError("the database did not report the new row's id")
     return int(new_id)
 
 
 def _executed(connection: Connection, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
-    """A driver cursor that ran ``compiled`` with ``params``; the caller reads and closes it."""
+    """A driver cursor that ran ``compiled`` with ``params``; the caller reads it, then hands it
+    to :func:`_done` (or, if reading failed, to :func:`_discard`)."""
     parameters = _parameters(connection, compiled, params)
-    dbapi_connection = connection.connection.dbapi_connection
-    assert dbapi_connection is not None
-    cursor = dbapi_connection.cursor()
+    if compiled.binary:
+        cursor = _kept_cursor(connection)
+    else:
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None
+        cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(compiled.sql, parameters)
+        if compiled.binary:
+            cursor.execute(compiled.sql, parameters, binary=True)
+        else:
+            cursor.execute(compiled.sql, parameters)
     except connection.dialect.loaded_dbapi.Error as exc:
-        error = _translated(connection, compiled.sql, parameters, exc, cursor)
-        cursor.close()
-        raise error from exc
+        _discard(connection, cursor)
+        raise _translated(connection, compiled.sql, parameters, exc, cursor) from exc
     return cursor
+
+
+#: Where a psycopg connection's kept cursor is, in its ``info`` (which goes with the driver's
+#: connection: a connection invalidated and replaced starts without one).
+_CURSOR = "luminary.sql.driver.cursor"
+
+
+def _kept_cursor(connection: Connection) -> Any:
+    """The driver connection's cursor for every statement run here, made once.
+
+    A psycopg cursor made for each statement costs about 10 µs more than one
+    used again (measured: 23 against 14 µs for ``SELECT 1``): it builds its
+    adapters anew every time. A statement's rows are read before the next one
+    runs (a unit of work runs one statement at a time), and a cursor holds no
+    state on the server.
+    """
+    info = connection.connection.info
+    cursor = info.get(_CURSOR)
+    if cursor is None:
+        dbapi_connection = connection.connection.dbapi_connection
+        assert dbapi_connection is not None
+        cursor = info[_CURSOR] = dbapi_connection.cursor()
+    return cursor
+
+
+def _done(compiled: _Compiled, cursor: Any) -> None:
+    """The statement's rows are read: close its cursor, unless it is the connection's kept one."""
+    if not compiled.binary:
+        cursor.close()
+
+
+def _discard(connection: Connection, cursor: Any) -> None:
+    """Close a cursor whose statement failed; a kept one is made anew for the next statement."""
+    if not connection.invalidated and connection.connection.info.get(_CURSOR) is cursor:
+        del connection.connection.info[_CURSOR]
+    cursor.close()
 
 
 def _autocommit(connection: Connection) -> bool:
