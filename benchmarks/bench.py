@@ -590,7 +590,7 @@ class Connection:
     async def request(
         self, method: str, path: str, body: object = None, headers: Mapping[str, str] | None = None
     ) -> tuple[int, bytes]:
-        if self.closed:  # waitress ends the connection after a chunked answer: open another
+        if self.closed:  # the last answer said Connection: close: open another
             self.writer.close()
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
             self.closed = False

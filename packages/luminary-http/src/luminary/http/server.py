@@ -8,6 +8,10 @@ worker threads. Its classes are subclassed here, never patched:
   other than ``chunked``, ``Transfer-Encoding`` outside HTTP/1.1 (400, then the
   connection is closed); and a ``Content-Length`` over :data:`MAX_BODY` (413),
   before any ``100 Continue``.
+- :class:`Answer` keeps an HTTP/1.1 connection open after an answer sent in
+  chunks (a long v1 list), where waitress closes every connection whose answer
+  has no ``Content-Length``; an answer cut by an error still ends its
+  connection, without the last chunk.
 - :class:`ErrorAnswer` answers waitress's own errors (400, 408, 413, 431, 500)
   in the API's JSON error format, then closes the connection after a short
   lingering close, so that the client reads the answer rather than a reset.
@@ -295,15 +299,47 @@ WAITRESS_LOG.addFilter(_Escaping())
 
 
 class Answer(WSGITask):
-    """The app's answer; while the server stops, it ends its connection."""
+    """The app's answer; while the server stops, it ends its connection.
+
+    An HTTP/1.1 answer without ``Content-Length`` (sent in chunks, or with no
+    body) keeps its connection, as HTTP/1.1 allows: waitress would close it,
+    and a client reading long lists would open a connection for each. A chunked
+    answer is whole only once its last chunk is sent, which waitress does when
+    the app's iterator is done; one that fails half-way is still cut, its
+    connection closed (waitress's channel sees to that, whatever the header
+    said). A ``HEAD`` answer keeps the rule: waitress would write the empty
+    last chunk after it, which a kept connection would read as the start of
+    the next answer.
+    """
 
     logger = WAITRESS_LOG
+
+    #: Set while waitress builds the header of an answer that may keep its connection
+    #: without a ``Content-Length``: waitress's own call to close it is then refused.
+    _unframed_keeps_alive = False
 
     def build_response_header(self) -> bytes:
         channel = self.channel
         if isinstance(channel, Channel) and channel.owner is not None and channel.owner.stopping:
             self.set_close_on_finish()
-        return super().build_response_header()
+        request = self.request
+        self._unframed_keeps_alive = (
+            isinstance(request, HTTPRequestParser)
+            and not self.close_on_finish
+            and self.version == "1.1"
+            and request.command != "HEAD"  # type: ignore[comparison-overlap]  # str, not bytes as typed
+            and request.headers.get("CONNECTION", "").lower() != "close"
+        )
+        try:
+            return super().build_response_header()
+        finally:
+            self._unframed_keeps_alive = False
+
+    def set_close_on_finish(self) -> None:
+        # Within build_response_header, for HTTP/1.1 when the client did not ask to close,
+        # waitress calls this for one reason only: the answer has no Content-Length.
+        if not self._unframed_keeps_alive:
+            super().set_close_on_finish()
 
 
 class Channel(HTTPChannel):
