@@ -80,13 +80,20 @@ def test_a_chunked_answer_keeps_the_connection_for_the_next_request(port):
     connection.close()
 
 
-def test_a_chunked_answer_cut_by_an_error_ends_its_connection_without_the_last_chunk(port, caplog):
+def exchange(port: int, request: bytes) -> tuple[bytes, bytes]:
+    """The head and body the server sends for ``request`` until it closes the connection
+    (a test waiting here for a connection kept open fails on its timeout)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"GET /cut HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(request)
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
     head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_a_chunked_answer_cut_by_an_error_ends_its_connection_without_the_last_chunk(port):
+    head, body = exchange(port, b"GET /cut HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert b"first piece" in body
     # Closed by the server (recv gave b""), and the terminating chunk never came.
@@ -105,11 +112,6 @@ def test_a_client_that_asks_to_close_and_a_head_answer_end_their_connection(port
 
 
 def test_an_http_1_0_answer_without_a_length_ends_its_connection(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"GET /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
+    head, body = exchange(port, b"GET /chunked HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     assert b"Transfer-Encoding" not in head
     assert body.startswith(b"".join(PIECES))
