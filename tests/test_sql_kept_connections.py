@@ -4,6 +4,7 @@ nothing outlives its engine, its idle limit or a fork."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -21,8 +22,7 @@ from sql_fixtures import SQL_BACKENDS, sql_engine, terminate_backend
 @pytest.fixture(params=SQL_BACKENDS)
 def engine(request):
     for shared in sql_engine(request.param, request):
-        # An engine of its own: PostgreSQL's run engine serves every test, and one may have stopped
-        # its keeping (a SQL rate limiter).
+        # An engine of its own: PostgreSQL's run engine serves every test, and some dispose of theirs.
         engine = make_engine(shared.url)
         try:
             yield engine
@@ -174,17 +174,26 @@ def test_a_forked_process_does_not_use_its_parent_s_kept_connections(engine):
     assert read(engine) == (0, dbapi)  # the parent's is still good
 
 
-def test_an_engine_with_a_sql_rate_limiter_keeps_nothing(engine):
+def test_a_sql_rate_limiter_draws_on_connections_of_its_own(engine):
+    """The units of work keep their connection, the limiter's come from its own pool (the app's
+    is not checked out of at all), and disposing the app's engine closes the limiter's too."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the SQL rate limiter counts in PostgreSQL")
     from luminary.sql.rate_limits import SqlRateLimitCounter
 
-    read(engine)
-    assert kept_connections(engine).count() == 1
-    SqlRateLimitCounter(engine)
-    assert kept_connections(engine).count() == 0
+    _, dbapi = read(engine)
+    counter = SqlRateLimitCounter(engine)
     seen = checkouts(engine)
-    read(engine)
-    read(engine)
-    assert len(seen) == 2  # each from the pool, where the limiter's come from too
+    now = time.time()
+    window_end = int(now) + 60
+    assert counter.take(f"read:test:{time.time_ns()}", window_end, 4, 10, now) == (4, 4)
+    assert read(engine) == (0, dbapi)
+    assert read(engine) == (0, dbapi)
+    assert seen == []
+    assert kept_connections(engine).count() == 1
+    own_pool = counter._engine.pool
+    assert own_pool is not engine.pool
+    assert own_pool.checkedin() == 1
+    engine.dispose()
+    assert counter._engine.pool.checkedin() == 0
     assert kept_connections(engine).count() == 0

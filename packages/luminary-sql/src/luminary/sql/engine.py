@@ -366,9 +366,10 @@ class KeptConnections:
         idle connections wait.
 
         For an engine that others also check connections out of, one request
-        after another (the SQL rate limiter, with its own isolation level): they
-        would find the pool empty while connections wait here, and open new ones,
-        so that a worker would hold twice the connections it uses at once.
+        after another: they would find the pool empty while connections wait
+        here, and open new ones, so that a worker would hold twice the
+        connections it uses at once. (The SQL rate limiter, which did, now has
+        an engine of its own.)
         """
         self._limit = 0
         self.close()
