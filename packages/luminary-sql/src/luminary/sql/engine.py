@@ -361,19 +361,6 @@ class KeptConnections:
             connection.invalidate()  # closes the driver's connection now, wherever its pool went
             connection.close()
 
-    def stop(self) -> None:
-        """Keep nothing from now on, and close what is kept: the pool is again the only place
-        idle connections wait.
-
-        For an engine that others also check connections out of, one request
-        after another: they would find the pool empty while connections wait
-        here, and open new ones, so that a worker would hold twice the
-        connections it uses at once. (The SQL rate limiter, which did, now has
-        an engine of its own.)
-        """
-        self._limit = 0
-        self.close()
-
     def forget(self) -> None:
         """Drop every connection kept without closing it: after a fork, they belong to the parent."""
         self._lock = threading.Lock()
