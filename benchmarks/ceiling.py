@@ -1,10 +1,10 @@
 """The ceiling of the HTTP benchmark: a bare Falcon app returning a constant small JSON.
 
 Served by the same waitress settings as ``luminary serve``, and with
-``--workers N`` by the same processes (a supervisor forking N workers that
-share the listening socket), each kept on a CPU as ``--cpu-affinity`` says
-(as ``luminary serve``'s), so that the benchmark can say how close each
-endpoint comes to what the stack itself allows. It does less than any
+``--workers N`` by the same processes (a supervisor forking N workers, each
+listening on sockets of its own on one port where the system allows), each
+kept on a CPU as ``--cpu-affinity`` says (as ``luminary serve``'s), so that the
+benchmark can say how close each endpoint comes to what the stack itself allows. It does less than any
 endpoint of Luminary (no middleware, no access log), so an endpoint's share
 of it stays below 100% but for noise.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 import falcon
 
@@ -49,12 +50,20 @@ def main() -> None:
     from luminary.http.server import Limits, Service, listen
     from luminary.http.workers import Supervisor
 
-    sockets = listen("127.0.0.1", args.port)
-    port = sockets[0].getsockname()[1]
+    try:  # the workers listen as `luminary serve` has them listen (on sockets of their own where they can)
+        from luminary.http.server import can_listen_apart, listen_apart
+    except ImportError:
+        apart: list[list[Any]] = []
+        sockets = listen("127.0.0.1", args.port)
+    else:
+        apart = listen_apart("127.0.0.1", args.port, args.workers) if can_listen_apart() else []
+        sockets = [] if apart else listen("127.0.0.1", args.port)
+    port = (apart[0] if apart else sockets)[0].getsockname()[1]
 
     def work() -> int:
+        own = supervisor.own_sockets() if apart else sockets
         service = Service(
-            app, host="127.0.0.1", port=port, threads=args.threads, limits=Limits(), sockets=sockets
+            app, host="127.0.0.1", port=port, threads=args.threads, limits=Limits(), sockets=own
         )
         with service.signals_handled():
             service.run()
@@ -64,8 +73,11 @@ def main() -> None:
         threads = f"{args.workers} workers of {args.threads} threads"
         print(f"Serving Luminary on http://127.0.0.1:{port} with {threads}", flush=True)
 
-    kept = {"cpus": cpus} if cpus else {}
-    raise SystemExit(Supervisor(work, args.workers, sockets=sockets, **kept).run(started))
+    kept: dict[str, Any] = {"cpus": cpus} if cpus else {}
+    if apart:
+        kept["apart"] = apart
+    supervisor = Supervisor(work, args.workers, sockets=sockets, **kept)
+    raise SystemExit(supervisor.run(started))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from luminary.http.cli import (
     default_threads,
     default_workers,
 )
+from luminary.http.server import can_listen_apart
 from luminary.http.workers import CpuAffinity, Supervisor, cpu_plan, default_count
 from served import Server, run_luminary, serve
 
@@ -125,6 +126,68 @@ def test_both_workers_answer_and_one_killed_is_replaced(database_url):
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=20) == 0
     assert "Traceback" not in "".join(server.output)
+
+
+def listening_inodes(port: int) -> set[int]:
+    """The sockets listening on ``port`` of 127.0.0.1, by inode (``/proc/net/tcp``)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":  # 0A: listening
+            found.add(int(fields[9]))
+    return found
+
+
+def socket_inodes(pid: int) -> set[int]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                found.add(int(target[8:-1]))
+    return found
+
+
+@pytest.mark.skipif(not can_listen_apart(), reason="the system does not spread connections")
+def test_each_worker_listens_on_a_socket_of_its_own_and_the_parent_holds_them_all(tmp_path):
+    url = f"sqlite:///{tmp_path / 'apart.db'}"
+    with serve(url, threads=1, workers=2) as server:
+        parent = server.process.pid
+        workers = children(parent)
+        assert len(workers) == 2
+        listening = listening_inodes(server.port)
+        assert len(listening) == 2  # two sockets on the one port: the kernel spreads connections over them
+        own = {pid: socket_inodes(pid) & listening for pid in workers}
+        assert sorted(len(inodes) for inodes in own.values()) == [1, 1]
+        assert set.union(*own.values()) == listening
+        assert socket_inodes(parent) & listening == listening
+        assert get(server.port, "/api/constellations/") == 200
+
+
+@pytest.mark.skipif(not can_listen_apart(), reason="the system does not spread connections")
+def test_connections_sent_to_the_place_of_a_dead_worker_wait_for_its_replacement(tmp_path):
+    """Each place's sockets stay open in the parent: none of a burst of connections is refused while a
+    place has no worker (the parent is stopped here, so that its worker cannot be replaced before)."""
+    url = f"sqlite:///{tmp_path / 'waiting.db'}"
+    with serve(url, threads=1, workers=2) as server:
+        parent = server.process.pid
+        workers = children(parent)
+        victim = min(workers)
+        os.kill(parent, signal.SIGSTOP)
+        try:
+            os.kill(victim, signal.SIGKILL)
+            assert until(lambda: Path(f"/proc/{victim}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z")
+            with ThreadPoolExecutor(16) as pool:
+                sent = [pool.submit(get, server.port, "/api/constellations/") for _ in range(32)]
+                time.sleep(0.5)
+                os.kill(parent, signal.SIGCONT)
+                assert [future.result(timeout=30) for future in sent] == [200] * 32
+        finally:
+            os.kill(parent, signal.SIGCONT)
+        assert until(lambda: len(children(parent) - workers) == 1), "no worker took its place"
+        (replacement,) = children(parent) - workers
+        # 32 connections, each sent to one of the two places by a hash: some waited for the replacement.
+        assert until(lambda: replacement in answering_pids(server))
 
 
 def test_sigterm_answers_every_request_in_flight_then_every_process_exits(database_url):

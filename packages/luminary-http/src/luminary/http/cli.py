@@ -75,7 +75,7 @@ def _uow_factory(engine: Any) -> Callable[[], core.UnitOfWork]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Bind first (a bad address fails before the database is touched), migrate, seed, explain, serve."""
-    from .server import ServeError, listen
+    from .server import ServeError, can_listen_apart, listen, listen_apart
     from .settings import choose_database
 
     choice = choose_database(args.database_url)
@@ -94,17 +94,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.threads is None:
         args.threads = default_threads(url, on_one_cpu=bool(cpus))
     try:
-        sockets = listen(args.host, args.port)
+        if workers > 1 and can_listen_apart():
+            places = listen_apart(args.host, args.port, workers)  # connections spread evenly
+        else:
+            places = [listen(args.host, args.port)] * workers
     except ServeError as exc:
         print(f"luminary: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
         start = partial(_startup, args, choice, workers=workers, defaulted=defaulted)
         if workers == 1:
-            return _serve_in_this_process(args, url, sockets, start, cpus)
-        return _serve_in_workers(args, url, workers, sockets, start, cpus)
+            return _serve_in_this_process(args, url, places[0], start, cpus)
+        return _serve_in_workers(args, url, workers, places, start, cpus)
     finally:
-        for sock in sockets:
+        for sock in {sock for own in places for sock in own}:
             sock.close()
 
 
@@ -312,11 +315,12 @@ def _serve_in_workers(
     args: argparse.Namespace,
     url: str,
     count: int,
-    sockets: list[socket.socket],
+    places: list[list[socket.socket]],
     announce: _Announce,
     cpus: tuple[int, ...],
 ) -> int:
-    """Migrate and seed here, then serve ``sockets`` in ``count`` forked workers (see :mod:`.workers`)."""
+    """Migrate and seed here, then serve in ``count`` forked workers (see :mod:`.workers`): the one
+    in place i on ``places[i]``, sockets of its own or the same for every place."""
     from luminary import sql
 
     from . import banner
@@ -337,7 +341,8 @@ def _serve_in_workers(
     del engine
     v1_mode = _announce_v1(args)
     limits = _limits(args)
-    port = sockets[0].getsockname()[1]
+    port = places[0][0].getsockname()[1]
+    shared = all(own is places[0] for own in places)
     from .metrics import MULTIPROCESS_VARIABLE, share_between_processes, worker_ended
 
     # The workers' metrics files, in a directory of this run's own (a stale file would add old counts).
@@ -348,7 +353,12 @@ def _serve_in_workers(
         try:
             app = _app(args, engine, core.SystemClock(), v1_mode, metrics_dir)
             service = Service(
-                app, host=args.host, port=port, threads=args.threads, limits=limits, sockets=sockets
+                app,
+                host=args.host,
+                port=port,
+                threads=args.threads,
+                limits=limits,
+                sockets=supervisor.own_sockets(),
             )
             with service.signals_handled():
                 service.run()
@@ -367,7 +377,8 @@ def _serve_in_workers(
         supervisor = Supervisor(
             work,
             count,
-            sockets=sockets,
+            sockets=places[0] if shared else (),
+            apart=() if shared else places,
             shutdown_grace=limits.shutdown_grace,
             ended=None if metrics_dir is None else partial(worker_ended, directory=metrics_dir),
             hold_signals=True,

@@ -4,7 +4,10 @@ One Python process runs the app on one core at a time (the interpreter lock);
 workers are processes, each with its own waitress threads, app and database
 engine. The parent binds the listening sockets, migrates and seeds, then forks
 the workers, which inherit the sockets: the kernel hands each new connection to
-one of them. The parent serves nothing; it supervises::
+one of them. On Linux each worker's place has sockets of its own on the one port
+(``SO_REUSEPORT``, :func:`luminary.http.server.listen_apart`), and the kernel
+spreads connections over the places evenly; sockets shared by every worker would
+go to whichever is awake first. The parent serves nothing; it supervises::
 
     parent: bind ── migrate, seed ── fork ─┬─ worker 1: engine, app, serve ──────────── exit 0
                                            ├─ worker 2: engine, app, serve ── killed
@@ -134,7 +137,13 @@ class Supervisor:
     Args:
         work: What a worker runs, in the child; its result is the worker's exit status.
         count: How many workers run at once.
-        sockets: The listening sockets the workers inherit; the parent closes its copies when stopping.
+        sockets: The listening sockets every worker inherits and serves; the parent closes its
+            copies when stopping.
+        apart: Listening sockets of each place instead (:func:`luminary.http.server.listen_apart`:
+            one port, the kernel spreading connections over the places): the worker in place i
+            serves ``apart[i]`` (:meth:`own_sockets`) and closes its copies of the others. The
+            parent keeps every set open until it stops, so the connections sent to a place whose
+            worker died wait for the one that replaces it.
         shutdown_grace: The workers' grace period when stopping (they are killed well after it).
         ended: Called in the parent with the pid of each worker that ended, once reaped
             (the metrics drop its gauges); what it raises is logged and ignored.
@@ -151,6 +160,7 @@ class Supervisor:
         count: int,
         *,
         sockets: Sequence[socket.socket] = (),
+        apart: Sequence[Sequence[socket.socket]] = (),
         shutdown_grace: float = 30.0,
         quick_seconds: float = QUICK_SECONDS,
         most_quick_deaths: int = MOST_QUICK_DEATHS,
@@ -165,6 +175,11 @@ class Supervisor:
         self.ended = ended
         self.count = count
         self.sockets = list(sockets)
+        self.apart = [list(own) for own in apart]
+        if self.apart and len(self.apart) != count:
+            raise ValueError(f"{len(self.apart)} sets of sockets for {count} workers")
+        #: In a worker: its place, 0 to count - 1; None in the parent.
+        self.place: int | None = None
         self.shutdown_grace = shutdown_grace
         self.quick_seconds = quick_seconds
         self.most_quick_deaths = most_quick_deaths
@@ -190,9 +205,18 @@ class Supervisor:
                 started()
             return self._supervise()
         finally:
-            for sock in self.sockets:
-                sock.close()
+            self._close_sockets()
             signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+
+    def own_sockets(self) -> list[socket.socket]:
+        """In a worker, the listening sockets it serves: its place's set, or the shared ones."""
+        if self.place is None:
+            raise RuntimeError("own_sockets() is for a worker: this is the parent")
+        return self.apart[self.place] if self.apart else self.sockets
+
+    def _close_sockets(self) -> None:
+        for sock in [*self.sockets, *(sock for own in self.apart for sock in own)]:
+            sock.close()
 
     # ------------------------------------------------------------ the parent
 
@@ -280,8 +304,7 @@ class Supervisor:
             self.stopping = True
             self.pending.clear()
             self.kill_at = time.monotonic() + self.shutdown_grace + KILL_AFTER_GRACE_SECONDS
-            for sock in self.sockets:
-                sock.close()  # new connections are refused once the workers close theirs too
+            self._close_sockets()  # new connections are refused once the workers close theirs too
             if not quietly:
                 log.info("received %s: stopping %d worker(s)", signum.name, len(self.workers))
         self._send(signum)
@@ -308,6 +331,11 @@ class Supervisor:
         try:
             parent = os.getppid()
             os.setpgid(0, 0)
+            self.place = place
+            for other, own in enumerate(self.apart):
+                if other != place:
+                    for sock in own:
+                        sock.close()  # else a place would stay open until every worker ended
             if self.cpus:
                 confine(self.cpus[place % len(self.cpus)])  # before the worker starts any thread
             mask = set(self._mask)
