@@ -26,7 +26,11 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    ``--database`` leaves it out); PostgreSQL when ``--postgres-url`` or
    ``$LUMINARY_BENCH_POSTGRES_URL`` names a server: its databases are throwaway
    ones created there and dropped at the end, whatever happens. Only the
-   databases the chosen scenarios need are seeded.
+   databases the chosen scenarios need are seeded. Every server runs to the
+   end, and each PostgreSQL worker keeps a connection per thread: when they
+   may need more than the server's ``max_connections`` leaves free (the whole
+   run with ``--compare-workers 2`` needs 108 at 4 threads), a warning says so
+   before the rounds, and again at the end.
 2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
    environment, ``--workers`` as asked, 1 by default, each worker kept on a
    CPU of its own as ``--cpu-affinity`` says, ``on`` by default; SQLite's commits
@@ -430,6 +434,42 @@ def postgres_databases(server_url: str, scales: Iterable[int]) -> Iterator[dict[
         admin.dispose()
         if created:
             print(f"dropped the PostgreSQL databases {prefix}_*", flush=True)
+
+
+def connections_warning(
+    server_url: str, threads: int, workers: Iterable[int], servers: Iterable[tuple[int, tuple[str, ...]]]
+) -> str | None:
+    """A warning when the PostgreSQL servers started at once may need more connections than the server has.
+
+    Every server runs through the whole benchmark, and each worker keeps a
+    connection per thread that ran a unit of work at once (and a limiter's
+    pool of 2 with rate limits): with workers spreading the load evenly, each
+    keeps them all. Past the server's ``max_connections`` (less the slots kept
+    for superusers and those already open) requests are answered 503.
+    """
+    import sqlalchemy as sa
+
+    need = sum(
+        count * (threads + (2 if any(arg.startswith("--rate-limit") for arg in extra) else 0))
+        for count in workers
+        for _, extra in servers
+    )
+    admin = sa.create_engine(sa.engine.make_url(server_url), poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as connection:
+            most = int(connection.execute(sa.text("SHOW max_connections")).scalar_one())
+            kept = int(connection.execute(sa.text("SHOW superuser_reserved_connections")).scalar_one())
+            open_now = int(connection.execute(sa.text("SELECT count(*) FROM pg_stat_activity")).scalar_one())
+    finally:
+        admin.dispose()
+    free = most - kept - open_now
+    if need <= free:
+        return None
+    return (
+        f"PostgreSQL: the servers started at once may keep up to {need} connections, and the server "
+        f"takes {free} more (max_connections {most}): expect 503s (too many clients) once they are all "
+        f"in use; choose fewer scenarios (--scenario) or raise max_connections"
+    )
 
 
 # ---------------------------------------------------------------- servers
@@ -1376,6 +1416,12 @@ def main() -> None:
                 scale, extra = server
                 return f"{name} {SCALES[scale]}" + (f" {variant_of_serve(extra).suffix}" if extra else "")
 
+            for db in databases:
+                if db.name == ENGINES["postgresql"]:
+                    warning = connections_warning(args.postgres_url, threads[db.name], variants, servers)
+                    if warning:
+                        print(warning, flush=True)
+                        troubles.append(warning)
             ports = {
                 (name, server): stack.enter_context(
                     luminary(

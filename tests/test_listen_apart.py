@@ -112,16 +112,24 @@ def test_each_worker_serves_its_place_and_closes_its_copies_of_the_others(tmp_pa
     with pytest.raises(RuntimeError, match="for a worker"):
         supervisor.own_sockets()
 
+    done = threading.Event()
+
     def stop_once_both_said() -> None:
         for _ in range(200):
-            if seen.exists() and len(seen.read_text().splitlines()) == 2:
+            if done.is_set() or (seen.exists() and len(seen.read_text().splitlines()) == 2):
                 break
-            threading.Event().wait(0.05)
-        signal.pthread_kill(main, signal.SIGTERM)
+            done.wait(0.05)
+        if not done.is_set():  # never once the supervisor is back: no handler would be waiting then
+            signal.pthread_kill(main, signal.SIGTERM)
 
     main = threading.get_ident()
-    threading.Thread(target=stop_once_both_said).start()
-    assert supervisor.run() == 0
+    stopper = threading.Thread(target=stop_once_both_said)
+    stopper.start()
+    try:
+        assert supervisor.run() == 0
+    finally:
+        done.set()
+        stopper.join()
     lines = sorted(seen.read_text().splitlines())
     assert lines == [
         f"0 {numbers[0]} [False, True]",
