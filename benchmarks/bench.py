@@ -28,9 +28,10 @@ Usage (arguments after ``--`` reach the benchmark; ``--help`` tells them all)::
    ones created there and dropped at the end, whatever happens. Only the
    databases the chosen scenarios need are seeded. Every server runs to the
    end, and each PostgreSQL worker keeps a connection per thread: when they
-   may need more than the server's ``max_connections`` leaves free (the whole
-   run with ``--compare-workers 2`` needs 108 at 4 threads), a warning says so
-   before the rounds, and again at the end.
+   may need more than the server's ``max_connections`` leaves free (every
+   scenario at 1 and 2 workers, ``--compare-workers 2 --scenario .``, needs 108
+   at 4 threads; ``--compare-workers 2`` alone, its reads, 36), a warning says
+   so before the rounds, and again at the end.
 2. Starts ``luminary serve`` (API v1 open, no ``LUMINARY_*`` setting of the
    environment, ``--workers`` as asked, 1 by default, each worker kept on a
    CPU of its own as ``--cpu-affinity`` says, ``on`` by default; SQLite's commits
