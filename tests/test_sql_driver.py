@@ -4,7 +4,8 @@ give, its errors, and SQLAlchemy's own execution wherever the driver's would ski
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -294,6 +295,29 @@ def test_a_column_of_sqlite_timestamps_reads_as_its_values_one_by_one(column):
     whole = list(_sqlite_result.column(column))
     assert whole == [_sqlite_result(value) for value in column]
     assert all(value is None or value.tzinfo is not None for value in whole)
+
+
+_UTC_TIME = datetime(2025, 12, 1, 10, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        (_UTC_TIME, _UTC_TIME + timedelta(microseconds=250)),  # as psycopg gives them: kept as they are
+        (_UTC_TIME, None),  # a null: value by value
+        (_UTC_TIME, datetime(2025, 12, 1, 10, 31)),  # naive
+        (_UTC_TIME, datetime(2025, 12, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))),  # another zone
+        (datetime(2025, 12, 1, 10, 30, tzinfo=ZoneInfo("UTC")),),  # UTC, but not datetime.UTC
+        (),
+    ],
+)
+def test_a_column_of_postgresql_timestamps_reads_as_its_values_one_by_one(column):
+    from luminary.sql.tables import _aware_result
+
+    whole = list(_aware_result.column(column))
+    one_by_one = [_aware_result(value) for value in column]
+    assert whole == one_by_one
+    assert all(value is None or value.tzinfo is UTC for value in whole)
 
 
 # ---------------------------------------------------------------- writes

@@ -247,6 +247,19 @@ def _sqlite_results(values: tuple[str | None, ...]) -> Iterable[datetime | None]
 _sqlite_result.column = _sqlite_results  # type: ignore[attr-defined]
 
 
+def _aware_results(values: tuple[datetime | None, ...]) -> Iterable[datetime | None]:
+    """:func:`_aware_result` of a whole column: when every value is already in UTC (what
+    psycopg gives in the engine's UTC sessions), the column as it is, checked by a C-level loop."""
+    if None not in values and set(map(_tzinfo, values)) == _IN_UTC:
+        return values
+    return map(_aware_result, values)
+
+
+_IN_UTC = {UTC}
+# How luminary.sql.driver processes a whole column of timestamps read from PostgreSQL.
+_aware_result.column = _aware_results  # type: ignore[attr-defined]
+
+
 # Enum lookups by value: a dict is several times cheaper than calling the enum.
 _STATUSES = {status.value: status for status in SessionStatus}
 _POST_TYPES = {kind.value: kind for kind in PostType}
