@@ -274,7 +274,10 @@ def test_by_default_one_worker_per_cpu_with_threads_by_database():
     assert default_workers("sqlite://") == 1
     assert default_workers("sqlite:///:memory:") == 1
     assert default_workers("sqlite:///file:x?mode=memory&uri=true") == 1
-    assert default_threads("sqlite:///luminary.db") == SQLITE_THREADS == 1
+    assert default_threads("sqlite:///luminary.db") == SQLITE_THREADS == 2
+    # Each thread would open a database in memory of its own: one thread.
+    assert default_threads("sqlite://") == 1
+    assert default_threads("sqlite:///file:x?mode=memory&uri=true") == 1
     # PostgreSQL across a network: threads keep a worker busy while statements travel.
     for remote in (
         "postgresql+psycopg://u@db/luminary",
@@ -299,7 +302,7 @@ def test_by_default_one_worker_per_cpu_with_threads_by_database():
 
 
 def test_the_default_threads_follow_the_database_and_the_cpu_affinity(database_url):
-    """On the machine's own PostgreSQL: 4 threads with the workers kept on CPUs, 1 without; SQLite: 1."""
+    """On the machine's own PostgreSQL: 4 threads with the workers kept on CPUs, 1 without; SQLite: 2."""
     postgres = not database_url.startswith("sqlite")
     kept, free = (POSTGRES_THREADS, LOCAL_POSTGRES_THREADS) if postgres else (SQLITE_THREADS,) * 2
     for affinity, threads in (("on", kept), ("off", free)):
@@ -316,6 +319,14 @@ def test_a_database_in_memory_is_not_served_by_several_workers(tmp_path):
     assert ran.returncode == 2
     assert ran.stderr.strip().splitlines() == [
         "luminary: a SQLite database in memory is served by 1 worker only"
+    ]
+
+
+def test_a_database_in_memory_is_not_served_by_several_threads(tmp_path):
+    ran = run_luminary("serve", "--port", "0", "--threads", "2", "--database-url", "sqlite://", cwd=tmp_path)
+    assert ran.returncode == 2
+    assert ran.stderr.strip().splitlines() == [
+        "luminary: a SQLite database in memory is served by 1 thread only"
     ]
 
 

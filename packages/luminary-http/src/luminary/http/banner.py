@@ -11,11 +11,11 @@ origins, and how to stop it::
       schema    revision 0004, just migrated from an empty database
       seed      added 3 constellations
       API v1    open: no token needed; API v2 needs a bearer token
-      workers   2 (the default), each with 1 thread (the default)
+      workers   2 (the default), each with 2 threads (the default)
       metrics   on: /metrics, in the Prometheus text format
       limits    off: no --rate-limit or LUMINARY_RATE_LIMITS
       CORS      none: answers carry no CORS header (no --cors-origin or LUMINARY_CORS_ORIGINS)
-    Serving Luminary on http://127.0.0.1:8000 with 2 workers of 1 thread, each on one CPU
+    Serving Luminary on http://127.0.0.1:8000 with 2 workers of 2 threads, each on one CPU
     Stop with Ctrl-C or SIGTERM to this process, 4242, which stops its workers (requests in flight get 30 s).
 
 Scripts (the tests, the benchmarks) find the port in the line ``Serving
