@@ -748,8 +748,8 @@ class Service:
 
         waitress's own round (``wasyncore.poll2``) asks every connection whether it wants to read
         or write, and registers each with a new poll object, every time: with 16 connections that
-        was a fifth of the CPU of a short answer, and 90 idle keep-alive connections beside them
-        made each answer cost 45% more. Here registrations are kept from round to round and changed
+        was a fifth of a short answer's CPU by profile, and 90 idle keep-alive connections beside them
+        made each answer cost 44% more. Here registrations are kept from round to round and changed
         only when a connection's wishes change, and a connection that waits for its next request
         with nothing else to do (:attr:`quiet`) is not asked again until it has an event: only
         the loop's thread changes such a connection (worker threads only touch connections with a
