@@ -1,5 +1,6 @@
 """The server's loop: it does not turn while a worker thread sends, and it leaves idle connections
-alone until they have something to say, yet serves and times them out as before."""
+alone until they have something to say, yet serves and times them out as before; an answer's head
+and body go out together."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
+from waitress.channel import HTTPChannel
+
 from luminary.http import server as server_module
 from luminary.http.server import Limits, Service
 
@@ -21,10 +24,11 @@ BODY = b"x" * 200_000
 
 
 def app(environ, start_response):
-    """``/big``: an answer long enough that sending it takes a while; anything else: a short one."""
+    """``/big``: an answer long enough that sending it takes a while; anything else: a short one (HEAD:
+    the same head, no body)."""
     body = BODY if environ["PATH_INFO"] == "/big" else b"ok"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-    return [body]
+    return [b""] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
 @pytest.fixture
@@ -138,3 +142,25 @@ def test_a_waiting_connection_still_times_out(monkeypatch):
     finally:
         running.request_stop(signal.SIGTERM)
         runner.join(10)
+
+
+def test_the_head_and_the_body_of_an_answer_go_out_in_one_piece(service, monkeypatch):
+    handed = []
+    write_soon = HTTPChannel.write_soon
+
+    def counted(channel, data):
+        handed.append(bytes(data))
+        return write_soon(channel, data)
+
+    monkeypatch.setattr(HTTPChannel, "write_soon", counted)
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    for path in ("/short", "/big", "/short"):
+        assert _get(connection, path) == (BODY if path == "/big" else b"ok")
+    connection.request("HEAD", "/short")
+    head = connection.getresponse()
+    assert (head.status, head.read()) == (200, b"")
+    connection.close()
+    assert len(handed) == 4, [piece[:20] for piece in handed]
+    assert all(piece.startswith(b"HTTP/1.1 200 OK\r\n") for piece in handed)
+    assert handed[1].endswith(b"\r\n\r\n" + BODY)
+    assert handed[3].endswith(b"\r\n\r\n")  # HEAD: the head alone

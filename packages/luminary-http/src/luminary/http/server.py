@@ -345,6 +345,21 @@ class Answer(WSGITask):
         if not self._unframed_keeps_alive:
             super().set_close_on_finish()
 
+    def write(self, data: bytes) -> None:
+        channel = self.channel
+        if self.wrote_header or not data or not isinstance(channel, Channel):
+            super().write(data)
+            return
+        # waitress hands the head and the first piece of the body to the connection one after
+        # the other, and each went out in a send of its own: gathered, they go out in one.
+        channel.gathered = []
+        try:
+            super().write(data)
+        finally:
+            pieces, channel.gathered = channel.gathered, None
+        if pieces:
+            channel.write_soon(b"".join(pieces))
+
 
 class Channel(HTTPChannel):
     """One client connection, with a deadline for each request it sends."""
@@ -367,6 +382,8 @@ class Channel(HTTPChannel):
     linger = False
     #: Until when a closed-for-writing connection still reads and drops input.
     lingering_until: float | None = None
+    #: While an answer gathers what it writes (see :meth:`Answer.write`), the pieces so far.
+    gathered: list[bytes] | None = None
 
     def __init__(
         self, server: BaseWSGIServer, sock: socket.socket, addr: Any, adj: Adjustments, map: Any = None
@@ -382,6 +399,13 @@ class Channel(HTTPChannel):
             self.request_started = None
             self.kept_alive = True
         return result
+
+    def write_soon(self, data: bytes) -> int:
+        gathered = self.gathered
+        if gathered is not None:
+            gathered.append(data)
+            return len(data)
+        return int(super().write_soon(data))
 
     def idle(self) -> bool:
         """Whether the connection waits for a request, with nothing received, running or to send."""
