@@ -169,7 +169,6 @@ from luminary.core import (
 )
 from luminary.core.study import study_day
 from luminary.http.cli import default_threads
-from luminary.http.workers import CpuAffinity, cpu_plan
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 
 HERE = Path(__file__).parent
@@ -572,13 +571,11 @@ def affinity_args(affinity: str) -> list[str]:
     return ["--cpu-affinity", affinity] if knows(script, "--cpu-affinity") else []
 
 
-def threads_for(chosen: int | None, db: Database, affinity: str, workers: list[int]) -> int:
-    """The waitress threads per worker: as chosen, else what ``luminary serve`` takes on that database
-    with ``affinity``, for every count of ``workers`` served (kept on CPUs only if all of them are)."""
+def threads_for(chosen: int | None, db: Database) -> int:
+    """The waitress threads per worker: as chosen, else what ``luminary serve`` takes on that database."""
     if chosen is not None:
         return chosen
-    kept = all(cpu_plan(CpuAffinity(affinity), count) for count in workers)
-    return default_threads(next(iter(db.urls.values())), on_one_cpu=kept)
+    return default_threads(next(iter(db.urls.values())))
 
 
 def ceiling(
@@ -1257,9 +1254,7 @@ def main() -> None:
         default=None,
         help="waitress threads per worker (default: luminary serve's for each database, "
         f"{default_threads('sqlite:///x.db')} on SQLite, {default_threads('postgresql://db/y')} on "
-        "PostgreSQL, and with workers not kept on CPUs (--cpu-affinity off, or auto but not one per CPU) "
-        f"{default_threads('postgresql://127.0.0.1/y', on_one_cpu=False)} on PostgreSQL on this machine; "
-        "the ceiling is served with each count used)",
+        "PostgreSQL; the ceiling is served with each count used)",
     )
     parser.add_argument(
         "--workers",
@@ -1401,9 +1396,7 @@ def main() -> None:
                 logs[name] = Path(tmp) / f"{name}.log"
                 return stack.enter_context(logs[name].open("w"))
 
-            threads = {
-                db.name: threads_for(args.threads, db, args.cpu_affinity, variants) for db in databases
-            }
+            threads = {db.name: threads_for(args.threads, db) for db in databases}
             tops = {
                 (t, w): stack.enter_context(ceiling(t, w, log(f"ceiling {w}w {t}t"), args.cpu_affinity))
                 for t in sorted(set(threads.values()))

@@ -20,7 +20,6 @@ pytest.importorskip("luminary.sql", reason="luminary-sql is not installed")
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
 from luminary.http.cli import (
-    LOCAL_POSTGRES_THREADS,
     POSTGRES_THREADS,
     SQLITE_THREADS,
     default_threads,
@@ -278,34 +277,22 @@ def test_by_default_one_worker_per_cpu_with_threads_by_database():
     # Each thread would open a database in memory of its own: one thread.
     assert default_threads("sqlite://") == 1
     assert default_threads("sqlite:///file:x?mode=memory&uri=true") == 1
-    # PostgreSQL across a network: threads keep a worker busy while statements travel.
-    for remote in (
+    # PostgreSQL, across a network or on this machine: threads keep a worker busy while statements
+    # travel and commits wait for the disk.
+    for url in (
         "postgresql+psycopg://u@db/luminary",
         "postgres://u@10.0.0.5:5432/luminary",
-        "postgresql://u@localhost,db.example/luminary",
-        "postgresql://u@/luminary?host=db.example",
-    ):
-        assert default_threads(remote) == POSTGRES_THREADS == 4, remote
-        assert default_threads(remote, on_one_cpu=False) == POSTGRES_THREADS, remote
-    # On this machine: the same with each worker on one CPU; with workers free to move, threads
-    # would only hand the interpreter to each other across CPUs.
-    for local in (
         "postgresql+psycopg://u@127.0.0.1:5432/luminary",
-        "postgresql://u@localhost/luminary",
-        "postgresql://u@[::1]:5432/luminary",
         "postgresql:///luminary",
         "postgresql://u@/luminary?host=/var/run/postgresql",
-        "postgresql://u@localhost,127.0.0.2/luminary",
     ):
-        assert default_threads(local) == POSTGRES_THREADS, local
-        assert default_threads(local, on_one_cpu=False) == LOCAL_POSTGRES_THREADS == 1, local
+        assert default_threads(url) == POSTGRES_THREADS == 4, url
 
 
-def test_the_default_threads_follow_the_database_and_the_cpu_affinity(database_url):
-    """On the machine's own PostgreSQL: 4 threads with the workers kept on CPUs, 1 without; SQLite: 2."""
-    postgres = not database_url.startswith("sqlite")
-    kept, free = (POSTGRES_THREADS, LOCAL_POSTGRES_THREADS) if postgres else (SQLITE_THREADS,) * 2
-    for affinity, threads in (("on", kept), ("off", free)):
+def test_the_default_threads_follow_the_database_whatever_the_cpu_affinity(database_url):
+    """4 threads on PostgreSQL (the machine's own too), 2 on SQLite, the workers kept on CPUs or not."""
+    threads = SQLITE_THREADS if database_url.startswith("sqlite") else POSTGRES_THREADS
+    for affinity in ("on", "off"):
         with serve(database_url, "--cpu-affinity", affinity, workers=1, threads=None) as server:
             said = "".join(server.output)
         assert (

@@ -38,14 +38,10 @@ DEFAULT_PORT = 8000
 #: Threads per worker on PostgreSQL (waitress's own default): each statement waits for
 #: the server, a commit for its disk, and a thread waiting leaves the interpreter to the
 #: others. With each worker kept on one CPU (the default), four served the writes about a
-#: fifth faster than one, and the reads with no more CPU (measured with nox -s bench; see
-#: the README).
+#: fifth faster than one, and the reads with no more CPU; with the workers free to move and
+#: the server on the same machine, the write mix twice as fast and most reads faster
+#: (measured with nox -s bench; see the README).
 POSTGRES_THREADS = 4
-#: Threads per worker on a PostgreSQL server on the same machine (a Unix socket, or a
-#: loopback address) when the workers are not kept on CPUs: a round trip is short, and
-#: threads free to run on several CPUs mostly hand the interpreter lock to each other
-#: across them; there one thread served reads with half the CPU of four.
-LOCAL_POSTGRES_THREADS = 1
 #: Threads per worker on SQLite. Its module lets go of the interpreter lock at every
 #: row it steps through, so threads of one process hand the lock to each other on
 #: long reads: two served the short reads 5 to 15% faster than one and the long
@@ -97,7 +93,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     cpus = cpu_plan(args.cpu_affinity, workers)
     if args.threads is None:
-        args.threads = default_threads(url, on_one_cpu=bool(cpus))
+        args.threads = default_threads(url)
     try:
         if workers > 1 and can_listen_apart():
             places = listen_apart(args.host, args.port, workers)  # connections spread evenly
@@ -133,32 +129,16 @@ def _in_memory(url: str) -> bool:
     return found.get_backend_name() == "sqlite" and sqlite_path(found) is None
 
 
-def default_threads(url: str, *, on_one_cpu: bool = True) -> int:
+def default_threads(url: str) -> int:
     """Threads per worker: :data:`SQLITE_THREADS` on SQLite (1 for a database in memory, which each
-    thread would open anew); on PostgreSQL, :data:`POSTGRES_THREADS`, but
-    :data:`LOCAL_POSTGRES_THREADS` when the server is on this machine and the workers are not kept
-    on one CPU each (``on_one_cpu``)."""
+    thread would open anew), :data:`POSTGRES_THREADS` on PostgreSQL."""
     from sqlalchemy.engine import make_url
 
     from luminary.sql.config import normalize_url
 
-    found = make_url(normalize_url(url))
-    if found.get_backend_name() != "postgresql":
+    if make_url(normalize_url(url)).get_backend_name() != "postgresql":
         return 1 if _in_memory(url) else SQLITE_THREADS
-    return LOCAL_POSTGRES_THREADS if not on_one_cpu and _on_this_machine(found) else POSTGRES_THREADS
-
-
-def _on_this_machine(url: Any) -> bool:
-    """Whether every host a PostgreSQL URL names is this machine: a Unix socket (no host, or a
-    directory, also as ``?host=``) or a loopback name or address."""
-    named = url.query.get("host", ())
-    hosts = [url.host or "", *((named,) if isinstance(named, str) else named)]
-    for entry in hosts:
-        for host in entry.split(","):
-            host = host.strip().strip("[]").lower()
-            if not (host in ("", "localhost", "::1") or host.startswith(("/", "127."))):
-                return False
-    return True
+    return POSTGRES_THREADS
 
 
 def _seed(args: argparse.Namespace, engine: Any, clock: core.Clock) -> int | None:
@@ -834,9 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=setting("LUMINARY_THREADS"),
         metavar="N",
         help="threads per worker (default: $LUMINARY_THREADS, else "
-        f"{SQLITE_THREADS} on SQLite (1 in memory), {POSTGRES_THREADS} on PostgreSQL; "
-        f"{LOCAL_POSTGRES_THREADS} on PostgreSQL on this machine when the workers are not kept on one "
-        "CPU each)",
+        f"{SQLITE_THREADS} on SQLite (1 in memory), {POSTGRES_THREADS} on PostgreSQL)",
     )
     serve.add_argument(
         "--workers",
