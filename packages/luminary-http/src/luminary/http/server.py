@@ -11,7 +11,8 @@ worker threads. Its classes are subclassed here, never patched:
 - :class:`Answer` keeps an HTTP/1.1 connection open after an answer sent in
   chunks (a long v1 list), where waitress closes every connection whose answer
   has no ``Content-Length``; an answer cut by an error still ends its
-  connection, without the last chunk.
+  connection, without the last chunk. Its head and the first piece of its body
+  go out in one send.
 - :class:`ErrorAnswer` answers waitress's own errors (400, 408, 413, 431, 500)
   in the API's JSON error format, then closes the connection after a short
   lingering close, so that the client reads the answer rather than a reset.
@@ -27,7 +28,10 @@ worker threads. Its classes are subclassed here, never patched:
   when the connection limit is near it makes room rather than stop accepting:
   it closes idle keep-alive connections, oldest first, then ends (408) the
   requests that have been arriving the longest. On SIGTERM or SIGINT it stops
-  gracefully.
+  gracefully. Its loop keeps its poll registrations from round to round and
+  leaves a connection waiting for its next request alone until it has an event
+  (:meth:`Service._poll`); :class:`Channel` is not watched for writing while a
+  worker thread sends its answer (the loop would turn until the thread let go).
 
 A graceful stop: the listening sockets are closed (connections already waiting
 to be accepted are taken first), requests already received or being received
