@@ -32,9 +32,8 @@ def app(environ, start_response):
 
 
 @pytest.fixture
-def service(request) -> Iterator[Service]:
-    threads = getattr(request, "param", 2)
-    running = Service(app, host="127.0.0.1", port=0, threads=threads, limits=Limits())
+def service() -> Iterator[Service]:
+    running = Service(app, host="127.0.0.1", port=0, threads=2, limits=Limits())
     runner = threading.Thread(target=running.run)
     runner.start()
     yield running
