@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    Boolean,
     Column,
     ColumnElement,
     ScalarSelect,
@@ -421,7 +422,7 @@ def _whole_user_select(dialect: str) -> Select[Any]:
         ),
         _json_array(
             dialect,
-            _session_summary_fields(dialect),
+            _session_summary_fields(),
             sessions.c.user_id == owner,
             (sessions.c.created_at.desc(), sessions.c.id.desc()),
         ),
@@ -472,13 +473,13 @@ def _attempt_document(row: tuple[Any, ...], own_sessions: list[Document]) -> Doc
     }
 
 
-def _session_summary_fields(dialect: str) -> list[tuple[str, ColumnElement[Any]]]:
+def _session_summary_fields() -> list[tuple[str, ColumnElement[Any]]]:
     """A session summary's keys and columns, as ``_SESSION`` selects them, for a JSON object."""
     return [
         ("id", sessions.c.id),
         ("user_id", sessions.c.user_id),
         ("constellation_attempt_id", sessions.c.constellation_attempt_id),
-        ("is_completed", _json_boolean(dialect, _completed)),
+        ("is_completed", _completed),
         ("minutes", _minutes),
     ]
 
@@ -490,7 +491,7 @@ def _whole_attempt_select(dialect: str) -> Select[Any]:
     return base.add_columns(
         _json_array(
             dialect,
-            _session_summary_fields(dialect),
+            _session_summary_fields(),
             sessions.c.constellation_attempt_id == owner,
             (sessions.c.created_at.desc(), sessions.c.id.desc()),
         )
@@ -505,31 +506,40 @@ def _json_array(
 ) -> ScalarSelect[Any]:
     """A JSON array of one object per row where ``where`` holds, in ``order``: ``[]`` for none.
 
+    A boolean field (a column or condition of SQL type Boolean) is a JSON ``true`` or ``false``.
     PostgreSQL orders inside the aggregate. SQLite before 3.44 cannot, so it aggregates an ordered
-    subquery, which it never flattens into an aggregate query (and so reads in its order).
+    subquery of the fields' values, which it never flattens into an aggregate query (and so reads
+    in its order), and builds each object in the aggregate itself: an object built in the subquery
+    would reach it as text, to be parsed again by ``json()`` (a user's twenty sessions: 34 against
+    18 µs).
     """
-    pairs = [part for key, value in fields for part in (literal_column(f"'{key}'"), value)]
     if dialect == "postgresql":
+        pairs = [part for key, value in fields for part in (literal_column(f"'{key}'"), value)]
         aggregated = func.json_agg(aggregate_order_by(func.json_build_object(*pairs), *order))
         # As text, decoded by _json_value rather than by psycopg's json loader (the standard library's).
         array = func.coalesce(aggregated, literal_column("'[]'::json")).cast(Text)
         return select(array).where(where).scalar_subquery()
     tables = {column.table for _, column in fields if isinstance(column, Column)}
     rows = (
-        select(func.json_object(*pairs).label("document"))
+        select(*(value.label(f"f{i}") for i, (_, value) in enumerate(fields)))
         .where(where)
         .order_by(*order)
         .correlate_except(*tables)
         .subquery()
     )
-    return select(func.json_group_array(func.json(rows.c.document))).scalar_subquery()
+    pairs = []
+    for i, (key, value) in enumerate(fields):
+        column = rows.c[f"f{i}"]
+        pairs += [
+            literal_column(f"'{key}'"),
+            _json_boolean(column) if isinstance(value.type, Boolean) else column,
+        ]
+    return select(func.json_group_array(func.json_object(*pairs))).scalar_subquery()
 
 
-def _json_boolean(dialect: str, condition: ColumnElement[bool]) -> ColumnElement[Any]:
-    """``condition`` as a JSON ``true`` or ``false``: SQLite has no booleans, only 1 and 0."""
-    if dialect == "postgresql":
-        return condition
-    return func.json(case((condition, literal_column("'true'")), else_=literal_column("'false'")))
+def _json_boolean(condition: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQLite's 1 or 0 as a JSON ``true`` or ``false``: SQLite has no booleans."""
+    return case((condition, func.json(literal_column("'true'"))), else_=func.json(literal_column("'false'")))
 
 
 def _utc_text(dialect: str, column: ColumnElement[Any]) -> ColumnElement[Any]:
