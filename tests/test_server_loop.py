@@ -15,9 +15,8 @@ import pytest
 
 pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
-from waitress.channel import HTTPChannel
-
 from luminary.http import server as server_module
+from luminary.http.outbuf import Pieces
 from luminary.http.server import Limits, Service
 
 BODY = b"x" * 200_000
@@ -145,13 +144,13 @@ def test_a_waiting_connection_still_times_out(monkeypatch):
 
 def test_the_head_and_the_body_of_an_answer_go_out_in_one_piece(service, monkeypatch):
     handed = []
-    write_soon = HTTPChannel.write_soon
+    append = Pieces.append
 
-    def counted(channel, data):
+    def counted(buffer, data):
         handed.append(bytes(data))
-        return write_soon(channel, data)
+        return append(buffer, data)
 
-    monkeypatch.setattr(HTTPChannel, "write_soon", counted)
+    monkeypatch.setattr(Pieces, "append", counted)
     connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
     for path in ("/short", "/big", "/short"):
         assert _get(connection, path) == (BODY if path == "/big" else b"ok")

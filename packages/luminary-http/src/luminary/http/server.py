@@ -13,6 +13,11 @@ worker threads. Its classes are subclassed here, never patched:
   has no ``Content-Length``; an answer cut by an error still ends its
   connection, without the last chunk. Its head and the first piece of its body
   go out in one send.
+- :class:`Channel` keeps what it has yet to send as the answer's own pieces
+  (:class:`~luminary.http.outbuf.Pieces`), in memory within one budget for the
+  whole process and in a temporary file beyond it, where waitress copies every
+  answer into a buffer of its own and passes whatever is over 256 KB through a
+  file, 16 KB a send.
 - :class:`ErrorAnswer` answers waitress's own errors (400, 408, 413, 431, 500)
   in the API's JSON error format, then closes the connection after a short
   lingering close, so that the client reads the answer rather than a reset.
@@ -60,13 +65,14 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any, cast
 
 import falcon
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
+from waitress.buffers import ReadOnlyFileBasedBuffer
 from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError, TransferEncodingNotImplemented
 from waitress.server import BaseWSGIServer, TcpWSGIServer
@@ -81,6 +87,7 @@ from waitress.utilities import (
 
 from .errors import error_body
 from .logs import new_request_id, printable
+from .outbuf import SEND_AT_ONCE, Budget, Pieces
 from .requests import MAX_BODY
 
 log = logging.getLogger("luminary.server")
@@ -97,17 +104,18 @@ SETTINGS: dict[str, Any] = {
     # MAX_BODY is refused by RequestParser before the body is read.
     "max_request_body_size": MAX_BODY * 4,
     "max_request_header_size": 64 * 1024,
-    # An answer waiting for its client is kept in memory up to this, then in a
-    # temporary file (up to waitress's 16 MB per connection, after which the
-    # thread waits). waitress's 1 MB let four threads streaming the 10,000-user
-    # list reach 2.2× the idle server's memory; at 256 KB the peak is 1.3×, for a
-    # fifth more CPU on long answers (a 1.3 MB feed: 24 ms instead of 20), which
-    # pass through the file. 512 KB brought the peak back to 2.2×.
+    # What a connection has yet to send is kept in luminary.http.outbuf's Pieces,
+    # within a budget for the whole process (the thread waits once a connection has
+    # waitress's 16 MB waiting). This is waitress's own buffer's limit in memory,
+    # used only after a wsgi.file_wrapper answer (Luminary sends none).
     "outbuf_overflow": 256 * 1024,
     "asyncore_use_poll": True,
     "ident": "luminary",
     "clear_untrusted_proxy_headers": True,
 }
+
+#: The memory every connection of this process may hold of the answers they have yet to send.
+ANSWERS_IN_MEMORY = Budget()
 
 #: How long the loop waits for an event at most; deadlines are checked at least this often.
 LOOP_SECONDS = 0.5
@@ -373,9 +381,13 @@ class Channel(HTTPChannel):
     parser_class = RequestParser
     logger = WAITRESS_LOG
 
-    #: Set by waitress (types-waitress does not declare them).
+    #: Set by waitress (types-waitress does not declare them, or declares them otherwise).
     requests_lock: threading.Lock
     _fileno: int | None
+    outbufs: list[Any]
+    _flush_outbufs_below_high_watermark: Callable[[], None]
+    _flush_exception: Callable[..., tuple[bool, bool]]
+    _flush_some: Callable[..., bool]
     owner: Service | None = None
     address = ""
     #: When the request being received began (monotonic seconds); None while none is.
@@ -394,6 +406,10 @@ class Channel(HTTPChannel):
     ) -> None:
         super().__init__(server, sock, addr, adj, map)
         self.opened = self.request_started = time.monotonic()  # its first request is owed at once
+        # The answers' own pieces, within the process's budget (see luminary.http.outbuf), offered
+        # to the socket up to SEND_AT_ONCE a send rather than the 16 KB waitress reads off SO_SNDBUF.
+        self.outbufs = [Pieces(ANSWERS_IN_MEMORY)]
+        self.sendbuf_len = max(self.sendbuf_len, SEND_AT_ONCE)
 
     def received(self, data: bytes) -> bool:
         if self.request_started is None:
@@ -409,7 +425,30 @@ class Channel(HTTPChannel):
         if gathered is not None:
             gathered.append(data)
             return len(data)
-        return int(super().write_soon(data))
+        if isinstance(data, ReadOnlyFileBasedBuffer):  # wsgi.file_wrapper: waitress's own way
+            return int(super().write_soon(data))
+        # As waitress's, but into one Pieces for the connection's life: waitress starts a buffer
+        # of its own making for each answer (and whenever one has taken outbuf_high_watermark),
+        # so that a long-lived connection does not keep a grown one; Pieces keeps nothing sent.
+        if not self.connected:
+            raise ClientDisconnected
+        if not data:
+            return 0
+        with self.outbuf_lock:
+            self._flush_outbufs_below_high_watermark()  # waits while the client is that far behind
+            if not self.connected:
+                raise ClientDisconnected
+            buffer = self.outbufs[-1]
+            if not isinstance(buffer, Pieces):  # after a file_wrapper's
+                buffer = Pieces(ANSWERS_IN_MEMORY)
+                self.outbufs.append(buffer)
+            buffer.append(data)
+            self.total_outbufs_len += len(data)
+            if self.total_outbufs_len >= self.adj.send_bytes:
+                flushed, failed = self._flush_exception(self._flush_some, do_close=False)
+                if failed or not flushed or self.total_outbufs_len >= self.adj.send_bytes:
+                    self.server.pull_trigger()  # the loop sends the rest as the socket takes it
+        return len(data)
 
     def idle(self) -> bool:
         """Whether the connection waits for a request, with nothing received, running or to send."""
