@@ -220,3 +220,22 @@ class Cable:
     def close(self) -> None:
         self.unplug()
         self.listener.close()
+
+
+@contextlib.contextmanager
+def in_process(app: Any, *, threads: int) -> Iterator[Any]:
+    """``app`` served by :class:`luminary.http.server.Service` in a thread of this process, on a
+    free loopback port (``.port``), with the default limits; stopped (SIGTERM's way) at the end."""
+    import signal
+
+    from luminary.http.server import Limits, Service
+
+    running = Service(app, host="127.0.0.1", port=0, threads=threads, limits=Limits())
+    runner = threading.Thread(target=running.run)
+    runner.start()
+    try:
+        yield running
+    finally:
+        running.request_stop(signal.SIGTERM)
+        runner.join(10)
+    assert not runner.is_alive()

@@ -4,7 +4,6 @@ the rest in a temporary file, sent in order whatever the socket takes at a time.
 from __future__ import annotations
 
 import http.client
-import signal
 import socket
 import threading
 import time
@@ -18,7 +17,8 @@ pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
 from luminary.http import server as server_module
 from luminary.http.outbuf import Budget, Pieces
-from luminary.http.server import Limits, Service
+from luminary.http.server import Service
+from served import in_process
 
 
 def _drain(buffer: Pieces, sends: Iterator[int], limit: int) -> bytes:
@@ -123,13 +123,8 @@ def small_budget(monkeypatch) -> Budget:
 
 @pytest.fixture
 def service(small_budget) -> Iterator[Service]:
-    running = Service(app, host="127.0.0.1", port=0, threads=2, limits=Limits())
-    runner = threading.Thread(target=running.run)
-    runner.start()
-    yield running
-    running.request_stop(signal.SIGTERM)
-    runner.join(10)
-    assert not runner.is_alive()
+    with in_process(app, threads=2) as running:
+        yield running
 
 
 def _settled(budget: Budget) -> int:

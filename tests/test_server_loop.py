@@ -5,7 +5,6 @@ and body go out together."""
 from __future__ import annotations
 
 import http.client
-import signal
 import socket
 import threading
 import time
@@ -17,7 +16,8 @@ pytest.importorskip("luminary.http", reason="luminary-http is not installed")
 
 from luminary.http import server as server_module
 from luminary.http.outbuf import Pieces
-from luminary.http.server import Limits, Service
+from luminary.http.server import Service
+from served import in_process
 
 BODY = b"x" * 200_000
 
@@ -32,13 +32,8 @@ def app(environ, start_response):
 
 @pytest.fixture
 def service() -> Iterator[Service]:
-    running = Service(app, host="127.0.0.1", port=0, threads=2, limits=Limits())
-    runner = threading.Thread(target=running.run)
-    runner.start()
-    yield running
-    running.request_stop(signal.SIGTERM)
-    runner.join(10)
-    assert not runner.is_alive()
+    with in_process(app, threads=2) as running:
+        yield running
 
 
 def _get(connection: http.client.HTTPConnection, path: str) -> bytes:
@@ -127,19 +122,13 @@ def test_idle_connections_are_not_asked_again_until_they_speak(service):
 
 def test_a_waiting_connection_still_times_out(monkeypatch):
     monkeypatch.setitem(server_module.SETTINGS, "channel_timeout", 1)
-    running = Service(app, host="127.0.0.1", port=0, threads=1, limits=Limits())
-    runner = threading.Thread(target=running.run)
-    runner.start()
-    try:
+    with in_process(app, threads=1) as running:
         sock = _idle(running.port)
         started = time.monotonic()
         sock.settimeout(10)
         assert sock.recv(1) == b""  # closed by the server
         assert time.monotonic() - started < 4
         sock.close()
-    finally:
-        running.request_stop(signal.SIGTERM)
-        runner.join(10)
 
 
 def test_the_head_and_the_body_of_an_answer_go_out_in_one_piece(service, monkeypatch):
