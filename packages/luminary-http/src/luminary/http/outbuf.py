@@ -6,7 +6,7 @@ waits (256 KB here), into a temporary file, which is then read back 16 KB at a
 time, one ``send`` each. For the benchmark's long lists (0.6 to 1.6 MB, v1 lists
 at 10× its data) that cost 0.4 to 2.2 ms of CPU an answer more (of 10 to 37), much
 of it in the kernel: the 10× user list took 2.9-3.5 ms of system time an
-answer, 1.9-2.5 with its pieces kept (`wrk`, three runs each).
+answer, 1.9-2.5 with its pieces kept (`wrk`, five runs each).
 
 :class:`Pieces` keeps the pieces themselves (no copy) and hands the socket a
 view of each (up to :data:`SEND_AT_ONCE` a ``send``). Memory is bounded per
