@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from itertools import islice
 
 from waitress.buffers import TempfileBasedBuffer
 
@@ -118,7 +119,7 @@ class Pieces:
         # A short piece, and more after it: together, up to the limit (a short copy).
         parts = [first[offset:]]
         size = rest
-        for piece in list(pieces)[1:]:
+        for piece in islice(pieces, 1, None):
             if size + len(piece) > limit:
                 break
             parts.append(piece)
