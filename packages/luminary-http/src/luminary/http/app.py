@@ -16,16 +16,15 @@ from luminary.core import DEFAULT_TIMER_CAP, Clock, PasswordHasher, SystemClock,
 from . import errors, media, openapi, v1, v2
 from .auth import Authenticator, Services, V1Mode
 from .cors import Cors
-from .logs import Records, current_request_id, new_request_id, printable
+from .logs import Records, current_request_id, new_request_id, printable, written_directly
 from .metrics import Metrics, MetricsResource
 from .ratelimits import RateLimit, RateLimiter
 from .requests import MAX_BODY, IdConverter
 
 access_log = logging.getLogger("luminary.access")
 #: The access log's records, one a request.
-_access_records = Records(
-    access_log, logging.INFO, '%s "%s %s" %d %.1fms request_id=%s', __file__, "process_response"
-)
+_ACCESS_MESSAGE = '%s "%s %s" %d %.1fms request_id=%s'
+_access_records = Records(access_log, logging.INFO, _ACCESS_MESSAGE, __file__, "process_response")
 
 #: The header a request's id comes in (from a proxy or the client) and goes back in.
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -90,28 +89,23 @@ class AccessLog:
             if req.query_string:
                 target += "?" + req.query_string
             request_id: str = req.context.get("request_id") or "-"
+            client, method, status = req.remote_addr, req.method, resp.status_code
+            args = (client, printable(method), printable(target), status, elapsed, printable(request_id))
+            # The fields of a JSON line (--log-format json); JSON escapes them itself.
+            fields = {
+                "client": client,
+                "method": method,
+                "path": target,
+                "status": status,
+                "duration_ms": round(elapsed, 1),
+                "request_id": request_id,
+            }
+            # The line written without a record where luminary serve's handler is all it reaches.
+            if written_directly(access_log, logging.INFO, _ACCESS_MESSAGE % args, fields):
+                return
             # Made and handed on directly: Logger.info would also look up its caller's
             # file and line in the stack, which no line of the log shows.
-            record = _access_records.make(
-                (
-                    req.remote_addr,
-                    printable(req.method),
-                    printable(target),
-                    resp.status_code,
-                    elapsed,
-                    printable(request_id),
-                ),
-                # The fields of a JSON line (--log-format json); JSON escapes them itself.
-                {
-                    "client": req.remote_addr,
-                    "method": req.method,
-                    "path": target,
-                    "status": resp.status_code,
-                    "duration_ms": round(elapsed, 1),
-                    "request_id": request_id,
-                },
-            )
-            access_log.handle(record)
+            access_log.handle(_access_records.make(args, fields))
 
 
 class SecurityHeaders:

@@ -28,12 +28,35 @@ __all__ = [
     "current_request_id",
     "new_request_id",
     "printable",
+    "written_directly",
 ]
 
 #: The values of ``--log-format``.
 LOG_FORMATS = ("text", "json")
 #: The fields of an access log record beyond its message (``extra`` of the logging call).
 ACCESS_FIELDS = ("client", "method", "path", "status", "duration_ms")
+
+#: A field of a %-style format.
+_FIELD = re.compile(r"%\((\w+)\)")
+#: The fields of a text line :meth:`TextFormatter.line_of` makes without a record.
+_LINE_FIELDS = {"asctime", "levelname", "name", "process", "message"}
+
+#: Marks a slot of a line's parts (TextFormatter._parts): no logger's name or level's has it.
+_SLOT = "\x00"
+
+
+class _Process:
+    """This process's id, known without a system call (renewed in a forked child)."""
+
+    id = os.getpid()
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.id = os.getpid()
+
+
+_process = _Process
+os.register_at_fork(after_in_child=_Process.renew)
 
 #: The id of the request being answered in this thread, for the records logged meanwhile.
 current_request_id: ContextVar[str | None] = ContextVar("luminary_request_id", default=None)
@@ -132,16 +155,55 @@ class TextFormatter(logging.Formatter):
     def __init__(self, fmt: str | None = None) -> None:
         super().__init__(fmt)
         self._second: tuple[int, str] = (-1, "")
+        # Whether a line can be made without a record: its fields are all a record's
+        # that line_of gives (and %-style, the only style given here).
+        fields = set(_FIELD.findall(self._fmt or ""))
+        self._quick = isinstance(self._style, logging.PercentStyle) and fields <= _LINE_FIELDS
+        #: What a line of a level, a logger and a process is made of (see _parts).
+        self._lines: dict[tuple[int, str, int], list[str]] = {}
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        second = int(record.created)
+        return self._asctime(record.created)
+
+    def _asctime(self, created: float) -> str:
+        second = int(created)
         cached = self._second  # one read: another thread may replace it meanwhile
         if cached[0] != second:
-            text = time.strftime(self.default_time_format, self.converter(record.created))
+            text = time.strftime(self.default_time_format, self.converter(created))
             cached = self._second = (second, text)
-        return f"{cached[1]},{int(record.msecs):03d}"  # as default_msec_format has it
+        # As default_msec_format has it, with the record's msecs.
+        return f"{cached[1]},{int((created - second) * 1000):03d}"
+
+    def line_of(
+        self, created: float, level: int, name: str, message: str, fields: dict[str, Any]
+    ) -> str | None:
+        """The line :meth:`format` makes of a record of ``message`` (no arguments left, no
+        exception) logged at ``created`` by logger ``name`` in this process; ``None`` if this
+        formatter's format or date format needs more of a record."""
+        if not self._quick or self.datefmt is not None:
+            return None
+        key = (level, name, _process.id)
+        parts = self._lines.get(key)
+        if parts is None:
+            parts = self._lines[key] = self._parts(level, name)
+        if len(parts) == 5 and parts[1] == "a" and parts[3] == "m":  # the date before the message
+            return f"{parts[0]}{self._asctime(created)}{parts[2]}{message}{parts[4]}"
+        slots = {"a": self._asctime(created), "m": message}
+        return "".join(slots[part] if index % 2 else part for index, part in enumerate(parts))
+
+    def _parts(self, level: int, name: str) -> list[str]:
+        """The line of ``level`` and ``name`` in this process, split around its date (``a``) and
+        message (``m``): text, slot, text, ..., text."""
+        values = {
+            "asctime": f"{_SLOT}a{_SLOT}",
+            "levelname": logging.getLevelName(level),
+            "name": name,
+            "process": _process.id,
+            "message": f"{_SLOT}m{_SLOT}",
+        }
+        return re.split(f"{_SLOT}([am]){_SLOT}", self._fmt % values)  # type: ignore[operator]
 
 
 class JsonFormatter(logging.Formatter):
@@ -154,13 +216,8 @@ class JsonFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "pid": record.process,
-            "message": record.getMessage(),
-        }
+        message = record.getMessage()
+        entry = self._entry(record.created, record.levelname, record.name, record.process, message)
         request_id = getattr(record, "request_id", None) or current_request_id.get()
         if request_id:
             entry["request_id"] = request_id
@@ -172,3 +229,74 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, default=str)
+
+    def line_of(self, created: float, level: int, name: str, message: str, fields: dict[str, Any]) -> str:
+        """The line :meth:`format` makes of a record of ``message`` (no arguments left, no
+        exception) logged at ``created`` by logger ``name`` in this process, with ``fields``
+        as the attributes ``extra`` gives it."""
+        entry = self._entry(created, logging.getLevelName(level), name, _process.id, message)
+        request_id = fields.get("request_id") or current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for field in ACCESS_FIELDS:
+            if field in fields:
+                entry[field] = fields[field]
+        return json.dumps(entry, default=str)
+
+    @staticmethod
+    def _entry(created: float, level: str, name: str, pid: int | None, message: str) -> dict[str, Any]:
+        return {
+            "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+            "level": level,
+            "logger": name,
+            "pid": pid,
+            "message": message,
+        }
+
+
+def written_directly(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> bool:
+    """Write the line a record of ``message`` (``fields`` its ``extra``) would make, without the record.
+
+    Only where the record would reach nothing else than one
+    :class:`logging.StreamHandler` (the one ``luminary serve`` sets up), without
+    filters, formatting with :class:`TextFormatter` or :class:`JsonFormatter`:
+    the line is then the one that handler would write, written to its stream
+    under its lock. Making the record and passing it through the logger and the
+    handler costs more than the rest of a short request's logging (measured in
+    the access log: ``luminary.http.app.AccessLog``). Returns ``False``, having
+    written nothing, in every other case (another handler, a filter, a handler
+    of another kind: ``caplog``'s, a log file's), or when the stream fails; the
+    caller then logs the record the usual way. The caller checks the level
+    (``logger.isEnabledFor``).
+    """
+    if logger.disabled or logger.filters:
+        return False
+    handler: logging.Handler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for candidate in current.handlers:
+            if level >= candidate.level:
+                if handler is not None:
+                    return False
+                handler = candidate
+        current = current.parent if current.propagate else None
+    # No handler at all: logging's last resort writes warnings only; the usual way decides.
+    if type(handler) is not logging.StreamHandler or handler.filters:
+        return False
+    formatter = handler.formatter
+    if not isinstance(formatter, TextFormatter | JsonFormatter):
+        return False
+    line = formatter.line_of(time.time(), level, logger.name, message, fields)
+    if line is None:
+        return False
+    handler.acquire()
+    try:
+        stream = handler.stream
+        stream.write(line + handler.terminator)
+        if hasattr(stream, "flush"):  # as StreamHandler.flush
+            stream.flush()
+    except Exception:
+        return False
+    finally:
+        handler.release()
+    return True
