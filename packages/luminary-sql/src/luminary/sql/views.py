@@ -658,6 +658,12 @@ def _post_select() -> Select[Any]:
 
 def _post_documents(rows: Iterable[tuple[Any, ...]]) -> list[Document]:
     # One comprehension rather than a call per row: a feed page is a hundred of them.
+    # The page made as JSON by the database instead (json_object per post, the timestamp
+    # formatted in SQL) was measured, a page of 100 in the driver alone: SQLite 289-332 µs
+    # against 337-445 for rows, these documents and orjson, barely less and the same bytes;
+    # PostgreSQL (json_build_object) 146-157 µs of this process's CPU against 355-432, but
+    # 1.3 ms a page in all against 0.8 (the server's JSON costs more than it saves here, on
+    # the same cores) and not the same bytes (its JSON has spaces). Not done.
     return [
         {
             "id": post_id,
