@@ -9,7 +9,7 @@
 * **PostgreSQL**: each test run (each pytest process) creates its own database,
   ``luminary_test_<pid>_<random>``, on the server of ``LUMINARY_TEST_POSTGRES_URL``,
   migrates it once, and drops it at the end; each test starts by emptying the
-  tables (``TRUNCATE … RESTART IDENTITY``, so ids start at 1 as in memory).
+  tables and restarting their sequences (so ids start at 1 as in memory).
   Runs sharing a server never see each other's rows.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from sqlalchemy.pool import NullPool
 from luminary.core import UnitOfWork
 from luminary.sql import SqlAlchemyUnitOfWork, make_engine, upgrade
 from luminary.sql.config import normalize_url
+from luminary.sql.tables import metadata
 
 #: The SQL backends, as ``pytest.mark.parametrize`` values.
 SQL_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -80,13 +81,24 @@ class TemporaryPostgresDatabase:
         if migrate:
             upgrade(self.url)
         self.engine = make_engine(self.url)
+        self._sequences: Sequence[str] | None = None
 
     def truncate(self) -> None:
-        """Empty every table and restart the ids at 1."""
+        """Empty every table and restart the ids at 1.
+
+        ``DELETE`` rather than ``TRUNCATE``: on a test's few rows it takes 2.6 ms against
+        14.5 (``TRUNCATE`` makes every table a new file), once before each PostgreSQL test.
+        """
         with self.engine.begin() as connection:
             # A test that left a transaction open would otherwise hang the next one.
             connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
-            connection.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+            if self._sequences is None:
+                names = "SELECT sequence_name FROM information_schema.sequences"
+                self._sequences = connection.exec_driver_sql(names).scalars().all()
+            for table in reversed(metadata.sorted_tables):  # children first
+                connection.execute(table.delete())
+            for sequence in self._sequences:
+                connection.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
 
     def drop(self) -> None:
         """Close the pool and drop the database, even with sessions still connected."""
