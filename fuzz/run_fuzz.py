@@ -16,8 +16,10 @@
    prints operations, test cases, failures and time, from Schemathesis's JSON
    report.
 
-Arguments: ``nox -s fuzz -- --max-examples 100 --seed 7``. The default keeps a
-run well under three minutes on a two-core machine.
+Arguments: ``nox -s fuzz -- --max-examples 100 --seed 7``. The default, 50, runs
+in about a minute on a two-core machine (5,065 test cases in 62 s, where 100
+made 7,479 in 132 s: the coverage phase's cases do not depend on it); CI runs
+the default, and a deeper search is one argument away.
 """
 
 from __future__ import annotations
@@ -304,7 +306,7 @@ def summarize(report: dict[str, Any], seconds: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-examples", type=int, default=100, help="test cases per operation and phase")
+    parser.add_argument("--max-examples", type=int, default=50, help="test cases per operation and phase")
     parser.add_argument("--seed", type=int, default=20251201, help="Schemathesis's random seed")
     parser.add_argument("--timeout", type=int, default=600, help="seconds before the run is stopped, failed")
     parser.add_argument("--database-url", help="fuzz over this (empty) SQL database instead of memory")
