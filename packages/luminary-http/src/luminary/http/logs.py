@@ -55,7 +55,6 @@ class _Process:
         cls.id = os.getpid()
 
 
-_process = _Process
 os.register_at_fork(after_in_child=_Process.renew)
 
 #: The id of the request being answered in this thread, for the records logged meanwhile.
@@ -184,7 +183,7 @@ class TextFormatter(logging.Formatter):
         formatter's format or date format needs more of a record."""
         if not self._quick or self.datefmt is not None:
             return None
-        key = (level, name, _process.id)
+        key = (level, name, _Process.id)
         parts = self._lines.get(key)
         if parts is None:
             parts = self._lines[key] = self._parts(level, name)
@@ -200,7 +199,7 @@ class TextFormatter(logging.Formatter):
             "asctime": f"{_SLOT}a{_SLOT}",
             "levelname": logging.getLevelName(level),
             "name": name,
-            "process": _process.id,
+            "process": _Process.id,
             "message": f"{_SLOT}m{_SLOT}",
         }
         return re.split(f"{_SLOT}([am]){_SLOT}", self._fmt % values)  # type: ignore[operator]
@@ -234,7 +233,7 @@ class JsonFormatter(logging.Formatter):
         """The line :meth:`format` makes of a record of ``message`` (no arguments left, no
         exception) logged at ``created`` by logger ``name`` in this process, with ``fields``
         as the attributes ``extra`` gives it."""
-        entry = self._entry(created, logging.getLevelName(level), name, _process.id, message)
+        entry = self._entry(created, logging.getLevelName(level), name, _Process.id, message)
         request_id = fields.get("request_id") or current_request_id.get()
         if request_id:
             entry["request_id"] = request_id
