@@ -276,8 +276,8 @@ class OpenApiDocument:
     """``GET /api/v…/openapi.json``: v2's document, or v1's as served in ``v1_mode``.
 
     A document depends on nothing but this code: each is built and encoded at its first
-    request, once per process, and shared by every app (building both took about 8 ms,
-    a third of making an app).
+    request, once per process, and shared by every app (building both at each app's
+    making took about half of its time).
     """
 
     def __init__(self, v1_mode: V1Mode | None = None) -> None:
