@@ -22,6 +22,7 @@ from luminary.core import ManualClock
 from luminary.core.memory import InMemoryStore
 from luminary.http import cli
 from luminary.http.app import create_app
+from luminary.http.cors import Cors
 from luminary.http.requests import MAX_BODY
 
 APP = "https://app.example.com"
@@ -153,6 +154,27 @@ def test_error_answers_carry_cors_headers_too():
     )
     assert too_large.status_code == 413  # refused by BodyLimit, before any resource
     assert_allowed(too_large)
+
+
+@pytest.mark.parametrize(
+    ("origins", "origin", "allowed"),
+    [
+        ([APP], APP, APP),
+        ([APP, DEV], DEV, DEV),
+        (["*"], OTHER, "*"),
+        ([APP], OTHER, None),
+        ([APP], None, None),
+    ],
+    ids=["allowed", "second-allowed", "any", "not-allowed", "no-origin"],
+)
+def test_the_headers_for_waitress_own_answers_are_the_apps(origins, origin, allowed):
+    # What the server adds to the answers waitress makes before the app runs: the same as the app's.
+    app = client(cors_origins=origins)
+    answer = app.simulate_get("/api/v2/nowhere", headers={} if origin is None else {"Origin": origin})
+    assert answer.status_code == 404
+    expected = {**cors_headers(answer), "vary": answer.headers["vary"]}
+    assert {name.lower(): value for name, value in Cors(origins).headers(origin)} == expected
+    assert expected.get("access-control-allow-origin") == allowed
 
 
 def test_too_many_sign_ins_answer_429_with_a_readable_retry_after():

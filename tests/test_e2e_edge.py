@@ -33,6 +33,7 @@ pytestmark = pytest.mark.slow
 REQUEST_TIMEOUT = 2
 PER_ADDRESS = 4
 CONNECTION_LIMIT = 20
+CORS_ORIGIN = "https://app.example.com"
 
 _hosts = itertools.count(10)
 
@@ -48,6 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(PER_ADDRESS),
         "--connection-limit",
         str(CONNECTION_LIMIT),
+        "--cors-origin",
+        CORS_ORIGIN,
         threads=4,
     ) as running:
         yield running
@@ -401,6 +404,42 @@ def test_a_malformed_request_is_answered_in_the_apis_error_format(
     assert [a.status for a in answers] == [status]
     assert_json_error(answers[0], path, status)
     assert answers[0].headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [(CORS_ORIGIN, True), ("https://evil.example.net", False)],
+    ids=["allowed-origin", "other-origin"],
+)
+def test_waitress_own_answers_carry_the_apps_cors_headers(server, source, origin, allowed):
+    # The 413 a browser meets when a script posts too much: readable by an allowed page's script.
+    with connect(server.port, source) as sock:
+        sock.sendall(
+            f"POST /api/v2/accounts HTTP/1.1\r\nHost: edge\r\nOrigin: {origin}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n".encode()
+        )
+        answers = parse(read_to_end(sock, timeout=5))
+    assert_json_error(answers[0], "/api/v2/accounts", 413)
+    headers = answers[0].headers
+    assert headers["vary"] == "Origin"
+    if allowed:
+        assert headers["access-control-allow-origin"] == origin
+        assert "X-Request-ID" in headers["access-control-expose-headers"].split(", ")
+    else:
+        assert not [name for name in headers if name.startswith("access-control-")]
+
+
+def test_an_origin_in_a_head_too_large_to_read_gets_no_cors_header(server, source):
+    request = (
+        f"GET /api/v2/me HTTP/1.1\r\nHost: edge\r\nOrigin: {CORS_ORIGIN}\r\nX-Big: {'a' * 70_000}\r\n\r\n"
+    ).encode()
+    with connect(server.port, source) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(request)
+        answers = parse(read_to_end(sock))
+    assert_json_error(answers[0], "/api/v2/me", 431)
+    assert answers[0].headers["vary"] == "Origin"  # the head was not read: its Origin is not known
+    assert "access-control-allow-origin" not in answers[0].headers
 
 
 # ---------------------------------------------------------------- D. slow and idle clients

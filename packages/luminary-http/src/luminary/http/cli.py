@@ -29,6 +29,7 @@ from .workers import CpuAffinity, can_confine, confine, cpu_plan
 if TYPE_CHECKING:
     from luminary.sql import Migration
 
+    from .cors import Cors
     from .settings import DatabaseChoice
 
 _Choice = TypeVar("_Choice", bound=Enum)
@@ -231,6 +232,13 @@ def _app(
     )
 
 
+def _cors(args: argparse.Namespace) -> Cors | None:
+    """The app's CORS policy, for the answers waitress makes before the app runs; None without origins."""
+    from .cors import Cors
+
+    return Cors(args.cors_origins) if args.cors_origins else None
+
+
 def _limits(args: argparse.Namespace) -> Limits:
     return Limits(
         request_timeout=args.request_timeout,
@@ -282,7 +290,13 @@ def _serve_here(
         limits = _limits(args)
         try:
             service = Service(
-                app, host=args.host, port=port, threads=args.threads, limits=limits, sockets=sockets
+                app,
+                host=args.host,
+                port=port,
+                threads=args.threads,
+                limits=limits,
+                sockets=sockets,
+                cors=_cors(args),
             )
         except ServeError as exc:
             print(f"luminary: {exc}", file=sys.stderr, flush=True)
@@ -345,6 +359,7 @@ def _serve_in_workers(
                 threads=args.threads,
                 limits=limits,
                 sockets=supervisor.own_sockets(),
+                cors=_cors(args),
             )
             with service.signals_handled():
                 service.run()

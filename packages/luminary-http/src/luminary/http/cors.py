@@ -16,7 +16,10 @@ act for a student.
 
 Falcon's :class:`falcon.CORSMiddleware` does the work; :class:`Cors` checks the
 configured origins first, and adds ``Vary: Origin`` to every answer, since
-they depend on the ``Origin`` header.
+they depend on the ``Origin`` header. The answers waitress makes before the app
+runs (a ``Content-Length`` over the limit, a malformed or slow request: see
+:mod:`luminary.http.server`) take the same headers from :meth:`Cors.headers`,
+so that a script reads a 413 as a 413 rather than as a network error.
 """
 
 from __future__ import annotations
@@ -123,3 +126,25 @@ class Cors:
         self.policy.process_response(req, resp, resource, req_succeeded)
         # With or without an allowed Origin, the answer differs: a cache must not mix them up.
         resp.append_header("Vary", "Origin")
+
+    def headers(self, origin: str | None) -> list[tuple[str, str]]:
+        """The CORS headers of an answer (not a preflight) to a request from ``origin``, as
+        :meth:`process_response` sets them: for answers made outside the app.
+
+        ``origin`` is the request's ``Origin`` header, ``None`` when it has none or it could
+        not be read (a head too large): ``Vary: Origin`` alone, as for an origin not allowed.
+        """
+        headers = [("Vary", "Origin")]
+        if origin is None:
+            return headers
+        if ANY_ORIGIN in self.origins:
+            allowed = ANY_ORIGIN
+        elif origin in self.origins:
+            allowed = origin
+        else:
+            return headers
+        return [
+            ("Access-Control-Allow-Origin", allowed),
+            ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
+            *headers,
+        ]

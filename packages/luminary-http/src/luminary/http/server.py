@@ -19,8 +19,10 @@ worker threads. Its classes are subclassed here, never patched:
   answer into a buffer of its own and passes whatever is over 256 KB through a
   file, 16 KB a send.
 - :class:`ErrorAnswer` answers waitress's own errors (400, 408, 413, 431, 500)
-  in the API's JSON error format, then closes the connection after a short
-  lingering close, so that the client reads the answer rather than a reset.
+  in the API's JSON error format, with the app's CORS headers (the
+  :class:`~luminary.http.cors.Cors` given to :class:`Service`), then closes the
+  connection after a short lingering close, so that the client reads the
+  answer rather than a reset.
 - :class:`Channel` gives each request a deadline: its head and body must
   arrive within ``request_timeout`` seconds of its first byte (of the
   connection's opening, for the first request), else 408 and close. waitress's
@@ -85,6 +87,7 @@ from waitress.utilities import (
     RequestHeaderFieldsTooLarge,
 )
 
+from .cors import Cors
 from .errors import error_body
 from .logs import new_request_id, printable
 from .outbuf import SEND_AT_ONCE, Budget, Pieces
@@ -277,6 +280,10 @@ class ErrorAnswer(ErrorTask):
             ("Cache-Control", "no-store"),
             ("X-Request-ID", request_id),
         ]
+        owner = getattr(self.channel, "owner", None)
+        if owner is not None and owner.cors is not None:
+            # As the app's answers: a page of an allowed origin reads this one too.
+            self.response_headers += owner.cors.headers(request.headers.get("ORIGIN"))
         self.set_close_on_finish()
         self.content_length = len(body)
         if isinstance(self.channel, Channel):
@@ -652,8 +659,11 @@ class Service:
         threads: int,
         limits: Limits,
         sockets: Sequence[socket.socket] = (),
+        cors: Cors | None = None,
     ) -> None:
         self.limits = limits
+        #: The CORS policy of waitress's own answers (:class:`ErrorAnswer`), the app's own.
+        self.cors = cors
         self.map: dict[int, Any] = {}
         self.channels: set[Channel] = set()
         self.per_address: Counter[str] = Counter()
@@ -1071,15 +1081,19 @@ def _listening(
     return sock
 
 
-def serve(app: Any, *, host: str, port: int, threads: int, limits: Limits | None = None) -> None:
+def serve(
+    app: Any, *, host: str, port: int, threads: int, limits: Limits | None = None, cors: Cors | None = None
+) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then stop gracefully and return.
+
+    ``cors`` is the app's CORS policy, for the answers waitress makes itself.
 
     Raises:
         ServeError: It cannot listen on ``host`` and ``port`` (taken, say).
     """
     from . import banner
 
-    service = Service(app, host=host, port=port, threads=threads, limits=limits or Limits())
+    service = Service(app, host=host, port=port, threads=threads, limits=limits or Limits(), cors=cors)
     with service.signals_handled():
         print(f"Serving Luminary on {banner.url(host, service.port)} with {threads} threads", flush=True)
         service.run()
