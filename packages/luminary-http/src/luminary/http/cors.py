@@ -143,8 +143,9 @@ class Cors:
             allowed = origin
         else:
             return headers
+        # Falcon's own value, as the app's answers carry it.
         return [
             ("Access-Control-Allow-Origin", allowed),
-            ("Access-Control-Expose-Headers", ", ".join(EXPOSED_HEADERS)),
+            ("Access-Control-Expose-Headers", str(self.policy.expose_headers)),
             *headers,
         ]
